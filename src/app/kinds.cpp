@@ -1,0 +1,75 @@
+#include "app/kinds.hpp"
+
+#include <algorithm>
+
+#include "config/config_error.hpp"
+#include "runtime/native/native_runtime.hpp"
+#include "trigger/http/http_trigger.hpp"
+
+namespace edgefn {
+namespace {
+
+const std::vector<TriggerKind> kTriggerKinds = {
+    {"http",
+     [](const TriggerConfig& config) { read_http_settings(config); },
+     [](const TriggerContext& context, const KindOverrides& overrides) {
+       return make_http_trigger(context, read_http_settings(context.config, overrides.http_listen));
+     }},
+};
+
+bool native_blocking(const FunctionConfig& config) {
+  if (!config.runtime_attributes || !config.runtime_attributes->defined()) return false;
+  return config.runtime_attributes->get_bool("blocking", false);
+}
+
+}  // namespace
+
+const std::vector<TriggerKind>& trigger_kinds() { return kTriggerKinds; }
+
+const TriggerKind* find_trigger_kind(std::string_view name) {
+  auto it = std::find_if(kTriggerKinds.begin(), kTriggerKinds.end(), [&](const auto& k) { return k.name == name; });
+  return it == kTriggerKinds.end() ? nullptr : &*it;
+}
+
+KindCatalog kind_catalog() {
+  KindCatalog catalog;
+  for (const auto& k : kTriggerKinds) catalog.trigger_kinds.emplace_back(k.name);
+  catalog.runtimes = {"native"};
+  catalog.nuclio_only_trigger_kinds = {"cron",     "mqtt",   "kafka-cluster", "v3ioStream", "rabbit-mq",
+                                       "kinesis",  "nats",   "pubsub",        "eventhub",   "webAdmin",
+                                       "poller",   "partitioned", "kickstart"};
+  catalog.nuclio_only_runtimes = {"python", "shell", "golang", "java", "nodejs", "dotnetcore", "ruby", "pypy"};
+  catalog.validate_trigger = [](const TriggerConfig& config) {
+    if (const auto* kind = find_trigger_kind(config.kind)) kind->validate(config);
+  };
+  return catalog;
+}
+
+void validate_runtime_attributes(const FunctionConfig& config) {
+  if (!config.runtime_attributes || !config.runtime_attributes->defined()) return;
+  const auto& attrs = *config.runtime_attributes;
+  if (!attrs.is_map()) attrs.fail("expected a mapping");
+  if (config.runtime_kind() == "native") {
+    attrs.check_keys({"blocking"});
+    attrs.get_bool("blocking", false);
+  }
+}
+
+std::vector<std::unique_ptr<Runtime>> make_runtimes(const FunctionConfig& config, const std::string& pool_name,
+                                                    const std::string& trigger_name, int count) {
+  std::vector<std::unique_ptr<Runtime>> runtimes;
+  const auto kind = config.runtime_kind();
+  if (kind == "native") {
+    auto directory = config.build_path.empty() ? config.directory : config.build_path;
+    if (!config.build_path.empty() && !std::filesystem::is_directory(config.build_path))
+      directory = config.build_path.parent_path();
+    auto handler = load_native_handler(config.handler, directory);
+    const bool blocking = native_blocking(config) || handler.blocking_by_default;
+    for (int i = 0; i < count; ++i)
+      runtimes.push_back(make_native_runtime({handler, blocking, {i, pool_name, config.name}, trigger_name}));
+    return runtimes;
+  }
+  throw StartError("runtime '" + config.runtime + "' is not supported by this build");
+}
+
+}  // namespace edgefn

@@ -1,0 +1,41 @@
+#pragma once
+// The one explicit list of what this build can run: trigger kinds and
+// runtimes. Adding a kind means adding a line here, nothing else in app/.
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config_loader.hpp"
+#include "runtime/runtime.hpp"
+#include "trigger/trigger.hpp"
+
+namespace edgefn {
+
+// Command-line settings that reach into a kind.
+struct KindOverrides {
+  std::string http_listen;  // --http-listen
+};
+
+struct TriggerKind {
+  std::string_view name;
+  // Throws ConfigError for bad attributes (used by `processor validate`).
+  void (*validate)(const TriggerConfig& config);
+  std::unique_ptr<Trigger> (*create)(const TriggerContext& context, const KindOverrides& overrides);
+};
+
+const std::vector<TriggerKind>& trigger_kinds();
+const TriggerKind* find_trigger_kind(std::string_view name);
+
+// What config loading needs to know about the kinds above.
+KindCatalog kind_catalog();
+
+// Checks spec.runtimeAttributes for the configured runtime. Throws ConfigError.
+void validate_runtime_attributes(const FunctionConfig& config);
+
+// `count` runtimes for one pool. Throws StartError when the handler cannot
+// be found or loaded.
+std::vector<std::unique_ptr<Runtime>> make_runtimes(const FunctionConfig& config, const std::string& pool_name,
+                                                    const std::string& trigger_name, int count);
+
+}  // namespace edgefn

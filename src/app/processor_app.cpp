@@ -1,0 +1,273 @@
+#include "app/processor_app.hpp"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <map>
+#include <thread>
+
+#include "app/kinds.hpp"
+#include "config/config_error.hpp"
+#include "config/config_loader.hpp"
+#include "control/management_server.hpp"
+#include "log/log.hpp"
+#include "trigger/http/http_settings.hpp"
+#include "util/duration.hpp"
+#include "util/json.hpp"
+
+namespace edgefn {
+namespace {
+
+LoadResult load_and_check(const std::filesystem::path& file) {
+  auto result = load_function_config(file, kind_catalog());
+  validate_runtime_attributes(result.config);
+  auto log = get_logger("config");
+  for (const auto& n : result.notices) {
+    if (n.level == ConfigNotice::Level::kWarning)
+      log->warn("{}", n.message);
+    else
+      log->info("{}", n.message);
+  }
+  return result;
+}
+
+class Processor {
+ public:
+  Processor(const AppOptions& options, FunctionConfig config)
+      : options_(options), config_(std::move(config)), log_(get_logger("processor")) {}
+
+  int run() {
+    build();
+    asio::ip::tcp::endpoint management_endpoint = resolve_management_address();
+    management_.emplace(io_, management_endpoint,
+                        ManagementHooks{[this] { return ready(); }, [this] { return status_json(); }, &metrics_});
+    log_->info("management server on {}:{}", management_->local_endpoint().address().to_string(),
+               management_->local_endpoint().port());
+    for (auto& [name, pool] : pools_) pool->start();
+    management_->start();
+    for (auto& t : triggers_) t.trigger->start();
+
+    signals_.async_wait([this](error_code ec, int signal) {
+      if (!ec) on_signal(signal);
+    });
+    started_.store(true);
+    log_->info("function '{}' ready: {} trigger(s), {} pool(s)", config_.name, triggers_.size(), pools_.size());
+
+    auto guard = asio::make_work_guard(io_);
+    work_guard_ = &guard;
+    const int threads = options_.io_threads > 0 ? options_.io_threads
+                                                : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    std::vector<std::thread> extra;
+    for (int i = 1; i < threads; ++i) extra.emplace_back([this] { run_io(); });
+    run_io();
+    for (auto& t : extra) t.join();
+
+    // A blocking native handler that never returned still holds its thread
+    // and the pool it reports to; destroying either would race with it.
+    for (auto& [name, pool] : pools_) {
+      if (pool->busy() > 0) {
+        log_->warn("exiting with {} handler(s) still running in pool '{}'", pool->busy(), name);
+        spdlog::shutdown();
+        std::fflush(stdout);
+        ::_exit(0);
+      }
+    }
+    log_->info("stopped");
+    return 0;
+  }
+
+ private:
+  struct TriggerEntry {
+    std::unique_ptr<Trigger> trigger;
+    const TriggerConfig* config;
+    WorkerPool* pool;
+  };
+
+  void build() {
+    // Triggers naming the same workerAllocatorName share one pool.
+    for (const auto& tc : config_.triggers) {
+      if (tc.disabled) {
+        log_->info("trigger '{}' is disabled", tc.name);
+        continue;
+      }
+      const auto pool_name = tc.worker_allocator_name.empty() ? tc.name : tc.worker_allocator_name;
+      auto& pool = pools_[pool_name];
+      if (!pool) {
+        pool = std::make_unique<WorkerPool>(io_, PoolSettings{pool_name, config_.event_timeout},
+                                            make_runtimes(config_, pool_name, tc.name, tc.num_workers));
+      }
+      const auto* kind = find_trigger_kind(tc.kind);
+      if (!kind) throw StartError("trigger kind '" + tc.kind + "' is not built in");
+      TriggerContext context{io_, config_, tc, *pool, metrics_, options_.dev_mode};
+      triggers_.push_back({kind->create(context, KindOverrides{options_.http_listen}), &tc, pool.get()});
+    }
+    if (triggers_.empty()) throw StartError("no enabled triggers: nothing would ever call the handler");
+  }
+
+  asio::ip::tcp::endpoint resolve_management_address() {
+    std::string host;
+    std::uint16_t port = 0;
+    parse_listen_address(options_.management_address, "--management-address", host, port);
+    if (host.empty() || host == "localhost") host = "127.0.0.1";
+    error_code ec;
+    auto address = asio::ip::make_address(host, ec);
+    if (ec) throw ConfigError("--management-address: '" + host + "' is not an IP address");
+    return {address, port};
+  }
+
+  void run_io() {
+    for (;;) {
+      try {
+        io_.run();
+        return;
+      } catch (const std::exception& e) {
+        // Handlers catch their own errors; this is the last line of defence
+        // that keeps one bad completion from taking the daemon down.
+        log_->error("unexpected error on an I/O thread: {}", e.what());
+      }
+    }
+  }
+
+  bool ready() const {
+    if (!started_.load() || draining_.load()) return false;
+    for (const auto& t : triggers_)
+      if (t.pool->live_workers() == 0) return false;
+    return true;
+  }
+
+  std::string status_json() const {
+    JsonWriter w;
+    w.begin_object();
+    w.key("function").value(config_.name);
+    w.key("runtime").value(config_.runtime);
+    w.key("handler").value(config_.handler);
+    w.key("version").value(EDGEFN_VERSION);
+    w.key("ready").value(ready());
+    w.key("draining").value(draining_.load());
+    w.key("uptime_seconds")
+        .value(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count());
+    auto mgmt = management_->local_endpoint();
+    w.key("management").value(mgmt.address().to_string() + ":" + std::to_string(mgmt.port()));
+    w.key("triggers").begin_array();
+    for (const auto& t : triggers_) {
+      w.begin_object();
+      w.key("name").value(t.trigger->info().name);
+      w.key("kind").value(t.trigger->info().kind);
+      w.key("pool").value(t.pool->name());
+      w.key("numWorkers").value(t.config->num_workers);
+      t.trigger->write_status(w);
+      w.end_object();
+    }
+    w.end_array();
+    w.key("pools").begin_array();
+    for (const auto& [name, pool] : pools_) {
+      auto s = pool->status();
+      w.begin_object();
+      w.key("name").value(s.name);
+      w.key("size").value(s.size);
+      w.key("busy").value(s.busy);
+      w.key("waiting").value(static_cast<std::uint64_t>(s.waiting));
+      w.key("live").value(pool->live_workers());
+      w.key("workers").begin_array();
+      for (const auto& worker : s.workers) {
+        w.begin_object();
+        w.key("id").value(worker.id);
+        w.key("state").value(worker.state);
+        w.key("events").value(worker.events);
+        w.key("timeouts").value(worker.timeouts);
+        w.end_object();
+      }
+      w.end_array();
+      w.end_object();
+    }
+    w.end_array();
+    w.end_object();
+    return w.take();
+  }
+
+  void on_signal(int signal) {
+    if (draining_.exchange(true)) return;
+    log_->info("received {}, draining (up to {})", signal == SIGINT ? "SIGINT" : "SIGTERM",
+               format_duration(options_.drain_timeout));
+    for (auto& t : triggers_) t.trigger->stop_accepting();
+    drain_deadline_ = std::chrono::steady_clock::now() + options_.drain_timeout;
+    // A second signal stops at once.
+    signals_.async_wait([this](error_code ec, int) {
+      if (!ec) {
+        log_->warn("second signal: stopping without waiting for in-flight events");
+        drain_deadline_ = std::chrono::steady_clock::now();
+      }
+    });
+    poll_drain();
+  }
+
+  std::size_t in_flight() const {
+    std::size_t n = 0;
+    for (const auto& t : triggers_) n += t.trigger->in_flight();
+    return n;
+  }
+
+  // Triggers report in-flight events as a count, not as completion
+  // callbacks; checking it every few milliseconds costs nothing while
+  // draining and keeps the Trigger interface small.
+  void poll_drain() {
+    auto remaining = in_flight();
+    if (remaining > 0 && std::chrono::steady_clock::now() < drain_deadline_) {
+      drain_timer_.expires_after(std::chrono::milliseconds(5));
+      drain_timer_.async_wait([this](error_code ec) {
+        if (!ec) poll_drain();
+      });
+      return;
+    }
+    if (remaining > 0)
+      log_->warn("drain timeout ({}) expired with {} event(s) still in flight", format_duration(options_.drain_timeout),
+                 remaining);
+    finish();
+  }
+
+  void finish() {
+    for (auto& t : triggers_) t.trigger->stop();
+    for (auto& [name, pool] : pools_) {
+      auto per_worker = std::chrono::milliseconds{10'000};
+      for (const auto& t : triggers_)
+        if (t.pool == pool.get()) per_worker = std::min(per_worker, t.config->worker_termination_timeout);
+      pool->stop(per_worker);
+    }
+    management_->stop();
+    signals_.cancel();
+    work_guard_->reset();
+    io_.stop();
+  }
+
+  const AppOptions& options_;
+  FunctionConfig config_;
+  std::shared_ptr<spdlog::logger> log_;
+  asio::io_context io_;
+  MetricsRegistry metrics_;
+  std::map<std::string, std::unique_ptr<WorkerPool>> pools_;
+  std::vector<TriggerEntry> triggers_;
+  std::optional<ManagementServer> management_;
+  asio::signal_set signals_{io_, SIGINT, SIGTERM};
+  asio::steady_timer drain_timer_{io_};
+  std::chrono::steady_clock::time_point drain_deadline_;
+  std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
+  asio::executor_work_guard<asio::io_context::executor_type>* work_guard_ = nullptr;
+  std::atomic<bool> started_{false};
+  std::atomic<bool> draining_{false};
+};
+
+}  // namespace
+
+int run_processor(const AppOptions& options) {
+  auto loaded = load_and_check(options.config_file);
+  Processor processor(options, std::move(loaded.config));
+  return processor.run();
+}
+
+void validate_config(const std::filesystem::path& file) {
+  auto loaded = load_and_check(file);
+  get_logger("config")->info("{}: valid ({} trigger(s), runtime {})", loaded.config.file.string(),
+                             loaded.config.triggers.size(), loaded.config.runtime);
+}
+
+}  // namespace edgefn

@@ -1,0 +1,27 @@
+#pragma once
+// The composition root: builds pools, triggers and the management server
+// from a loaded config, runs the I/O threads, and drains on SIGTERM/SIGINT.
+#include <chrono>
+#include <filesystem>
+#include <string>
+
+namespace edgefn {
+
+struct AppOptions {
+  std::filesystem::path config_file;
+  std::string http_listen;                          // --http-listen; empty: from the config
+  std::string management_address = "127.0.0.1:8082";
+  int io_threads = 0;                               // 0: one per core
+  std::chrono::milliseconds drain_timeout{30'000};
+  bool dev_mode = false;
+};
+
+// Runs until a signal drains it. Returns the exit code (0 after a drain).
+// Throws ConfigError (exit 2) or StartError (exit 1).
+int run_processor(const AppOptions& options);
+
+// `processor validate`: loads and checks the config, logs notices. Throws
+// ConfigError.
+void validate_config(const std::filesystem::path& file);
+
+}  // namespace edgefn

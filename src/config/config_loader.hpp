@@ -1,0 +1,42 @@
+#pragma once
+// Loads function.yaml into FunctionConfig. Every error is a ConfigError whose
+// message starts with file:line:col and names the key path and what was
+// expected. Kind-specific checks (trigger attributes, runtime names) are
+// done by the validators passed in, so config/ knows no kind's internals.
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "config/function_config.hpp"
+
+namespace edgefn {
+
+struct KindCatalog {
+  // Kinds this build implements, for the "supported kinds are ..." errors.
+  std::vector<std::string> trigger_kinds;
+  std::vector<std::string> runtimes;
+  // Kinds Nuclio has and edgefn does not (yet): an error that says so.
+  std::vector<std::string> nuclio_only_trigger_kinds;
+  std::vector<std::string> nuclio_only_runtimes;
+  // Called for each enabled trigger after the common fields are read; throws
+  // ConfigError for bad attributes. This is where a kind should check_keys()
+  // its attributes: notices raised through the config's nodes after
+  // load_function_config() returns are dropped (see ConfigNode::with_notices).
+  std::function<void(const TriggerConfig&)> validate_trigger;
+};
+
+struct LoadResult {
+  FunctionConfig config;
+  std::vector<ConfigNotice> notices;
+};
+
+// Reads and validates `file`. When spec.triggers declares no trigger at all
+// and spec.disableDefaultHTTPTrigger is not true, adds the http trigger
+// "default-http" on ":8080" with one worker. Error messages name `file` as
+// given; FunctionConfig::file is absolute. Blocking (reads the file), any
+// thread; reads the environment for ${VAR}.
+// Throws ConfigError (bad file, bad YAML, bad values, missing file).
+LoadResult load_function_config(const std::filesystem::path& file, const KindCatalog& catalog);
+
+}  // namespace edgefn

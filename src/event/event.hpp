@@ -1,0 +1,63 @@
+#pragma once
+// Event, Response and TriggerInfo: plain values that every part passes
+// around. They depend on nothing else in the project.
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace edgefn {
+
+// Ordered name/value pairs: HTTP allows repeated names, and order matters to
+// some handlers (Nuclio keeps the client's order).
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// Case-insensitive lookup of the first pair named `name`; empty if absent.
+std::string_view find_header(const Headers& headers, std::string_view name) noexcept;
+bool iequals(std::string_view a, std::string_view b) noexcept;
+
+// Owned by the trigger, which outlives every event it produces.
+struct TriggerInfo {
+  std::string kind;
+  std::string name;
+};
+
+struct Event {
+  std::string id;  // fresh for every event (see new_event_id)
+  const TriggerInfo* trigger = nullptr;
+  std::string method;
+  std::string path;
+  std::string url;
+  std::string content_type;
+  Headers headers;
+  Headers fields;  // query arguments for HTTP
+  std::string body;
+  std::chrono::system_clock::time_point timestamp;
+  // Stream fields (Kafka, MQTT); defaults mean "not a stream event".
+  std::string topic;
+  std::string key;
+  std::int32_t shard_id = -1;
+  std::int32_t num_shards = 0;
+  std::int64_t offset = -1;
+  bool last_in_batch = false;
+  std::string type;
+  std::string type_version;
+  std::string version;
+
+  std::string_view header(std::string_view name) const noexcept { return find_header(headers, name); }
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "text/plain";
+  Headers headers;
+  std::string body;
+};
+
+// A 36-character UUID-shaped id, unique across processes and restarts:
+// a random per-process prefix and a counter. Thread-safe, no locks.
+std::string new_event_id();
+
+}  // namespace edgefn

@@ -1,0 +1,37 @@
+#include "runtime/invocation_logs.hpp"
+
+#include <fmt/chrono.h>
+
+#include "log/log.hpp"
+#include "util/json.hpp"
+
+namespace edgefn {
+
+InvocationLogs::InvocationLogs(const Event& event) {
+  auto requested = event.header("X-Nuclio-Log-Level");
+  if (requested.empty()) return;
+  spdlog::level::level_enum level;
+  if (parse_log_level(requested, level)) level_ = level;
+}
+
+void InvocationLogs::add(spdlog::level::level_enum level, std::string_view message, std::string_view fields_json) {
+  if (!level_ || level < *level_) return;
+  json_ += json_.empty() ? "[" : ",";
+  JsonWriter w;
+  w.begin_object();
+  w.key("datetime").value(fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", std::chrono::floor<std::chrono::milliseconds>(
+                                                                 std::chrono::system_clock::now())));
+  w.key("level").value(std::string_view{spdlog::level::to_string_view(level).data(),
+                                        spdlog::level::to_string_view(level).size()});
+  w.key("message").value(message);
+  w.key("with").raw(fields_json.empty() ? std::string_view{"{}"} : fields_json);
+  w.end_object();
+  json_ += w.str();
+}
+
+void InvocationLogs::attach(Response& response) const {
+  if (!level_) return;
+  response.headers.emplace_back("X-Nuclio-Logs", json_.empty() ? std::string{"[]"} : json_ + "]");
+}
+
+}  // namespace edgefn

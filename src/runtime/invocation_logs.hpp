@@ -1,0 +1,33 @@
+#pragma once
+// Per-invocation log capture for the X-Nuclio-Log-Level request header:
+// records at or above the requested level are returned to the client as a
+// JSON array in the X-Nuclio-Logs response header, and also go to the
+// daemon log as usual.
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <spdlog/common.h>
+
+#include "event/event.hpp"
+
+namespace edgefn {
+
+class InvocationLogs {
+ public:
+  // Reads X-Nuclio-Log-Level from the event; inactive when absent or unknown.
+  explicit InvocationLogs(const Event& event);
+
+  bool active() const noexcept { return level_.has_value(); }
+  // `fields_json` is a JSON object ("{...}") or empty.
+  void add(spdlog::level::level_enum level, std::string_view message, std::string_view fields_json = {});
+  // Adds X-Nuclio-Logs to the response when active.
+  void attach(Response& response) const;
+
+ private:
+  std::optional<spdlog::level::level_enum> level_;
+  std::string json_;  // the array being built, without the closing bracket
+};
+
+}  // namespace edgefn

@@ -1,0 +1,45 @@
+#pragma once
+// The native runtime: a C-ABI handler (include/edgefn/handler.h) called
+// in-process, from a .so found in the function directory or compiled in as a
+// builtin ("builtin:echo"). Both take the same path: the same event view,
+// the same host callbacks, the same response mapping.
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <edgefn/handler.h>
+
+#include "runtime/runtime.hpp"
+
+namespace edgefn {
+
+// A resolved handler: a loaded library (kept open while any worker uses it)
+// or a builtin, plus its optional per-worker hooks.
+struct NativeHandler {
+  std::string name;  // "libhello.so:handle" or "builtin:echo", for logs
+  std::shared_ptr<void> library;  // dlopen handle; null for builtins
+  edgefn_handle_fn handle = nullptr;
+  edgefn_worker_init_fn init = nullptr;
+  edgefn_worker_shutdown_fn shutdown = nullptr;
+  bool blocking_by_default = false;  // builtin:sleep
+};
+
+// Resolves `spec.handler` ("lib.so:symbol" or "builtin:name") against the
+// function directory. Throws StartError for a missing file, a missing symbol,
+// a missing or different ABI version, or an unknown builtin.
+NativeHandler load_native_handler(const std::string& handler, const std::filesystem::path& directory);
+
+// The builtins compiled into the binary; nullptr if `name` is unknown.
+const NativeHandler* find_builtin(std::string_view name);
+
+struct NativeSettings {
+  NativeHandler handler;
+  bool blocking = false;  // runtimeAttributes.blocking: run on a thread of its own
+  WorkerIdentity identity;
+  std::string trigger_name;
+};
+
+// Builds one worker's runtime. Start-up thread.
+std::unique_ptr<Runtime> make_native_runtime(NativeSettings settings);
+
+}  // namespace edgefn

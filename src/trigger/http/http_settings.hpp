@@ -1,0 +1,48 @@
+#pragma once
+// The HTTP trigger's settings, read from the trigger config and its
+// attributes. Defaults follow Nuclio where it has the knob, nginx otherwise.
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/function_config.hpp"
+
+namespace edgefn {
+
+struct CorsSettings {
+  bool enabled = false;
+  std::vector<std::string> allow_origins{"*"};
+  std::vector<std::string> allow_methods{"HEAD", "GET", "POST", "PUT", "DELETE", "OPTIONS"};
+  std::vector<std::string> allow_headers{"Accept", "Content-Length", "Content-Type", "X-Nuclio-Log-Level"};
+  std::vector<std::string> expose_headers;
+  bool allow_credentials = false;
+  int preflight_max_age_seconds = -1;  // -1: no Access-Control-Max-Age
+};
+
+struct HttpSettings {
+  std::string host;  // empty: all interfaces
+  std::uint16_t port = 8080;
+  std::uint64_t max_request_body_size = 4 * 1024 * 1024;  // inclusive
+  std::uint32_t max_header_size = 16 * 1024;
+  std::size_t max_connections = 1024;
+  // nginx's client_header_timeout: the whole header, from its first byte.
+  std::chrono::milliseconds header_timeout{60'000};
+  // nginx's client_body_timeout: between two reads of the body.
+  std::chrono::milliseconds body_timeout{60'000};
+  // nginx's keepalive_timeout: an idle connection between requests.
+  std::chrono::milliseconds keep_alive_timeout{75'000};
+  // Also bounds writing a response to a client that stopped reading.
+  std::chrono::milliseconds send_timeout{60'000};
+  CorsSettings cors;
+};
+
+// Reads the trigger's url and attributes. `listen_override` is
+// --http-listen ("host:port"), which wins when not empty. Throws ConfigError.
+HttpSettings read_http_settings(const TriggerConfig& trigger, const std::string& listen_override = {});
+
+// "host:port", ":port", "port", "http://host:port/..." -> host and port.
+// Throws ConfigError with `what` in the message on a malformed address.
+void parse_listen_address(const std::string& text, const std::string& what, std::string& host, std::uint16_t& port);
+
+}  // namespace edgefn

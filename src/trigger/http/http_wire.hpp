@@ -1,0 +1,59 @@
+#pragma once
+// The byte-level parts of the HTTP trigger that need no socket: the framing
+// check that closes the request-smuggling holes Beast 1.74's parser leaves
+// open, the response head writer, query and path decoding. Pure functions,
+// unit-tested on their own.
+#include <string>
+#include <string_view>
+
+#include <boost/beast/http/message.hpp>
+
+#include "event/event.hpp"
+
+namespace edgefn::http_wire {
+
+namespace http = boost::beast::http;
+
+struct FramingVerdict {
+  int status = 0;  // 0: acceptable; else 400 or 501, and the connection closes
+  const char* reason = "";
+};
+
+// nginx's rules, which Beast 1.74 does not enforce: Transfer-Encoding must be
+// exactly "chunked" (else 501), never with Content-Length or on HTTP/1.0
+// (400); Content-Length must appear at most once and be all digits (400).
+FramingVerdict check_framing(const http::request_header<>& header);
+
+// Percent-decoding; '+' becomes a space only in query components.
+std::string percent_decode(std::string_view text, bool plus_is_space);
+
+// Splits "a=1&b=two%20words" into decoded pairs, in order.
+Headers parse_query(std::string_view query);
+
+std::string_view reason_phrase(int status) noexcept;
+
+// "Fri, 27 Nov 2026 22:44:00 GMT", cached per second per thread.
+std::string_view http_date() noexcept;
+
+// Whether a header name is an RFC 9110 token and a value has no CR, LF or NUL:
+// what a handler sets is checked so it can never split the response.
+bool valid_header_name(std::string_view name) noexcept;
+bool valid_header_value(std::string_view value) noexcept;
+
+struct HeadOptions {
+  bool keep_alive = true;
+  bool http10 = false;      // say "Connection: keep-alive" explicitly
+  bool head_request = false;  // Content-Length of the body that is not sent
+};
+
+// Appends the status line and headers of `response` (Content-Length set
+// from its body; Content-Length, Transfer-Encoding and Connection from the
+// handler dropped; invalid names or values dropped and counted) to `out`.
+// Returns how many handler headers were dropped as invalid.
+int write_head(std::string& out, const Response& response, const HeadOptions& options,
+               const Headers& extra_headers = {});
+
+// True for statuses that never carry a body (1xx, 204, 304).
+bool bodyless_status(int status) noexcept;
+
+}  // namespace edgefn::http_wire

@@ -1,0 +1,17 @@
+#pragma once
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace edgefn {
+
+// Parses a Go-style duration ("100ms", "10s", "1h30m", "1.5s", "0").
+// Units: ns, us (or µs), ms, s, m, h. Returns nullopt on malformed input or
+// a negative value.
+std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text);
+
+// Formats as the shortest Go-style string ("1m30s", "250ms").
+std::string format_duration(std::chrono::nanoseconds d);
+
+}  // namespace edgefn

@@ -1,0 +1,37 @@
+#pragma once
+// std::function requires copyable targets; Asio completion handlers (and so
+// anything that captures one) are move-only. GCC 12 has no
+// std::move_only_function.
+#include <memory>
+#include <utility>
+
+namespace edgefn {
+
+template <class Signature>
+class UniqueFunction;
+
+template <class R, class... Args>
+class UniqueFunction<R(Args...)> {
+ public:
+  UniqueFunction() = default;
+  template <class F>
+  UniqueFunction(F f) : impl_(std::make_unique<Impl<F>>(std::move(f))) {}
+
+  explicit operator bool() const noexcept { return impl_ != nullptr; }
+  R operator()(Args... args) { return impl_->call(std::forward<Args>(args)...); }
+
+ private:
+  struct Base {
+    virtual ~Base() = default;
+    virtual R call(Args... args) = 0;
+  };
+  template <class F>
+  struct Impl final : Base {
+    explicit Impl(F f) : fn(std::move(f)) {}
+    R call(Args... args) override { return fn(std::forward<Args>(args)...); }
+    F fn;
+  };
+  std::unique_ptr<Base> impl_;
+};
+
+}  // namespace edgefn

@@ -1,0 +1,119 @@
+"""Command line and start-up: exit codes, validate, start errors."""
+import glob
+import os
+import re
+import socket
+import unittest
+
+from support import Processor, SOURCE_DIR, TempDir, run_cli, write_function
+
+FIXTURES = os.path.join(SOURCE_DIR, "test", "fixtures")
+
+
+class CliTest(unittest.TestCase):
+    def test_version_and_help_exit_0(self):
+        r = run_cli("--version")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("edgefn", r.stdout)
+        r = run_cli("--help")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("--http-listen", r.stdout)
+
+    def test_usage_errors_exit_2(self):
+        self.assertEqual(run_cli("--no-such-flag").returncode, 2)
+        self.assertEqual(run_cli("--io-threads", "zero", "--config", "x").returncode, 2)
+        self.assertEqual(run_cli("--log-format", "xml", "--config", "x").returncode, 2)
+        self.assertEqual(run_cli().returncode, 2)
+        self.assertEqual(run_cli("validate").returncode, 2)
+
+    def test_missing_config_file_exits_2(self):
+        r = run_cli("--config", "/nonexistent/function.yaml")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("/nonexistent/function.yaml", r.stdout + r.stderr)
+
+    def test_validate_accepts_every_good_fixture(self):
+        files = sorted(glob.glob(os.path.join(FIXTURES, "good", "*.yaml")))
+        self.assertTrue(files)
+        env = dict(os.environ, EDGEFN_TEST_VALUE="v", HOME=os.environ.get("HOME", "/root"))
+        for path in files:
+            with self.subTest(path=os.path.basename(path)):
+                r = run_cli("validate", "--config", path, env=env)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_validate_rejects_every_bad_fixture_with_file_line_col(self):
+        files = sorted(glob.glob(os.path.join(FIXTURES, "bad", "*.yaml")))
+        self.assertGreaterEqual(len(files), 20)
+        for path in files:
+            with self.subTest(path=os.path.basename(path)):
+                r = run_cli("validate", "--config", path)
+                out = r.stdout + r.stderr
+                self.assertEqual(r.returncode, 2, out)
+                self.assertRegex(out, re.escape(os.path.basename(path)) + r":\d+:\d+: ")
+
+    def test_missing_native_library_is_a_start_error(self):
+        with TempDir() as d:
+            path = write_function(d, """
+                metadata:
+                  name: missing
+                spec:
+                  runtime: native
+                  handler: libnothere.so:handle
+            """)
+            r = run_cli("--config", path, "--http-listen", "127.0.0.1:0", "--management-address", "127.0.0.1:0")
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertIn("libnothere.so", r.stdout)
+
+    def test_busy_port_is_a_start_error(self):
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            with TempDir() as d:
+                path = write_function(d, """
+                    metadata:
+                      name: busy
+                    spec:
+                      runtime: native
+                      handler: builtin:hello
+                """)
+                r = run_cli("--config", path, "--http-listen", f"127.0.0.1:{port}",
+                            "--management-address", "127.0.0.1:0")
+                self.assertEqual(r.returncode, 1, r.stdout)
+                self.assertIn(f"127.0.0.1:{port}", r.stdout)
+
+    def test_json_log_format_writes_one_object_per_line(self):
+        import json
+        with TempDir() as d:
+            path = write_function(d, """
+                metadata:
+                  name: jsonlogs
+                spec:
+                  runtime: native
+                  handler: builtin:hello
+            """)
+            r = run_cli("--log-format", "json", "validate", "--config", path)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            lines = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+            self.assertTrue(lines)
+            self.assertIn("level", lines[0])
+            self.assertIn("message", lines[0])
+
+
+class DefaultTriggerTest(unittest.TestCase):
+    def test_function_without_triggers_gets_the_default_http_trigger(self):
+        with TempDir() as d:
+            path = write_function(d, """
+                metadata:
+                  name: defaults
+                spec:
+                  runtime: native
+                  handler: builtin:hello
+            """)
+            with Processor(path) as proc:
+                status, _, body = proc.request()
+                self.assertEqual((status, body), (200, b"hello, edge\n"))
+                self.assertEqual(proc.terminate(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()

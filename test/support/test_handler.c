@@ -1,0 +1,74 @@
+/* A native handler for the ABI tests: each symbol exercises one part of
+ * the contract (headers, errors, status, logging, per-worker state). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <edgefn/handler.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+EDGEFN_DECLARE_ABI();
+
+typedef struct {
+  int worker_id;
+  long calls;
+} state_t;
+
+EXPORT int edgefn_worker_init(const edgefn_worker_info *info, void **worker_state) {
+  state_t *s = calloc(1, sizeof *s);
+  if (!s) return -1;
+  s->worker_id = info->worker_id;
+  *worker_state = s;
+  return 0;
+}
+
+EXPORT void edgefn_worker_shutdown(void *worker_state) { free(worker_state); }
+
+/* Body "worker=<id> calls=<n> method=<m> path=<p>", header X-Echo-Count. */
+EXPORT int describe(const edgefn_call *call, const edgefn_event *event) {
+  state_t *s = call->worker_state;
+  char out[512];
+  s->calls++;
+  int n = snprintf(out, sizeof out, "worker=%d calls=%ld method=%.*s path=%.*s headers=%zu body=%zu", s->worker_id,
+                   s->calls, (int)event->method.size, event->method.data, (int)event->path.size, event->path.data,
+                   event->num_headers, event->body_size);
+  edgefn_set_content_type(call, "text/plain; charset=utf-8", 25);
+  return edgefn_set_body(call, out, (size_t)n);
+}
+
+/* Fails: status 422 with a message, plus a log line. */
+EXPORT int fail(const edgefn_call *call, const edgefn_event *event) {
+  (void)event;
+  edgefn_log(call, EDGEFN_LOG_WARN, "refusing", 8);
+  edgefn_set_status(call, 422);
+  edgefn_set_error(call, "bad input", 9);
+  return 1;
+}
+
+/* Fails without setting anything: must become a 500. */
+EXPORT int fail_plain(const edgefn_call *call, const edgefn_event *event) {
+  (void)call;
+  (void)event;
+  return 7;
+}
+
+/* Writes the body through alloc_body, upper-casing the request body. */
+EXPORT int upper(const edgefn_call *call, const edgefn_event *event) {
+  char *out = edgefn_alloc_body(call, event->body_size);
+  if (!out && event->body_size) return -1;
+  const char *in = event->body;
+  for (size_t i = 0; i < event->body_size; ++i) out[i] = (in[i] >= 'a' && in[i] <= 'z') ? in[i] - 32 : in[i];
+  edgefn_log(call, EDGEFN_LOG_INFO, "upper-cased", 11);
+  edgefn_set_status(call, 201);
+  return 0;
+}
+
+/* Tries to split the response with a header value containing CRLF. */
+EXPORT int bad_header(const edgefn_call *call, const edgefn_event *event) {
+  (void)event;
+  edgefn_add_header(call, "X-Good", 6, "yes", 3);
+  edgefn_add_header(call, "X-Evil", 6, "a\r\nSet-Cookie: pwned=1", 22);
+  edgefn_add_header(call, "Bad Name", 8, "x", 1);
+  return edgefn_set_body(call, "ok", 2);
+}

@@ -39,6 +39,7 @@ KindCatalog kind_catalog() {
                                        "kinesis",  "nats",   "pubsub",        "eventhub",   "webAdmin",
                                        "poller",   "partitioned", "kickstart"};
   catalog.nuclio_only_runtimes = {"python", "shell", "golang", "java", "nodejs", "dotnetcore", "ruby", "pypy"};
+  catalog.validate_runtime = validate_runtime_attributes;
   catalog.validate_trigger = [](const TriggerConfig& config) {
     if (const auto* kind = find_trigger_kind(config.kind)) kind->validate(config);
   };

@@ -20,7 +20,6 @@ namespace {
 
 LoadResult load_and_check(const std::filesystem::path& file) {
   auto result = load_function_config(file, kind_catalog());
-  validate_runtime_attributes(result.config);
   auto log = get_logger("config");
   for (const auto& n : result.notices) {
     if (n.level == ConfigNotice::Level::kWarning)

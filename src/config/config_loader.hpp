@@ -24,6 +24,10 @@ struct KindCatalog {
   // its attributes: notices raised through the config's nodes after
   // load_function_config() returns are dropped (see ConfigNode::with_notices).
   std::function<void(const TriggerConfig&)> validate_trigger;
+  // Called once after everything else was read, for checks of the runtime's
+  // settings (spec.runtimeAttributes); throws ConfigError. Like
+  // validate_trigger, the place to check_keys() them.
+  std::function<void(const FunctionConfig&)> validate_runtime;
 };
 
 struct LoadResult {

@@ -8,8 +8,9 @@
 // way). Typed reads (all but as_raw_string) go through ${VAR} expansion; see
 // expand_env(). Keys nobody reads (platform-only ones) are never expanded.
 //
-// Not thread-safe to share while reading; copies are cheap (they share the
-// parsed document) and read-only.
+// Copies are cheap and share the parsed document. Not thread-safe: yaml-cpp
+// updates internal caches even on const reads, so read one document from one
+// thread at a time (loading, validate_trigger, a kind's constructor).
 #include <chrono>
 #include <cstdint>
 #include <functional>

@@ -23,7 +23,7 @@ namespace edgefn {
 // An empty hook means: always ready, "{}" status, empty metrics. An
 // exception from a hook becomes a 500.
 struct ManagementHooks {
-  std::function<bool()> ready;              // any I/O thread; must be cheap and thread-safe
+  std::function<bool()> ready;               // any I/O thread; must be cheap and thread-safe
   std::function<std::string()> status_json;  // any I/O thread; a JSON object
   MetricsRegistry* metrics = nullptr;
 };
@@ -42,7 +42,7 @@ class ManagementServer {
   ~ManagementServer();  // stop()
 
   asio::ip::tcp::endpoint local_endpoint() const;  // the bound address; any thread
-  void start();          // begins accepting; any thread, non-blocking; once
+  void start();                                    // begins accepting; any thread, non-blocking; once
   void stop() noexcept;  // closes the acceptor and open connections; any thread, non-blocking, idempotent
 
  private:

@@ -2,12 +2,12 @@
 // Logging: spdlog loggers sharing one sink. Text on a terminal (colour when
 // stdout is a TTY), JSON lines with --log-format json. Loggers are named with
 // dots: "trigger.http.api", "worker.api.0", "processor".
+#include <spdlog/formatter.h>
+#include <spdlog/spdlog.h>
+
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <spdlog/formatter.h>
-#include <spdlog/spdlog.h>
 
 namespace edgefn {
 

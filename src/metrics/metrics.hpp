@@ -39,9 +39,8 @@ class Gauge {
 // event latencies and cron lateness alike.
 class Histogram {
  public:
-  static constexpr std::array<double, 16> kBounds = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                                     0.005,   0.01,   0.025,   0.05,   0.1,   0.25,
-                                                     0.5,     1.0,    5.0,     60.0};
+  static constexpr std::array<double, 16> kBounds = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                     0.025,   0.05,   0.1,     0.25,   0.5,   1.0,    5.0,   60.0};
   // Negative values count as 0; NaN is ignored.
   void observe(double seconds) noexcept;
   std::uint64_t count() const noexcept { return count_.load(std::memory_order_relaxed); }

@@ -6,6 +6,20 @@
 #include "util/json.hpp"
 
 namespace edgefn {
+namespace {
+
+// Nuclio's names, which the JSON log lines use too.
+std::string_view level_name(spdlog::level::level_enum level) {
+  switch (level) {
+    case spdlog::level::trace:
+    case spdlog::level::debug: return "debug";
+    case spdlog::level::info: return "info";
+    case spdlog::level::warn: return "warn";
+    default: return "error";
+  }
+}
+
+}  // namespace
 
 InvocationLogs::InvocationLogs(const Event& event) {
   auto requested = event.header("X-Nuclio-Log-Level");
@@ -21,8 +35,7 @@ void InvocationLogs::add(spdlog::level::level_enum level, std::string_view messa
   w.begin_object();
   w.key("datetime").value(fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", std::chrono::floor<std::chrono::milliseconds>(
                                                                  std::chrono::system_clock::now())));
-  w.key("level").value(std::string_view{spdlog::level::to_string_view(level).data(),
-                                        spdlog::level::to_string_view(level).size()});
+  w.key("level").value(level_name(level));
   w.key("message").value(message);
   w.key("with").raw(fields_json.empty() ? std::string_view{"{}"} : fields_json);
   w.end_object();

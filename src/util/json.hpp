@@ -26,8 +26,7 @@ class JsonWriter {
   JsonWriter& value(std::uint64_t v);
   // Any other integer type (int, unsigned, long long, ...) without ambiguity.
   template <std::integral T>
-    requires(!std::same_as<T, bool> && !std::same_as<T, char>)
-  JsonWriter& value(T v) {
+  requires(!std::same_as<T, bool> && !std::same_as<T, char>) JsonWriter& value(T v) {
     if constexpr (std::signed_integral<T>) {
       return value(static_cast<std::int64_t>(v));
     } else {

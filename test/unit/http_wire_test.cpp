@@ -32,14 +32,14 @@ TEST_CASE("framing check accepts ordinary requests") {
   CHECK(verdict_for("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n").status == 0);
 }
 
+// chunked together with Content-Length, and a repeated chunked, Beast refuses
+// itself (the trigger answers 400); test_http.py covers them end to end.
 TEST_CASE("framing check refuses the smuggling framings Beast 1.74 lets through") {
   CHECK(verdict_for("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n").status == 501);
   CHECK(verdict_for("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nContent-Length: 3\r\n\r\n").status ==
         400);
   CHECK(verdict_for("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n").status == 501);
   CHECK(verdict_for("POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n").status == 400);
-  CHECK(verdict_for("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n").status ==
-        400);
 }
 
 TEST_CASE("query strings decode into ordered fields") {

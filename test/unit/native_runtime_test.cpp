@@ -52,7 +52,7 @@ TEST_CASE("native handler error keeps a status of 400 or more and the message") 
   // X-Nuclio-Log-Level: debug returns the invocation's logs.
   auto logs = find_header(r.value().headers, "X-Nuclio-Logs");
   CHECK(logs.find("\"message\":\"refusing\"") != std::string_view::npos);
-  CHECK(logs.find("\"level\":\"warning\"") != std::string_view::npos);
+  CHECK(logs.find("\"level\":\"warn\"") != std::string_view::npos);
 }
 
 TEST_CASE("native handler error without a status becomes 500") {

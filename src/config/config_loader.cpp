@@ -1,0 +1,557 @@
+#include "config/config_loader.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <set>
+
+namespace edgefn {
+
+std::string FunctionConfig::runtime_kind() const { return runtime.substr(0, runtime.find(':')); }
+
+std::string FunctionConfig::runtime_version() const {
+  auto colon = runtime.find(':');
+  return colon == std::string::npos ? std::string{} : runtime.substr(colon + 1);
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+using Level = ConfigNotice::Level;
+
+// Bounds that keep values inside the fields they land in (int, and
+// milliseconds that timer arithmetic adds to now() without overflowing).
+constexpr std::int64_t kMaxWorkers = std::numeric_limits<int>::max();
+constexpr std::int64_t kMaxMilliseconds = std::numeric_limits<int>::max();
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out.empty() ? "(none)" : out;
+}
+
+bool contains(const std::vector<std::string>& items, std::string_view item) {
+  return std::find(items.begin(), items.end(), item) != items.end();
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+bool contains_ignoring_case(const std::vector<std::string>& items, std::string_view item) {
+  return std::any_of(items.begin(), items.end(), [&](const std::string& candidate) { return iequals(candidate, item); });
+}
+
+// Never throws: a path that cannot be resolved further stays lexical.
+fs::path absolute_path(const fs::path& path) {
+  std::error_code error;
+  fs::path resolved = fs::weakly_canonical(path, error);
+  return error ? path.lexically_normal() : resolved;
+}
+
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// POSIX rather than ifstream: ifstream opens a directory without complaint
+// and loses errno, and "cannot read x: <why>" is the message users need.
+std::string read_file(const fs::path& file) {
+  auto cannot_read = [&](int error) {
+    return ConfigError("cannot read " + file.string() + ": " + std::strerror(error));
+  };
+  FileDescriptor fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) throw cannot_read(errno);
+  std::string text;
+  char buffer[8192];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw cannot_read(errno);
+    }
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  return text;
+}
+
+// yaml-cpp reports a tab used for indentation as whatever it tripped over
+// next ("illegal map value"); name the tab instead when one precedes the
+// error.
+std::optional<SourceMark> find_indenting_tab(const std::string& text, const std::string& file, int up_to_line) {
+  int line = 1;
+  std::size_t start = 0;
+  while (start < text.size() && line <= up_to_line) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    for (std::size_t i = start; i < end && (text[i] == ' ' || text[i] == '\t'); ++i) {
+      if (text[i] == '\t') return SourceMark{file, line, static_cast<int>(i - start) + 1};
+    }
+    start = end + 1;
+    ++line;
+  }
+  return std::nullopt;
+}
+
+YAML::Node parse_yaml(const std::string& text, const std::string& file) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    SourceMark at{file, e.mark.line < 0 ? 0 : e.mark.line + 1, e.mark.column + 1};
+    if (auto tab = find_indenting_tab(text, file, at.line > 0 ? at.line : 1 << 30)) {
+      throw ConfigError(*tab, "invalid YAML: tab character in indentation (YAML indents with spaces only)");
+    }
+    throw ConfigError(at, "invalid YAML: " + e.msg);
+  }
+}
+
+// yaml-cpp keeps both entries of a repeated key and lookups see the first,
+// so a later override would be silently lost.
+void reject_duplicate_keys(const YAML::Node& node, const std::string& path, const std::string& file) {
+  if (node.IsSequence()) {
+    std::size_t index = 0;
+    for (const auto& element : node) {
+      reject_duplicate_keys(element, path + "[" + std::to_string(index++) + "]", file);
+    }
+    return;
+  }
+  if (!node.IsMap()) return;
+  std::map<std::string, YAML::Mark> seen;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    if (!it->first.IsScalar()) continue;
+    const std::string& key = it->first.Scalar();
+    std::string child_path = path.empty() ? key : path + "." + key;
+    auto [previous, inserted] = seen.emplace(key, it->first.Mark());
+    if (!inserted) {
+      throw ConfigError(SourceMark{file, it->first.Mark().line + 1, it->first.Mark().column + 1},
+                        child_path + ": duplicate key (first given on line " +
+                            std::to_string(previous->second.line + 1) + ")");
+    }
+    reject_duplicate_keys(it->second, child_path, file);
+  }
+}
+
+int base64_value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+// Standard alphabet; line breaks and missing padding are tolerated since
+// people paste `base64` output, which wraps at 76 columns.
+std::string decode_base64(std::string_view text, const ConfigNode& where) {
+  std::string out;
+  std::uint32_t bits = 0;
+  int bit_count = 0;
+  std::size_t sextets = 0;
+  bool padding = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+    if (c == '=') {
+      padding = true;
+      continue;
+    }
+    int value = base64_value(c);
+    if (value < 0 || padding) {
+      where.fail("invalid base64: unexpected '" + std::string(1, c) + "' at offset " + std::to_string(i));
+    }
+    bits = (bits << 6) | static_cast<std::uint32_t>(value);
+    bit_count += 6;
+    ++sextets;
+    if (bit_count >= 8) {
+      bit_count -= 8;
+      out += static_cast<char>((bits >> bit_count) & 0xFF);
+    }
+  }
+  if (sextets % 4 == 1) where.fail("invalid base64: the text is truncated");
+  return out;
+}
+
+class Loader {
+ public:
+  Loader(const fs::path& file, const KindCatalog& catalog, std::vector<ConfigNotice>* notices)
+      : file_(file), catalog_(catalog), notices_(notices) {}
+
+  FunctionConfig load() {
+    std::string display = file_.string();
+    YAML::Node document = parse_yaml(read_file(file_), display);
+    ConfigNode root(document, "", display, notices_);
+    if (!root.is_map()) {
+      std::string got = !root.defined() ? "an empty document" : root.is_sequence() ? "a list" : "a scalar";
+      throw ConfigError(root.defined() ? root.mark() : SourceMark{display, 1, 1},
+                        "expected a mapping at the top level (apiVersion, kind, metadata, spec), got " + got);
+    }
+    reject_duplicate_keys(document, "", display);
+
+    FunctionConfig config;
+    config.file = absolute_path(fs::absolute(file_));
+    config.directory = config.file.parent_path();
+
+    root.check_keys({"apiVersion", "kind", "metadata", "spec"}, {"status"});
+    if (ConfigNode kind = root.child("kind"); kind.defined() && kind.as_raw_string() != "NuclioFunction") {
+      kind.notice(Level::kWarning, "expected 'NuclioFunction', got '" + kind.as_raw_string() + "'; read anyway");
+    }
+    read_metadata(root.child("metadata"), config);
+    ConfigNode spec = root.child("spec");
+    if (!spec.defined()) spec.fail("missing; expected a mapping with at least 'runtime' and 'handler'");
+    if (!spec.is_map()) spec.fail("expected a mapping, got " + describe(spec));
+    read_spec(spec, config);
+    if (catalog_.validate_runtime) catalog_.validate_runtime(config);
+    return config;
+  }
+
+ private:
+  static std::string describe(const ConfigNode& node) {
+    if (!node.defined()) return "nothing";
+    if (node.is_map()) return "a mapping";
+    if (node.is_sequence()) return "a list";
+    return "'" + node.raw().Scalar() + "'";
+  }
+
+  static void require_map(const ConfigNode& node, const std::string& what) {
+    if (node.defined() && !node.is_map()) node.fail("expected " + what + ", got " + describe(node));
+  }
+
+  static std::map<std::string, std::string> read_string_map(const ConfigNode& node) {
+    std::map<std::string, std::string> out;
+    require_map(node, "a mapping of names to values");
+    for (const auto& [key, value] : node.entries()) out[key] = value.defined() ? value.as_raw_string() : "";
+    return out;
+  }
+
+  void read_metadata(const ConfigNode& metadata, FunctionConfig& config) {
+    require_map(metadata, "a mapping (name, namespace, labels, annotations)");
+    metadata.check_keys({"name", "namespace", "labels", "annotations"},
+                        {"resourceVersion", "uid", "generation", "creationTimestamp"});
+    config.name = metadata.get_string("name", config.directory.filename().string());
+    config.namespace_name = metadata.get_string("namespace", "default");
+    // Labels and annotations are Nuclio's bookkeeping, passed on verbatim.
+    config.labels = read_string_map(metadata.child("labels"));
+    config.annotations = read_string_map(metadata.child("annotations"));
+  }
+
+  void read_spec(const ConfigNode& spec, FunctionConfig& config) {
+    spec.check_keys({"description", "handler", "runtime", "env", "eventTimeout", "build", "runtimeAttributes",
+                     "triggers", "disableDefaultHTTPTrigger", "version", "dataBindings", "loggerSinks"},
+                    {"apiVersion",        "alias",
+                     "affinity",          "avatar",
+                     "customScalingMetricSpecs",
+                     "dealerURI",         "deploymentStrategy",
+                     "devices",           "disable",
+                     "disableSensitiveFieldsMasking",
+                     "envFrom",           "hostIPC",
+                     "httpPort",          "image",
+                     "imageHash",         "imagePullPolicy",
+                     "imagePullSecrets",  "initContainers",
+                     "maxReplicas",       "minReplicas",
+                     "nodeName",          "nodeSelector",
+                     "platform",          "preemptionPolicy",
+                     "priorityClassName", "publish",
+                     "readinessTimeoutSeconds",
+                     "replicas",          "resources",
+                     "runRegistry",       "scaleToZero",
+                     "securityContext",   "serviceAccount",
+                     "serviceType",       "sidecars",
+                     "targetCPU",         "tolerations",
+                     "volumes",           "waitReadinessTimeoutBeforeFailure"});
+    if (ConfigNode bindings = spec.child("dataBindings"); bindings.defined()) {
+      bindings.notice(Level::kWarning, "data bindings are not supported by edgefn; ignored");
+    }
+    if (ConfigNode sinks = spec.child("loggerSinks"); sinks.defined()) {
+      sinks.notice(Level::kInfo, "edgefn writes logs to its own sink; ignored");
+    }
+
+    config.description = spec.get_string("description");
+    if (ConfigNode version = spec.child("version"); version.defined()) config.version = version.as_string();
+    read_runtime(spec.child("runtime"), config);
+
+    ConfigNode handler = spec.child("handler");
+    if (!handler.defined()) handler.fail("missing; expected the handler, e.g. 'main:handler'");
+    config.handler = handler.as_string();
+    config.handler_mark = handler.mark();
+    if (config.handler.empty()) handler.fail("expected the handler, e.g. 'main:handler', got ''");
+
+    read_env(spec.child("env"), config);
+
+    if (ConfigNode timeout = spec.child("eventTimeout"); timeout.defined()) {
+      // Nuclio writes `eventTimeout: ""` when exporting a function without one.
+      if (!(timeout.raw().IsScalar() && timeout.raw().Scalar().empty())) {
+        auto value = timeout.as_duration();
+        if (value.count() == 0) {
+          timeout.fail("expected a positive duration such as '30s', got '" + timeout.raw().Scalar() + "'");
+        }
+        config.event_timeout = value;
+      }
+    }
+
+    read_build(spec.child("build"), config);
+
+    ConfigNode attributes = spec.child("runtimeAttributes");
+    require_map(attributes, "a mapping of runtime attributes");
+    if (attributes.defined()) config.runtime_attributes = attributes;
+
+    read_triggers(spec, config);
+  }
+
+  void check_kind(const ConfigNode& where, const std::string& kind, const std::vector<std::string>& supported,
+                  const std::vector<std::string>& nuclio_only, const std::string& what, const std::string& plural) {
+    if (contains(supported, kind)) return;
+    std::string list = "supported " + plural + ": " + join(supported);
+    if (contains_ignoring_case(nuclio_only, kind)) {
+      where.fail(what + " '" + kind + "' exists in Nuclio but is not supported by edgefn yet; " + list);
+    }
+    std::string message = "unknown " + what + " '" + kind + "'";
+    if (auto suggestion = nearest_key(kind, supported)) message += " (did you mean '" + *suggestion + "'?)";
+    where.fail(message + "; " + list);
+  }
+
+  void read_runtime(const ConfigNode& runtime, FunctionConfig& config) {
+    if (!runtime.defined()) runtime.fail("missing; expected one of the supported runtimes: " + join(catalog_.runtimes));
+    config.runtime = runtime.as_string();
+    config.runtime_mark = runtime.mark();
+    const std::string& text = config.runtime;
+    auto colon = text.find(':');
+    if (text.empty() || colon == 0 || (colon != std::string::npos && text.find(':', colon + 1) != std::string::npos)) {
+      runtime.fail("expected '<runtime>' or '<runtime>:<version>' (e.g. 'python:3.11'), got '" + text + "'");
+    }
+    check_kind(runtime, config.runtime_kind(), catalog_.runtimes, catalog_.nuclio_only_runtimes, "runtime",
+               "runtimes");
+  }
+
+  void read_env(const ConfigNode& env, FunctionConfig& config) {
+    if (env.defined() && !env.is_sequence()) {
+      env.fail("expected a list of {name, value} entries, got " + describe(env));
+    }
+    std::set<std::string> seen;
+    for (const ConfigNode& entry : env.elements()) {
+      if (!entry.is_map()) entry.fail("expected a {name, value} entry, got " + describe(entry));
+      entry.check_keys({"name", "value", "valueFrom"});
+      ConfigNode name_node = entry.child("name");
+      if (!name_node.defined()) name_node.fail("missing; every env entry needs a name");
+      std::string name = name_node.as_raw_string();
+      if (name.empty() || name.find('=') != std::string::npos) {
+        name_node.fail("expected an environment variable name, got '" + name + "'");
+      }
+      if (ConfigNode from = entry.child("valueFrom"); from.defined()) {
+        from.notice(Level::kInfo, "valueFrom is resolved by Nuclio's platform (Kubernetes secrets, config maps); '" +
+                                      name + "' is not set by edgefn");
+        continue;
+      }
+      if (!seen.insert(name).second) {
+        name_node.notice(Level::kWarning, "'" + name + "' is set more than once; the last value wins");
+      }
+      config.env.emplace_back(name, entry.get_string("value"));
+    }
+  }
+
+  void read_build(const ConfigNode& build, FunctionConfig& config) {
+    require_map(build, "a mapping");
+    build.check_keys({"path", "functionSourceCode", "commands"},
+                     {"addedPaths",       "args",         "baseImage",        "baseImageRegistry",
+                      "buildTimeoutSeconds",            "builderServiceAccount",
+                      "codeEntryAttributes",            "codeEntryType",    "dependencies",
+                      "directives",       "flags",        "functionConfigPath",
+                      "image",            "mode",         "noBaseImagePull",  "noBaseImagesPull",
+                      "noCache",          "noCleanup",    "offline",          "onbuildImage",
+                      "registry",         "runtimeAttributes",              "scriptPaths",
+                      "tempDir",          "timestamp"});
+    if (ConfigNode path = build.child("path"); path.defined()) {
+      std::string text = path.as_string();
+      if (text.find("://") != std::string::npos) {
+        path.notice(Level::kWarning, "remote code ('" + text + "') is not fetched by edgefn; handler files are "
+                                     "looked up in " + config.directory.string());
+      } else if (!text.empty()) {
+        fs::path value(text);
+        config.build_path = absolute_path(value.is_absolute() ? value : config.directory / value);
+      }
+    }
+    if (ConfigNode code = build.child("functionSourceCode"); code.defined()) {
+      config.function_source_code = decode_base64(code.as_raw_string(), code);
+    }
+    if (ConfigNode commands = build.child("commands"); commands.defined()) {
+      if (!commands.is_sequence()) commands.fail("expected a list of commands, got " + describe(commands));
+      auto count = commands.elements().size();
+      commands.notice(Level::kWarning, std::to_string(count) +
+                                           " image-build command(s) are not run by edgefn; install what they "
+                                           "install on this host yourself");
+    }
+  }
+
+  TriggerConfig read_trigger(const std::string& key, const ConfigNode& node) {
+    TriggerConfig trigger;
+    trigger.mark = node.key_mark();
+    if (!node.is_map()) node.fail("expected a mapping with at least 'kind', got " + describe(node));
+    node.check_keys({"kind", "name", "disabled", "numWorkers", "maxWorkers", "url", "username", "password",
+                     "workerAvailabilityTimeoutMilliseconds", "workerAllocatorName", "workerTerminationTimeout",
+                     "explicitAckMode", "attributes"},
+                    {"class", "paths", "secret", "partitions", "annotations", "total_tasks", "max_task_allocation"});
+    trigger.name = node.get_string("name", key);
+    if (trigger.name.empty()) node.child("name").fail("expected a non-empty name");
+    trigger.disabled = node.get_bool("disabled", false);
+
+    ConfigNode kind = node.child("kind");
+    if (!kind.defined()) kind.fail("missing; supported kinds: " + join(catalog_.trigger_kinds));
+    trigger.kind = kind.as_string();
+    if (trigger.kind == "kafka") trigger.kind = "kafka-cluster";
+    if (trigger.disabled && !contains(catalog_.trigger_kinds, trigger.kind)) {
+      // Disabling a trigger edgefn lacks is how a Nuclio function is made to
+      // run here, so that must not be an error.
+      kind.notice(Level::kWarning, "trigger kind '" + trigger.kind + "' is not supported by edgefn; the trigger "
+                                   "is disabled, so it is skipped");
+    } else {
+      check_kind(kind, trigger.kind, catalog_.trigger_kinds, catalog_.nuclio_only_trigger_kinds, "trigger kind",
+                 "kinds");
+    }
+
+    ConfigNode num_workers = node.child("numWorkers");
+    ConfigNode max_workers = node.child("maxWorkers");
+    if (num_workers.defined()) {
+      trigger.num_workers = static_cast<int>(num_workers.as_int(1, kMaxWorkers));
+      if (max_workers.defined() && max_workers.as_int(1, kMaxWorkers) != trigger.num_workers) {
+        max_workers.notice(Level::kWarning, "differs from numWorkers; numWorkers (" +
+                                                std::to_string(trigger.num_workers) + ") is used");
+      }
+    } else if (max_workers.defined()) {
+      trigger.num_workers = static_cast<int>(max_workers.as_int(1, kMaxWorkers));
+    }
+
+    trigger.url = node.get_string("url");
+    trigger.username = node.get_string("username");
+    trigger.password = node.get_string("password");
+    trigger.worker_availability_timeout = std::chrono::milliseconds{
+        node.get_int("workerAvailabilityTimeoutMilliseconds", 10000, 0, kMaxMilliseconds)};
+    trigger.worker_allocator_name = node.get_string("workerAllocatorName");
+    trigger.worker_termination_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+        node.get_duration("workerTerminationTimeout", std::chrono::seconds{10}));
+
+    if (ConfigNode mode = node.child("explicitAckMode"); mode.defined()) {
+      std::string text = mode.as_string();
+      auto canonical =
+          std::find_if(kAckModes.begin(), kAckModes.end(), [&](std::string_view m) { return iequals(m, text); });
+      if (canonical == kAckModes.end()) {
+        mode.fail("expected one of enable, disable, explicitOnly, got '" + text + "'");
+      }
+      trigger.explicit_ack_mode = std::string(*canonical);
+    }
+
+    ConfigNode attributes = node.child("attributes");
+    require_map(attributes, "a mapping of trigger attributes");
+    if (attributes.defined()) trigger.attributes = attributes;
+    return trigger;
+  }
+
+  void read_triggers(const ConfigNode& spec, FunctionConfig& config) {
+    ConfigNode triggers = spec.child("triggers");
+    require_map(triggers, "a mapping of trigger names to triggers");
+    bool disable_default = spec.get_bool("disableDefaultHTTPTrigger", false);
+
+    struct Seen {
+      std::string key;
+      SourceMark mark;
+      int num_workers;
+    };
+    std::map<std::string, Seen> names;
+    std::map<std::string, Seen> allocators;
+    std::optional<Seen> http;
+    auto line_of = [](const Seen& seen) { return " (line " + std::to_string(seen.mark.line) + ")"; };
+
+    for (const auto& [key, node] : triggers.entries()) {
+      TriggerConfig trigger = read_trigger(key, node);
+      Seen self{key, trigger.mark, trigger.num_workers};
+      std::string where = node.path() + ": ";
+      if (auto [it, inserted] = names.emplace(trigger.name, self); !inserted) {
+        throw ConfigError(trigger.mark, where + "trigger name '" + trigger.name + "' is already used by '" +
+                                            it->second.key + "'" + line_of(it->second));
+      }
+      if (!trigger.disabled) {
+        if (trigger.kind == "http") {
+          if (http) {
+            throw ConfigError(trigger.mark, where + "a function has at most one enabled http trigger, and '" +
+                                                http->key + "'" + line_of(*http) +
+                                                " is one already; remove one or set 'disabled: true'");
+          }
+          http = self;
+        }
+        if (!trigger.worker_allocator_name.empty()) {
+          auto [it, inserted] = allocators.emplace(trigger.worker_allocator_name, self);
+          if (!inserted && it->second.num_workers != trigger.num_workers) {
+            throw ConfigError(trigger.mark, where + "triggers sharing workerAllocatorName '" +
+                                                trigger.worker_allocator_name +
+                                                "' share one worker pool, so their numWorkers must match: '" +
+                                                it->second.key + "'" + line_of(it->second) + " has " +
+                                                std::to_string(it->second.num_workers) + ", '" + key + "' has " +
+                                                std::to_string(trigger.num_workers));
+          }
+        }
+        if (catalog_.validate_trigger) catalog_.validate_trigger(trigger);
+      }
+      config.triggers.push_back(std::move(trigger));
+    }
+
+    if (config.triggers.empty() && !disable_default) {
+      add_default_http_trigger(spec, config);
+    }
+  }
+
+  void add_default_http_trigger(const ConfigNode& spec, FunctionConfig& config) {
+    ConfigNode triggers = spec.child("triggers");
+    if (!contains(catalog_.trigger_kinds, "http")) {
+      triggers.fail("no triggers declared, and this build has no http trigger to add by default; declare one of: " +
+                    join(catalog_.trigger_kinds));
+    }
+    TriggerConfig trigger;
+    trigger.name = "default-http";
+    trigger.kind = "http";
+    trigger.num_workers = 1;
+    trigger.url = ":8080";
+    trigger.mark = triggers.key_mark();
+    triggers.notice(Level::kInfo, "no triggers declared: added http trigger 'default-http' on :8080 with 1 "
+                                  "worker (set spec.disableDefaultHTTPTrigger: true to run without it)");
+    if (catalog_.validate_trigger) catalog_.validate_trigger(trigger);
+    config.triggers.push_back(std::move(trigger));
+  }
+
+  static constexpr std::array<std::string_view, 3> kAckModes{"enable", "disable", "explicitOnly"};
+
+  const fs::path& file_;
+  const KindCatalog& catalog_;
+  std::vector<ConfigNotice>* notices_;
+};
+
+}  // namespace
+
+LoadResult load_function_config(const std::filesystem::path& file, const KindCatalog& catalog) {
+  std::vector<ConfigNotice> notices;
+  FunctionConfig config = Loader(file, catalog, &notices).load();
+  // The nodes kept in the config point at `notices`, which is about to move.
+  if (config.runtime_attributes) config.runtime_attributes = config.runtime_attributes->with_notices(nullptr);
+  for (TriggerConfig& trigger : config.triggers) {
+    if (trigger.attributes) trigger.attributes = trigger.attributes->with_notices(nullptr);
+  }
+  return LoadResult{std::move(config), std::move(notices)};
+}
+
+}  // namespace edgefn

@@ -1,0 +1,297 @@
+#include "control/management_server.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "config/config_error.hpp"
+#include "log/log.hpp"
+
+// GCC 12 false positive: Asio's awaitable frames come from its recycling
+// allocator's operator new and go back through the frame's own operator
+// delete, which -Wmismatched-new-delete cannot pair up once inlined.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace edgefn {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+// Long enough for a scraper's keep-alive between 15 s scrapes, short enough
+// that abandoned connections give their slot back.
+constexpr auto kIoTimeout = std::chrono::seconds(30);
+constexpr std::size_t kHeaderLimit = 8 * 1024;
+constexpr std::size_t kBodyLimit = 64 * 1024;
+// After an error reply to a request we did not read to its end, keep reading
+// briefly so that closing with unread input does not send an RST that could
+// destroy the reply before the client reads it.
+constexpr auto kLingerTimeout = std::chrono::seconds(2);
+constexpr std::size_t kLingerBytes = 256 * 1024;
+// After a failed accept other than an aborted handshake (typically EMFILE),
+// so the loop does not spin while descriptors are exhausted.
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
+
+constexpr std::string_view kTextPlain = "text/plain; charset=utf-8";
+
+std::string format_endpoint(const tcp::endpoint& endpoint) {
+  const auto address = endpoint.address().to_string();
+  return endpoint.address().is_v6() ? fmt::format("[{}]:{}", address, endpoint.port())
+                                    : fmt::format("{}:{}", address, endpoint.port());
+}
+
+struct Connection {
+  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+  beast::tcp_stream stream;
+};
+
+struct ServerState {
+  ServerState(asio::io_context& context, ManagementHooks h)
+      : io(context), acceptor(asio::make_strand(context)), hooks(std::move(h)), log(get_logger("control.management")) {}
+
+  asio::io_context& io;
+  tcp::acceptor acceptor;  // used only on its strand once start() was called
+  tcp::endpoint endpoint;  // written before start(), read-only afterwards
+  const ManagementHooks hooks;
+  const std::shared_ptr<spdlog::logger> log;
+  std::atomic<bool> stopping{false};
+
+  std::mutex mutex;  // guards the members below
+  bool started = false;
+  std::uint64_t next_id = 0;
+  std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections;
+};
+using State = ServerState;
+
+Response make_response(http::status status, unsigned version, std::string_view content_type, std::string body) {
+  Response res{status, version};
+  res.set(http::field::server, "edgefn");
+  res.set(http::field::content_type, content_type);
+  res.body() = std::move(body);
+  return res;
+}
+
+Response route(const State& state, const Request& req) {
+  const bool head = req.method() == http::verb::head;
+  if (req.method() != http::verb::get && !head) {
+    auto res = make_response(http::status::method_not_allowed, req.version(), kTextPlain, "method not allowed");
+    res.set(http::field::allow, "GET, HEAD");
+    return res;
+  }
+  std::string_view path = req.target();
+  path = path.substr(0, path.find('?'));
+
+  const auto& hooks = state.hooks;
+  Response res;
+  try {
+    if (path == "/live") {
+      res = make_response(http::status::ok, req.version(), kTextPlain, "ok");
+    } else if (path == "/ready") {
+      const bool ready = !hooks.ready || hooks.ready();
+      res = ready ? make_response(http::status::ok, req.version(), kTextPlain, "ready")
+                  : make_response(http::status::service_unavailable, req.version(), kTextPlain, "not ready");
+    } else if (path == "/status") {
+      res = make_response(http::status::ok, req.version(), "application/json",
+                          hooks.status_json ? hooks.status_json() : std::string{"{}"});
+    } else if (path == "/metrics") {
+      res = make_response(http::status::ok, req.version(), "text/plain; version=0.0.4; charset=utf-8",
+                          hooks.metrics ? hooks.metrics->prometheus_text() : std::string{});
+    } else {
+      res = make_response(http::status::not_found, req.version(), kTextPlain, "not found");
+    }
+  } catch (const std::exception& e) {
+    state.log->error("{} {} failed: {}", std::string_view{req.method_string()}, path, e.what());
+    res = make_response(http::status::internal_server_error, req.version(), kTextPlain, "internal error");
+  }
+  if (head) {
+    res.content_length(res.body().size());
+    res.body().clear();
+  }
+  return res;
+}
+
+// The reply owed to a request that failed to parse, or nothing when the
+// client went away or timed out.
+std::optional<http::status> status_for_read_error(const error_code& ec) {
+  if (ec == http::error::header_limit) return http::status::request_header_fields_too_large;
+  if (ec == http::error::body_limit) return http::status::payload_too_large;
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message) return std::nullopt;
+  if (ec.category() == http::make_error_code(http::error::bad_target).category()) return http::status::bad_request;
+  return std::nullopt;
+}
+
+// Removes the connection from the server's table however the session ends,
+// including when the io_context is destroyed with the coroutine suspended.
+struct Registration {
+  std::shared_ptr<State> state;
+  std::uint64_t id;
+  ~Registration() {
+    std::lock_guard lock(state->mutex);
+    state->connections.erase(id);
+  }
+};
+
+awaitable<void> linger_and_close(beast::tcp_stream& stream) {
+  error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream.expires_after(kLingerTimeout);
+  std::array<char, 4096> scratch;
+  std::size_t drained = 0;
+  while (!ec && drained < kLingerBytes) {
+    drained += co_await stream.async_read_some(asio::buffer(scratch), asio::redirect_error(asio::use_awaitable, ec));
+  }
+  stream.close();
+}
+
+awaitable<void> serve(std::shared_ptr<State> state, std::shared_ptr<Connection> conn, std::uint64_t id) {
+  Registration registration{state, id};
+  auto& stream = conn->stream;
+  beast::flat_buffer buffer;
+  try {
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(kHeaderLimit);
+      parser.body_limit(kBodyLimit);
+      error_code ec;
+      stream.expires_after(kIoTimeout);
+      co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        const auto status = status_for_read_error(ec);
+        if (!status || state->stopping) break;
+        error_code peer_ec;
+        const auto peer = stream.socket().remote_endpoint(peer_ec);
+        state->log->debug("bad request from {}: {}", format_endpoint(peer), ec.message());
+        auto res = make_response(*status, 11, kTextPlain, std::string{http::obsolete_reason(*status)});
+        res.keep_alive(false);
+        res.prepare_payload();
+        stream.expires_after(kIoTimeout);
+        co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        if (!ec) co_await linger_and_close(stream);
+        break;
+      }
+
+      Response res = route(*state, parser.get());
+      res.keep_alive(parser.get().keep_alive() && !state->stopping);
+      if (parser.get().method() != http::verb::head) res.prepare_payload();
+      stream.expires_after(kIoTimeout);
+      co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || !res.keep_alive()) break;
+    }
+  } catch (const std::exception& e) {
+    state->log->debug("connection ended: {}", e.what());
+  }
+  error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+awaitable<void> accept_loop(std::shared_ptr<State> state) {
+  for (;;) {
+    tcp::socket socket(asio::make_strand(state->io));
+    error_code ec;
+    co_await state->acceptor.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
+    if (state->stopping || ec == asio::error::operation_aborted || !state->acceptor.is_open()) break;
+    if (ec) {
+      if (ec == asio::error::connection_aborted) continue;
+      state->log->warn("accept failed: {}", ec.message());
+      asio::steady_timer backoff(state->acceptor.get_executor(), kAcceptBackoff);
+      co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+
+    auto conn = std::make_shared<Connection>(std::move(socket));
+    std::uint64_t id = 0;
+    {
+      std::lock_guard lock(state->mutex);
+      if (state->stopping) break;
+      if (state->connections.size() >= ManagementServer::kMaxConnections) {
+        state->log->debug("refusing a connection: {} already open", state->connections.size());
+        continue;
+      }
+      id = state->next_id++;
+      state->connections.emplace(id, conn);
+    }
+    asio::co_spawn(conn->stream.get_executor(), serve(state, conn, id), asio::detached);
+  }
+}
+
+}  // namespace
+
+struct ManagementServer::State : ServerState {
+  using ServerState::ServerState;
+};
+
+ManagementServer::ManagementServer(asio::io_context& io, const tcp::endpoint& endpoint, ManagementHooks hooks)
+    : state_(std::make_shared<State>(io, std::move(hooks))) {
+  auto& acceptor = state_->acceptor;
+  error_code ec;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) state_->endpoint = acceptor.local_endpoint(ec);
+  if (ec) {
+    throw StartError(fmt::format("cannot listen on {} for the management server: {} (set --management-address)",
+                                 format_endpoint(endpoint), ec.message()));
+  }
+}
+
+ManagementServer::~ManagementServer() { stop(); }
+
+tcp::endpoint ManagementServer::local_endpoint() const { return state_->endpoint; }
+
+void ManagementServer::start() {
+  {
+    std::lock_guard lock(state_->mutex);
+    if (state_->started || state_->stopping) return;
+    state_->started = true;
+  }
+  asio::co_spawn(state_->acceptor.get_executor(), accept_loop(state_), asio::detached);
+  state_->log->info("management server listening on {}", format_endpoint(state_->endpoint));
+}
+
+void ManagementServer::stop() noexcept {
+  try {
+    std::vector<std::shared_ptr<Connection>> open;
+    {
+      std::lock_guard lock(state_->mutex);
+      if (state_->stopping.exchange(true)) return;
+      open.reserve(state_->connections.size());
+      for (const auto& [id, conn] : state_->connections) open.push_back(conn);
+    }
+    // Sockets are not thread-safe: each is closed on the strand its session
+    // runs on, which also makes the close race-free with a read in progress.
+    asio::post(state_->acceptor.get_executor(), [state = state_] {
+      error_code ignored;
+      state->acceptor.close(ignored);
+    });
+    for (auto& conn : open) {
+      asio::post(conn->stream.get_executor(), [conn] {
+        error_code ignored;
+        conn->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        conn->stream.close();
+      });
+    }
+  } catch (const std::exception& e) {
+    // Only allocation can fail here; the io_context's destruction closes
+    // whatever was not reached.
+    state_->log->error("management server stop: {}", e.what());
+  } catch (...) {
+  }
+}
+
+}  // namespace edgefn

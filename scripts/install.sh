@@ -14,6 +14,7 @@ set -euo pipefail
 readonly kBuildPackages=(
   g++ make cmake pkg-config
   libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev
+  libcctz-dev tzdata
   catch2 python3 curl procps
 )
 # Debian 12's nginx package is the plain server (nginx-light only adds a

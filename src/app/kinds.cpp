@@ -4,6 +4,8 @@
 
 #include "config/config_error.hpp"
 #include "runtime/native/native_runtime.hpp"
+#include "runtime/shell/shell_runtime.hpp"
+#include "trigger/cron/cron_trigger.hpp"
 #include "trigger/http/http_trigger.hpp"
 
 namespace edgefn {
@@ -14,6 +16,11 @@ const std::vector<TriggerKind> kTriggerKinds = {
      [](const TriggerConfig& config) { read_http_settings(config); },
      [](const TriggerContext& context, const KindOverrides& overrides) {
        return make_http_trigger(context, read_http_settings(context.config, overrides.http_listen));
+     }},
+    {"cron",
+     [](const TriggerConfig& config) { read_cron_settings(config); },
+     [](const TriggerContext& context, const KindOverrides&) {
+       return make_cron_trigger(context, read_cron_settings(context.config));
      }},
 };
 
@@ -34,11 +41,11 @@ const TriggerKind* find_trigger_kind(std::string_view name) {
 KindCatalog kind_catalog() {
   KindCatalog catalog;
   for (const auto& k : kTriggerKinds) catalog.trigger_kinds.emplace_back(k.name);
-  catalog.runtimes = {"native"};
-  catalog.nuclio_only_trigger_kinds = {"cron",     "mqtt",   "kafka-cluster", "v3ioStream", "rabbit-mq",
+  catalog.runtimes = {"native", "shell"};
+  catalog.nuclio_only_trigger_kinds = {"mqtt",   "kafka-cluster", "v3ioStream", "rabbit-mq",
                                        "kinesis",  "nats",   "pubsub",        "eventhub",   "webAdmin",
                                        "poller",   "partitioned", "kickstart"};
-  catalog.nuclio_only_runtimes = {"python", "shell", "golang", "java", "nodejs", "dotnetcore", "ruby", "pypy"};
+  catalog.nuclio_only_runtimes = {"python", "golang", "java", "nodejs", "dotnetcore", "ruby", "pypy"};
   catalog.validate_runtime = validate_runtime_attributes;
   catalog.validate_trigger = [](const TriggerConfig& config) {
     if (const auto* kind = find_trigger_kind(config.kind)) kind->validate(config);
@@ -53,21 +60,36 @@ void validate_runtime_attributes(const FunctionConfig& config) {
   if (config.runtime_kind() == "native") {
     attrs.check_keys({"blocking"});
     attrs.get_bool("blocking", false);
+  } else if (config.runtime_kind() == "shell") {
+    read_shell_attributes(config);
   }
 }
 
-std::vector<std::unique_ptr<Runtime>> make_runtimes(const FunctionConfig& config, const std::string& pool_name,
-                                                    const std::string& trigger_name, int count) {
+std::vector<std::unique_ptr<Runtime>> make_runtimes(const RuntimeContext& context) {
+  const auto& config = context.config;
   std::vector<std::unique_ptr<Runtime>> runtimes;
   const auto kind = config.runtime_kind();
+  auto directory = config.build_path.empty() ? config.directory : config.build_path;
+  if (!config.build_path.empty() && !std::filesystem::is_directory(config.build_path))
+    directory = config.build_path.parent_path();
   if (kind == "native") {
-    auto directory = config.build_path.empty() ? config.directory : config.build_path;
-    if (!config.build_path.empty() && !std::filesystem::is_directory(config.build_path))
-      directory = config.build_path.parent_path();
     auto handler = load_native_handler(config.handler, directory);
     const bool blocking = native_blocking(config) || handler.blocking_by_default;
-    for (int i = 0; i < count; ++i)
-      runtimes.push_back(make_native_runtime({handler, blocking, {i, pool_name, config.name}, trigger_name}));
+    for (int i = 0; i < context.count; ++i)
+      runtimes.push_back(
+          make_native_runtime({handler, blocking, {i, context.pool_name, config.name}, context.trigger.name}));
+    return runtimes;
+  }
+  if (kind == "shell") {
+    auto settings = std::make_shared<ShellSettings>();
+    settings->attributes = read_shell_attributes(config);
+    settings->environment = base_environment(config, inherited_environment());
+    settings->command = resolve_shell_command(config.handler, directory, handler_path(settings->environment));
+    settings->working_directory = directory;
+    settings->termination_timeout = context.trigger.worker_termination_timeout;
+    settings->dev_mode = context.dev_mode;
+    for (int i = 0; i < context.count; ++i)
+      runtimes.push_back(make_shell_runtime(context.io, settings, {i, context.pool_name, config.name}));
     return runtimes;
   }
   throw StartError("runtime '" + config.runtime + "' is not supported by this build");

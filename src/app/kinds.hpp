@@ -9,6 +9,7 @@
 #include "config/config_loader.hpp"
 #include "runtime/runtime.hpp"
 #include "trigger/trigger.hpp"
+#include "util/asio.hpp"
 
 namespace edgefn {
 
@@ -33,9 +34,18 @@ KindCatalog kind_catalog();
 // Checks spec.runtimeAttributes for the configured runtime. Throws ConfigError.
 void validate_runtime_attributes(const FunctionConfig& config);
 
-// `count` runtimes for one pool. Throws StartError when the handler cannot
-// be found or loaded.
-std::vector<std::unique_ptr<Runtime>> make_runtimes(const FunctionConfig& config, const std::string& pool_name,
-                                                    const std::string& trigger_name, int count);
+// What building one pool's runtimes needs. References outlive the runtimes.
+struct RuntimeContext {
+  asio::io_context& io;  // process-backed runtimes do their I/O on it
+  const FunctionConfig& config;
+  const TriggerConfig& trigger;  // the pool's first trigger: workerTerminationTimeout
+  std::string pool_name;
+  int count = 1;          // workers in the pool
+  bool dev_mode = false;  // --dev: error details may go into 500 bodies
+};
+
+// `context.count` runtimes for one pool. Throws StartError when the handler
+// cannot be found or loaded.
+std::vector<std::unique_ptr<Runtime>> make_runtimes(const RuntimeContext& context);
 
 }  // namespace edgefn

@@ -92,8 +92,9 @@ class Processor {
       const auto pool_name = tc.worker_allocator_name.empty() ? tc.name : tc.worker_allocator_name;
       auto& pool = pools_[pool_name];
       if (!pool) {
-        pool = std::make_unique<WorkerPool>(io_, PoolSettings{pool_name, config_.event_timeout},
-                                            make_runtimes(config_, pool_name, tc.name, tc.num_workers));
+        pool = std::make_unique<WorkerPool>(
+            io_, PoolSettings{pool_name, config_.event_timeout},
+            make_runtimes({io_, config_, tc, pool_name, tc.num_workers, options_.dev_mode}));
       }
       const auto* kind = find_trigger_kind(tc.kind);
       if (!kind) throw StartError("trigger kind '" + tc.kind + "' is not built in");
@@ -241,8 +242,10 @@ class Processor {
   const AppOptions& options_;
   FunctionConfig config_;
   std::shared_ptr<spdlog::logger> log_;
-  asio::io_context io_;
+  // Before io_: handlers still queued when io_ is destroyed (HTTP sessions
+  // cut off by a drain timeout) update metrics as they are destroyed.
   MetricsRegistry metrics_;
+  asio::io_context io_;
   std::map<std::string, std::unique_ptr<WorkerPool>> pools_;
   std::vector<TriggerEntry> triggers_;
   std::optional<ManagementServer> management_;

@@ -1,0 +1,261 @@
+#include "runtime/shell/child_process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace edgefn {
+namespace {
+
+// Where the child was when it failed, sent to the parent with errno.
+enum class Stage : int { kChdir = 1, kExec = 2 };
+
+struct Report {
+  Stage stage;
+  int error;
+};
+
+// Pipe ends land at fd 3 or above so that the dup2() calls in the child
+// onto 0, 1 and 2 can never clobber one another, even when the daemon was
+// started with its own stdio closed.
+int lift_above_stdio(int fd) {
+  if (fd > 2) return fd;
+  int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  ::close(fd);
+  return moved;
+}
+
+bool make_pipe(UniqueFd& read_end, UniqueFd& write_end) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return false;
+  read_end = UniqueFd(lift_above_stdio(fds[0]));
+  write_end = UniqueFd(lift_above_stdio(fds[1]));
+  return read_end && write_end;
+}
+
+bool set_nonblocking(int fd) {
+  int flags = ::fcntl(fd, F_GETFL);
+  return flags >= 0 && ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
+}
+
+int open_pidfd(pid_t pid) {
+#ifdef SYS_pidfd_open
+  // Called directly: the glibc wrapper is only in 2.36+, and an older
+  // kernel answers ENOSYS, which the caller handles by polling.
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+#else
+  (void)pid;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+// Everything the child touches, prepared before fork(): between fork() and
+// execve() a child of a threaded process may only make async-signal-safe
+// calls, so nothing here allocates.
+struct ChildPlan {
+  char* const* argv;
+  char* const* envp;
+  const char* directory;
+  int stdin_read, stdout_write, stderr_write, report_write;
+  pid_t parent;
+  int fallback_max_fd;
+};
+
+[[noreturn]] void fail_child(const ChildPlan& plan, Stage stage) {
+  Report r{stage, errno};
+  [[maybe_unused]] auto n = ::write(plan.report_write, &r, sizeof r);
+  ::_exit(127);
+}
+
+[[noreturn]] void run_child(const ChildPlan& plan) {
+  // Its own group first, so that no process of this event can start
+  // outside the group the daemon kills.
+  ::setpgid(0, 0);
+  // Dies with the daemon, even on SIGKILL. This is why the child is forked
+  // rather than made with posix_spawn(), which has no such attribute. It
+  // covers the leader only: grandchildren of a SIGKILLed daemon are left
+  // to init, as nothing short of a cgroup could reach them. (The "parent"
+  // is the forking thread; the daemon's I/O threads live until after the
+  // pools have stopped.)
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != plan.parent) ::_exit(127);  // the daemon died before prctl()
+
+  ::dup2(plan.stdin_read, STDIN_FILENO);
+  ::dup2(plan.stdout_write, STDOUT_FILENO);
+  ::dup2(plan.stderr_write, STDERR_FILENO);
+  // Asio opens sockets without O_CLOEXEC; a handler must not inherit the
+  // daemon's listening socket or its clients' connections.
+  bool marked = false;
+#ifdef SYS_close_range
+  constexpr unsigned kCloseRangeCloexec = 1u << 2;  // CLOSE_RANGE_CLOEXEC, Linux 5.11
+  marked = ::syscall(SYS_close_range, 3u, ~0u, kCloseRangeCloexec) == 0;
+#endif
+  if (!marked)
+    for (int fd = 3; fd < plan.fallback_max_fd; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+
+  // Ignored signals survive execve(): the daemon ignores SIGPIPE, and a
+  // handler in a pipeline must not.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig)
+    if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &dfl, nullptr);
+  sigset_t none;
+  ::sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+
+  if (plan.directory[0] != '\0' && ::chdir(plan.directory) != 0) fail_child(plan, Stage::kChdir);
+  ::execve(plan.argv[0], plan.argv, plan.envp);
+  fail_child(plan, Stage::kExec);
+}
+
+std::string error_text(int error) { return std::strerror(error); }
+
+}  // namespace
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.release();
+  }
+  return *this;
+}
+
+UniqueFd::~UniqueFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+int UniqueFd::release() noexcept {
+  int fd = fd_;
+  fd_ = -1;
+  return fd;
+}
+
+Expected<std::unique_ptr<ChildProcess>, std::string> ChildProcess::spawn(const SpawnRequest& request, Pipes& pipes) {
+  if (request.argv.empty()) return Unexpected{std::string("nothing to run")};
+  std::vector<char*> argv;
+  for (const auto& a : request.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const auto& e : request.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  const std::string directory = request.working_directory.string();
+
+  UniqueFd stdin_read, stdin_write, stdout_read, stdout_write, stderr_read, stderr_write, report_read, report_write;
+  if (!make_pipe(stdin_read, stdin_write) || !make_pipe(stdout_read, stdout_write) ||
+      !make_pipe(stderr_read, stderr_write) || !make_pipe(report_read, report_write))
+    return Unexpected{"cannot create pipes for " + request.argv[0] + ": " + error_text(errno)};
+
+  rlimit limit{};
+  int max_fd = 1024;
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+    max_fd = static_cast<int>(std::min<rlim_t>(limit.rlim_cur, 65536));
+  const ChildPlan plan{argv.data(),        envp.data(),        directory.c_str(),
+                       stdin_read.get(),   stdout_write.get(), stderr_write.get(),
+                       report_write.get(), ::getpid(),         max_fd};
+
+  const pid_t pid = ::fork();
+  if (pid < 0) return Unexpected{"cannot start " + request.argv[0] + ": fork: " + error_text(errno)};
+  if (pid == 0) run_child(plan);
+
+  // Also from this side, so the group exists before spawn() returns and
+  // anyone signals it (EACCES once the child has exec'd is harmless).
+  ::setpgid(pid, pid);
+  stdin_read = {};
+  stdout_write = {};
+  stderr_write = {};
+  report_write = {};
+
+  std::unique_ptr<ChildProcess> child(new ChildProcess(pid));
+  Report report{};
+  ssize_t n;
+  do {
+    n = ::read(report_read.get(), &report, sizeof report);
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof report)) {
+    child->reap();
+    const char* what = report.stage == Stage::kChdir ? "cannot enter " : "cannot execute ";
+    const std::string& target = report.stage == Stage::kChdir ? directory : request.argv[0];
+    return Unexpected{what + target + ": " + error_text(report.error)};
+  }
+
+  if (!set_nonblocking(stdin_write.get()) || !set_nonblocking(stdout_read.get()) || !set_nonblocking(stderr_read.get()))
+    return Unexpected{"cannot set up pipes for " + request.argv[0] + ": " + error_text(errno)};
+  pipes.stdin_write = std::move(stdin_write);
+  pipes.stdout_read = std::move(stdout_read);
+  pipes.stderr_read = std::move(stderr_read);
+  pipes.pidfd = UniqueFd(open_pidfd(pid));
+  return child;
+}
+
+ChildProcess::~ChildProcess() {
+  signal_group(SIGKILL);
+  reap();
+}
+
+void ChildProcess::signal_group(int signal) noexcept {
+  std::lock_guard lock(mutex_);
+  if (!status_) ::kill(-pid_, signal);
+}
+
+bool ChildProcess::exited_locked() noexcept {
+  if (status_) return true;
+  siginfo_t info{};
+  // WNOWAIT leaves the zombie, and with it the pid and the group id, in place.
+  if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return errno == ECHILD;
+  return info.si_pid != 0;
+}
+
+bool ChildProcess::exited() noexcept {
+  std::lock_guard lock(mutex_);
+  return exited_locked();
+}
+
+int ChildProcess::reap_locked(bool wait) noexcept {
+  if (status_) return *status_;
+  if (wait) {
+    siginfo_t info{};
+    while (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR) {
+    }
+  }
+  ::kill(-pid_, SIGKILL);
+  int status = 0;
+  pid_t r;
+  do {
+    r = ::waitpid(pid_, &status, 0);
+  } while (r < 0 && errno == EINTR);
+  // ECHILD: something else in the process reaped it (SIGCHLD set to
+  // SIG_IGN, or a waitpid(-1)); the status is lost.
+  status_ = r == pid_ ? status : -1;
+  return *status_;
+}
+
+std::optional<int> ChildProcess::try_reap() noexcept {
+  std::lock_guard lock(mutex_);
+  if (!exited_locked()) return std::nullopt;
+  return reap_locked(false);
+}
+
+int ChildProcess::reap() noexcept {
+  std::lock_guard lock(mutex_);
+  return reap_locked(true);
+}
+
+std::string describe_wait_status(int status) {
+  if (status == -1) return "an unknown status (reaped elsewhere)";
+  if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    const char* name = ::sigabbrev_np(WTERMSIG(status));
+    return "signal " + std::to_string(WTERMSIG(status)) + (name ? std::string(" (SIG") + name + ")" : std::string{});
+  }
+  return "wait status " + std::to_string(status);
+}
+
+}  // namespace edgefn

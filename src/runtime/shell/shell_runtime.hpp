@@ -1,0 +1,38 @@
+#pragma once
+// The shell runtime: one process per event. The command comes from
+// spec.handler (see resolve_shell_command), its arguments from the
+// X-Nuclio-Arguments header or runtimeAttributes.arguments, split without a
+// shell. The event body streams to its stdin while stdout (the response
+// body, up to maxOutputSize) and stderr (logged line by line) are read, all
+// on the daemon's io_context: nothing blocks an I/O thread but fork/exec.
+//
+// Outcomes: exit 0 -> 200 with runtimeAttributes.responseHeaders and
+// contentType; any other exit, a signal, or too much output -> 500 (stderr
+// in the body only in --dev mode); an unparsable X-Nuclio-Arguments -> 400;
+// a process that could not be started -> DispatchError kCrashed.
+// abandon() (event timeout) and stop() SIGTERM the process group, then
+// SIGKILL it after the termination timeout. Every process is reaped.
+#include <chrono>
+#include <memory>
+
+#include "runtime/runtime.hpp"
+#include "runtime/shell/shell_settings.hpp"
+#include "util/asio.hpp"
+
+namespace edgefn {
+
+// Shared, read-only, by all workers of a pool.
+struct ShellSettings {
+  ShellCommand command;
+  ShellAttributes attributes;
+  Environment environment;                               // base_environment()
+  std::filesystem::path working_directory;               // the function directory
+  std::chrono::milliseconds termination_timeout{10000};  // workerTerminationTimeout
+  bool dev_mode = false;                                 // stderr goes into 500 bodies
+};
+
+// Builds one worker's runtime. `io` must outlive it. Start-up thread.
+std::unique_ptr<Runtime> make_shell_runtime(asio::io_context& io, std::shared_ptr<const ShellSettings> settings,
+                                            WorkerIdentity identity);
+
+}  // namespace edgefn

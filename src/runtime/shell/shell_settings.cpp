@@ -1,0 +1,250 @@
+#include "runtime/shell/shell_settings.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <map>
+
+#include "config/config_error.hpp"
+#include "runtime/shell/shell_args.hpp"
+
+namespace edgefn {
+namespace {
+
+namespace fs = std::filesystem;
+
+// What execvp() would search with no PATH at all, minus the current
+// directory.
+constexpr std::string_view kDefaultPath = "/usr/local/bin:/usr/bin:/bin";
+
+bool is_token_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) ||
+         std::string_view{"!#$%&'*+-.^_`|~"}.find(c) != std::string_view::npos;
+}
+
+bool is_executable_file(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_regular_file(p, ec) && ::access(p.c_str(), X_OK) == 0;
+}
+
+std::string trim(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t\r");
+  if (first == std::string_view::npos) return {};
+  const auto last = s.find_last_not_of(" \t\r");
+  return std::string(s.substr(first, last - first + 1));
+}
+
+std::string first_word(std::string_view s) {
+  auto t = trim(s);
+  return t.substr(0, t.find_first_of(" \t"));
+}
+
+bool is_sh_or_bash(std::string_view name) { return name == "sh" || name == "bash"; }
+
+std::string read_first_line(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw StartError("cannot read shell handler " + file.string() + " (spec.handler): permission denied?");
+  // The kernel reads at most this much of a #! line too.
+  std::array<char, 256> buffer{};
+  in.read(buffer.data(), buffer.size());
+  std::string_view text{buffer.data(), static_cast<std::size_t>(in.gcount())};
+  return std::string(text.substr(0, text.find('\n')));
+}
+
+ShellCommand with_description(std::vector<std::string> prefix) {
+  std::string description;
+  for (const auto& part : prefix) description.append(description.empty() ? "" : " ").append(part);
+  return {std::move(prefix), std::move(description)};
+}
+
+ShellCommand command_for_file(const fs::path& file, const fs::path& directory, std::string_view path) {
+  const auto shebang = parse_shebang(read_first_line(file));
+  if (!shebang || wants_bash(*shebang)) {
+    const auto bash = find_on_path("bash", path);
+    if (bash.empty())
+      throw StartError("shell handler " + file.string() + " runs with bash, and no bash was found on PATH (" +
+                       std::string(path) + ")");
+    std::vector<std::string> prefix{bash.string()};
+    // `#!/bin/sh -e` keeps its option; `#!/usr/bin/env bash` has none.
+    if (shebang && is_sh_or_bash(fs::path(shebang->interpreter).filename().string()) && !shebang->argument.empty())
+      prefix.push_back(shebang->argument);
+    prefix.push_back(file.string());
+    return with_description(std::move(prefix));
+  }
+  // Running the interpreter ourselves is what the kernel does for a #! line,
+  // and it spares the file an execute bit, as Nuclio never asked for one.
+  fs::path interpreter = shebang->interpreter;
+  if (interpreter.is_relative()) interpreter = directory / interpreter;
+  if (!is_executable_file(interpreter))
+    throw StartError("shell handler " + file.string() + ": its #! line names " + shebang->interpreter +
+                     ", which is not an executable file");
+  std::vector<std::string> prefix{interpreter.string()};
+  if (!shebang->argument.empty()) prefix.push_back(shebang->argument);
+  prefix.push_back(file.string());
+  return with_description(std::move(prefix));
+}
+
+void check_header(const ConfigNode& where, const std::string& name, const std::string& value) {
+  if (name.empty() || !std::all_of(name.begin(), name.end(), is_token_char))
+    where.fail("'" + name + "' is not a valid HTTP header name");
+  if (value.find_first_of(std::string_view{"\r\n\0", 3}) != std::string::npos)
+    where.fail("header values cannot contain CR, LF or NUL");
+}
+
+}  // namespace
+
+ShellAttributes read_shell_attributes(const FunctionConfig& config) {
+  ShellAttributes result;
+  if (!config.runtime_attributes || !config.runtime_attributes->defined()) return result;
+  const auto& attrs = *config.runtime_attributes;
+  if (!attrs.is_map()) attrs.fail("expected a mapping");
+  attrs.check_keys({"arguments", "responseHeaders", "contentType", "maxOutputSize"});
+
+  if (ConfigNode arguments = attrs.child("arguments"); arguments.defined()) {
+    auto split = split_arguments(arguments.as_string());
+    if (!split) arguments.fail("cannot split into arguments: " + split.error());
+    result.arguments = std::move(split.value());
+  }
+  if (ConfigNode headers = attrs.child("responseHeaders"); headers.defined()) {
+    if (!headers.is_map()) headers.fail("expected a mapping of header names to values");
+    for (const auto& [name, value] : headers.entries()) {
+      auto text = value.as_string();
+      check_header(value, name, text);
+      result.response_headers.emplace_back(name, std::move(text));
+    }
+  }
+  if (ConfigNode type = attrs.child("contentType"); type.defined()) {
+    result.content_type = type.as_string();
+    if (result.content_type.empty()) type.fail("expected a media type such as text/plain");
+    check_header(type, "Content-Type", result.content_type);
+  }
+  result.max_output_size =
+      static_cast<std::size_t>(attrs.get_int("maxOutputSize", static_cast<std::int64_t>(kDefaultMaxOutputSize), 1));
+  return result;
+}
+
+std::optional<Shebang> parse_shebang(std::string_view first_line) {
+  if (first_line.substr(0, 2) != "#!") return std::nullopt;
+  auto rest = trim(first_line.substr(2));
+  if (rest.empty()) return std::nullopt;
+  auto split = rest.find_first_of(" \t");
+  if (split == std::string::npos) return Shebang{rest, {}};
+  return Shebang{rest.substr(0, split), trim(std::string_view(rest).substr(split))};
+}
+
+bool wants_bash(const Shebang& shebang) {
+  const auto name = fs::path(shebang.interpreter).filename().string();
+  if (is_sh_or_bash(name)) return true;
+  return name == "env" && is_sh_or_bash(first_word(shebang.argument)) &&
+         trim(shebang.argument) == first_word(shebang.argument);
+}
+
+fs::path find_on_path(std::string_view name, std::string_view path) {
+  while (!path.empty()) {
+    auto colon = path.find(':');
+    auto dir = path.substr(0, colon);
+    path = colon == std::string_view::npos ? std::string_view{} : path.substr(colon + 1);
+    // An empty entry means the current directory to execvp(); a daemon's
+    // current directory is no place to pick commands up from.
+    if (dir.empty()) continue;
+    fs::path candidate = fs::path(dir) / name;
+    if (is_executable_file(candidate)) return fs::absolute(candidate);
+  }
+  return {};
+}
+
+ShellCommand resolve_shell_command(const std::string& handler, const fs::path& directory, std::string_view path) {
+  const auto name = handler.substr(0, handler.find(':'));
+  if (name.empty())
+    throw StartError("spec.handler '" + handler +
+                     "': name a script in the function directory or a command on PATH (e.g. 'handler.sh')");
+  const fs::path relative = name;
+  if (relative.is_relative()) {
+    std::error_code ec;
+    const auto file = fs::absolute(directory / relative).lexically_normal();
+    if (fs::is_regular_file(file, ec)) return command_for_file(file, directory, path);
+  }
+  if (relative.is_absolute() || name.find('/') != std::string::npos) {
+    if (relative.is_absolute() && is_executable_file(relative)) return with_description({name});
+    throw StartError("spec.handler '" + handler +
+                     "': " + (relative.is_absolute() ? name : (directory / name).string()) + " is not " +
+                     (relative.is_absolute() ? "an executable file" : "a file"));
+  }
+  const auto found = find_on_path(name, path);
+  if (found.empty())
+    throw StartError("spec.handler '" + handler + "': no file '" + name + "' in the function directory " +
+                     directory.string() + ", and no executable '" + name + "' on PATH (" + std::string(path) + ")");
+  return with_description({found.string()});
+}
+
+Environment inherited_environment() {
+  Environment env;
+  for (const char* name : {"HOME", "LANG", "PATH", "TZ"})
+    if (const char* value = std::getenv(name)) env.emplace_back(name, value);
+  return env;
+}
+
+Environment base_environment(const FunctionConfig& config, const Environment& inherited) {
+  std::map<std::string, std::string> env(inherited.begin(), inherited.end());
+  for (const auto& [name, value] : config.env) env[name] = value;
+  env["NUCLIO_FUNCTION_NAME"] = config.name;
+  env["NUCLIO_FUNCTION_DESCRIPTION"] = config.description;
+  // Nuclio's version is a number, -1 when the function was never published.
+  env["NUCLIO_FUNCTION_VERSION"] = config.version.empty() ? "-1" : config.version;
+  env["NUCLIO_FUNCTION_HANDLER"] = config.handler;
+  return {env.begin(), env.end()};
+}
+
+std::string handler_path(const Environment& base) {
+  auto it = std::find_if(base.begin(), base.end(), [](const auto& e) { return e.first == "PATH"; });
+  return it == base.end() ? std::string(kDefaultPath) : it->second;
+}
+
+std::vector<std::string> event_environment(const Environment& base, const Event& event) {
+  const std::string kind = event.trigger ? event.trigger->kind : std::string{};
+  const std::pair<std::string_view, std::string> per_event[] = {
+      {"NUCLIO_EVENT_ID", event.id},
+      // Nuclio's classes: http answers its caller ("sync"); streams and
+      // timers do not ("async").
+      {"NUCLIO_TRIGGER_CLASS", kind.empty()     ? ""
+                               : kind == "http" ? "sync"
+                                                : "async"},
+      {"NUCLIO_TRIGGER_KIND", kind},
+      {"NUCLIO_EVENT_CONTENT_TYPE", event.content_type},
+      {"NUCLIO_EVENT_TIMESTAMP", rfc3339(event.timestamp)},
+      {"NUCLIO_EVENT_PATH", event.path},
+      {"NUCLIO_EVENT_URL", event.url},
+      {"NUCLIO_EVENT_METHOD", event.method},
+      // Nuclio reports 0 for events that do not come from a partition.
+      {"NUCLIO_EVENT_SHARD_ID", std::to_string(std::max(event.shard_id, 0))},
+      {"NUCLIO_EVENT_NUM_SHARDS", std::to_string(event.num_shards)},
+      {"NUCLIO_EVENT_TYPE", event.type},
+      {"NUCLIO_EVENT_TYPE_VERSION", event.type_version},
+      {"NUCLIO_EVENT_VERSION", event.version},
+  };
+  std::vector<std::string> out;
+  out.reserve(base.size() + std::size(per_event));
+  for (const auto& [name, value] : base) {
+    bool replaced =
+        std::any_of(std::begin(per_event), std::end(per_event), [&, &n = name](const auto& e) { return e.first == n; });
+    if (!replaced) out.push_back(name + "=" + value);
+  }
+  for (const auto& [name, value] : per_event) out.push_back(std::string(name) + "=" + value);
+  return out;
+}
+
+std::string rfc3339(std::chrono::system_clock::time_point time) {
+  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(time));
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buffer[32];
+  const auto n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return std::string(buffer, n);
+}
+
+}  // namespace edgefn

@@ -1,0 +1,497 @@
+"""The worker's end of the edgefn shared-memory channel, protocol version 1.
+
+The daemon (src/shm/channel.hpp) creates one segment per worker and spawns
+the worker with EDGEFN_SHM_SEGMENT=<name> and, usually,
+EDGEFN_SHM_NOTIFY_FD=<fd of the daemon's eventfd>. Ring indices and doorbell
+words are touched only by the C helper libedgefn_ring.so (loaded with ctypes,
+GIL released while it blocks), never by Python byte writes, which are neither
+atomic nor ordered. Python itself only reads: the control block's magic and
+version (for a clear error), and a message's bytes once the helper has
+acquired them and until it releases them.
+
+Protocol (the same text as src/shm/ring.h and src/shm/codec.hpp; all
+integers little-endian):
+
+Segment /dev/shm/edgefn-<daemon pid>-<worker label>-<random>, mode 0600:
+  offset 0: control block, 4096 bytes: u64 magic "EDGEFNSH", u32 version,
+    u32 control size, u64 segment size, u64 d2w offset, u64 d2w size,
+    u64 w2d offset, u64 w2d size, u64 max message size, u32 daemon pid,
+    u32 flags (bit 0: the daemon sleeps on an eventfd; wake it through it).
+  then ring D->W (events) and ring W->D (hello, responses, logs).
+Ring: a 1024-byte header (magic, capacity; head, tail, two futex waiter
+  words and a closed flag, each on its own 128-byte line), then capacity
+  bytes (a power of two). head/tail count bytes forever; offset = pos mod
+  capacity.
+Frame: on a 16-byte boundary, header u32 size, u16 type (0 = PAD), u16 flags
+  (1 FIRST, 2 LAST), u64 request id; payload; padded to 16. A frame never
+  wraps: a PAD frame fills the end of the ring instead. Payload at most
+  capacity / 4 - 16 bytes.
+Message: (type, request id, head, body) in frames of that type and id, FIRST
+  on the first, LAST on the last; the first payload starts with u64 total
+  size (head + body), u32 head size, u32 zero. Larger than the control
+  block's max message size: refused by the sender, skipped by the receiver.
+Handshake: the worker checks magic and version, sends HELLO, and waits for
+  the daemon's HELLO.
+Doorbell: a reader with nothing to read spins briefly, sets its waiter word,
+  re-checks and sleeps (the worker on the futex word, the daemon on its
+  eventfd); a writer wakes the reader only if its word is set. Idle workers
+  use no CPU.
+
+Message heads (fixed part first, then variable bytes in order; strings are
+UTF-8, decoded here with surrogateescape so that no byte is lost):
+  HELLO (1), both ways:  u32 protocol version, u32 pid.
+  EVENT (2), D->W, body = event body:
+    i64 timestamp_ns, i64 offset, i32 shard_id, i32 num_shards,
+    u8 last_in_batch, 3 zero bytes, u32 header count, u32 field count,
+    u32 lengths of 12 strings (id, trigger_kind, trigger_name, method, path,
+    url, content_type, topic, key, type, type_version, version), their bytes;
+    headers: u32 lengths [name, value] * count, then the bytes; fields alike.
+  RESPONSE (3), W->D, the event's request id, body = response body:
+    i32 status, u32 content type length, u32 header count, content type,
+    headers as in EVENT.
+  LOG (4), W->D, the event's request id or 0:
+    u8 level (0 debug, 1 info, 2 warn, 3 error), 3 zero bytes,
+    u32 message length, u32 fields length, message, fields (a JSON object or
+    empty).
+  Types 16 and up belong to the runtime layer.
+
+Threads: one thread receives; sends may come from any thread (serialised
+here). Body bytes are copied exactly once out of the ring, straight into the
+bytes object the caller gets.
+"""
+
+import ctypes
+import functools
+import json
+import mmap
+import os
+import struct
+import threading
+import time
+
+PROTOCOL_VERSION = 1
+MAGIC = 0x48534E4645474445  # "EDGEFNSH"
+
+HELLO, EVENT, RESPONSE, LOG = 1, 2, 3, 4
+FIRST_RUNTIME_TYPE = 16
+DEBUG, INFO, WARN, ERROR = 0, 1, 2, 3
+
+# Statuses of the C helper (EDGEFN_RING_* in ring.h).
+OK, EMPTY, FULL, TIMEOUT, INTERRUPTED = 0, 1, 2, 3, 4
+CLOSED, TOO_BIG, PROTOCOL, INVALID, SYSTEM = -1, -2, -3, -4, -5
+
+_CONTROL = struct.Struct("<QI")
+_HELLO = struct.Struct("<II")
+_EVENT_FIXED = struct.Struct("<qqiiB3xII12I")
+_RESPONSE_FIXED = struct.Struct("<iII")
+_LOG_FIXED = struct.Struct("<B3xII")
+_EVENT_STRINGS = ("id", "trigger_kind", "trigger_name", "method", "path", "url", "content_type",
+                  "topic", "key", "type", "type_version", "version")
+_U32 = struct.Struct("<I")
+
+
+class ChannelError(Exception):
+    """The channel failed; the message says how."""
+
+
+class ChannelClosed(ChannelError):
+    """The daemon closed the channel (it is stopping, or gave up on us)."""
+
+
+class ProtocolError(ChannelError):
+    """The other side does not speak this protocol version, or broke it."""
+
+
+class MessageTooLarge(ChannelError):
+    """A message over the segment's max message size: refused or skipped."""
+
+
+# ---- Codec (also used by bench/shm/socket_worker.py) -----------------------
+
+@functools.lru_cache(maxsize=64)
+def _lengths_struct(count):
+    return struct.Struct("<%dI" % count)
+
+
+def _text(data):
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _utf8(text):
+    return text.encode("utf-8", "surrogateescape") if type(text) is str else bytes(text)
+
+
+def _decode_pairs(head, pos, count):
+    if not count:
+        return [], pos
+    lengths = _lengths_struct(2 * count).unpack_from(head, pos)
+    pos += 8 * count
+    pairs = []
+    for i in range(0, 2 * count, 2):
+        n, m = lengths[i], lengths[i + 1]
+        name = _text(head[pos:pos + n])
+        pos += n
+        pairs.append((name, _text(head[pos:pos + m])))
+        pos += m
+    return pairs, pos
+
+
+def _encode_pairs(pairs):
+    encoded = [(_utf8(n), _utf8(v)) for n, v in pairs]
+    lengths = [x for n, v in encoded for x in (len(n), len(v))]
+    return _lengths_struct(len(lengths)).pack(*lengths) + b"".join(n + v for n, v in encoded)
+
+
+def decode_event(head, body):
+    """EVENT head + body -> dict; headers and fields as lists of (name, value)."""
+    try:
+        fixed = _EVENT_FIXED.unpack_from(head, 0)
+        event = {"timestamp_ns": fixed[0], "offset": fixed[1], "shard_id": fixed[2],
+                 "num_shards": fixed[3], "last_in_batch": fixed[4] != 0}
+        pos = _EVENT_FIXED.size
+        for name, n in zip(_EVENT_STRINGS, fixed[7:]):
+            if n:
+                end = pos + n
+                event[name] = head[pos:end].decode("utf-8", "surrogateescape")
+                pos = end
+            else:
+                event[name] = ""
+        event["headers"], pos = _decode_pairs(head, pos, fixed[5])
+        event["fields"], pos = _decode_pairs(head, pos, fixed[6])
+    except (struct.error, UnicodeError) as e:
+        raise ProtocolError("malformed event head: %s" % e) from None
+    if pos != len(head):
+        raise ProtocolError("event head is %d bytes, its fields say %d" % (len(head), pos))
+    event["body"] = body
+    return event
+
+
+def encode_event_head(event):
+    """dict (as decode_event returns, keys optional) -> EVENT head bytes."""
+    strings = [_utf8(event.get(name, "")) for name in _EVENT_STRINGS]
+    headers = event.get("headers", ())
+    fields = event.get("fields", ())
+    fixed = _EVENT_FIXED.pack(event.get("timestamp_ns", 0), event.get("offset", -1), event.get("shard_id", -1),
+                              event.get("num_shards", 0), 1 if event.get("last_in_batch") else 0,
+                              len(headers), len(fields), *map(len, strings))
+    return b"".join([fixed, *strings, _encode_pairs(headers), _encode_pairs(fields)])
+
+
+def encode_response_head(status=200, content_type="text/plain", headers=()):
+    """headers: (name, value) pairs or a dict; values are sent as text."""
+    content_type = _utf8(content_type)
+    if not headers:
+        return _RESPONSE_FIXED.pack(status, len(content_type), 0) + content_type
+    if isinstance(headers, dict):
+        headers = headers.items()
+    pairs = [(n, v if isinstance(v, (str, bytes)) else str(v)) for n, v in headers]
+    return _RESPONSE_FIXED.pack(status, len(content_type), len(pairs)) + content_type + _encode_pairs(pairs)
+
+
+def decode_response(head, body):
+    try:
+        status, n, count = _RESPONSE_FIXED.unpack_from(head, 0)
+        pos = _RESPONSE_FIXED.size
+        content_type = _text(head[pos:pos + n])
+        headers, pos = _decode_pairs(head, pos + n, count)
+    except (struct.error, UnicodeError) as e:
+        raise ProtocolError("malformed response head: %s" % e) from None
+    if pos != len(head):
+        raise ProtocolError("response head is %d bytes, its fields say %d" % (len(head), pos))
+    return {"status": status, "content_type": content_type, "headers": headers, "body": body}
+
+
+def encode_log_head(level, message, fields=None):
+    """fields: a dict (sent as a JSON object), a JSON string, or None."""
+    message = _utf8(message)
+    if fields is None:
+        fields = b""
+    elif isinstance(fields, dict):
+        fields = json.dumps(fields, default=str, separators=(",", ":")).encode()
+    else:
+        fields = _utf8(fields)
+    return _LOG_FIXED.pack(level, len(message), len(fields)) + message + fields
+
+
+# ---- Helper library ---------------------------------------------------------
+
+def _helper_candidates():
+    here = os.path.dirname(os.path.abspath(__file__))
+    explicit = os.environ.get("EDGEFN_RING_HELPER")
+    if explicit:
+        return [explicit]
+    # Installed: <prefix>/share/edgefn/runtimes/python/ beside <prefix>/lib/.
+    return [os.path.join(here, "libedgefn_ring.so"),
+            os.path.normpath(os.path.join(here, "..", "..", "..", "..", "lib", "libedgefn_ring.so"))]
+
+
+@functools.lru_cache(maxsize=None)
+def load_helper(path=None):
+    """Loads libedgefn_ring.so: `path`, else $EDGEFN_RING_HELPER, else beside
+    this file or in the installation's lib/ directory."""
+    candidates = [path] if path else _helper_candidates()
+    for candidate in candidates:
+        if os.path.exists(candidate):
+            lib = ctypes.CDLL(candidate)
+            break
+    else:
+        raise ChannelError("libedgefn_ring.so not found (tried %s); set EDGEFN_RING_HELPER"
+                           % ", ".join(candidates))
+    c_ep, u64, i64 = ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int64
+    signatures = {
+        "edgefn_py_protocol_version": (ctypes.c_uint32, []),
+        "edgefn_py_status_name": (ctypes.c_char_p, [ctypes.c_int]),
+        "edgefn_py_attach": (c_ep, [ctypes.c_void_p, u64, ctypes.c_int, u64, ctypes.POINTER(ctypes.c_int)]),
+        "edgefn_py_detach": (None, [c_ep]),
+        "edgefn_py_max_message_size": (u64, [c_ep]),
+        "edgefn_py_recv_begin": (ctypes.c_int, [c_ep, i64, ctypes.POINTER(u64)]),
+        # c_char_p, not c_void_p, for buffers: ctypes converts bytes to it
+        # markedly faster, and this is the per-event path.
+        "edgefn_py_recv_finish": (ctypes.c_int, [c_ep, ctypes.c_char_p, ctypes.c_char_p, i64]),
+        "edgefn_py_send": (ctypes.c_int, [c_ep, ctypes.c_uint32, u64, ctypes.c_char_p, u64, ctypes.c_char_p, u64,
+                                          i64]),
+        "edgefn_py_send_resume": (ctypes.c_int, [c_ep, i64]),
+        "edgefn_py_close": (None, [c_ep]),
+        "edgefn_py_closed": (ctypes.c_int, [c_ep]),
+    }
+    for name, (restype, argtypes) in signatures.items():
+        fn = getattr(lib, name)
+        fn.restype = restype
+        fn.argtypes = argtypes
+    if lib.edgefn_py_protocol_version() != PROTOCOL_VERSION:
+        raise ProtocolError("%s speaks protocol version %d, edgefn_channel.py version %d"
+                            % (candidate, lib.edgefn_py_protocol_version(), PROTOCOL_VERSION))
+    return lib
+
+
+# CPython's documented way to build a bytes object and then fill it, as C
+# extensions do: the helper writes straight into it, so the body leaves the
+# ring in a single copy. (size 0 returns the shared b"", which is never
+# written to.)
+_new_bytes = ctypes.pythonapi.PyBytes_FromStringAndSize
+_new_bytes.restype = ctypes.py_object
+_new_bytes.argtypes = (ctypes.c_void_p, ctypes.c_ssize_t)
+
+
+def _timeout_ns(deadline):
+    if deadline is None:
+        return -1
+    return max(0, int((deadline - time.monotonic()) * 1e9))
+
+
+def _deadline(timeout):
+    return None if timeout is None else time.monotonic() + timeout
+
+
+def _send_buffer(data):
+    """bytes-like -> (argument for a c_void_p parameter, length), no copy."""
+    if isinstance(data, bytes):
+        return data, len(data)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+        return data, len(data)
+    view = memoryview(data)
+    if view.readonly or not view.c_contiguous:
+        data = view.tobytes()
+        return data, len(data)
+    return (ctypes.c_char * view.nbytes).from_buffer(view), view.nbytes
+
+
+class Channel:
+    """The worker's channel: attach, handshake, then recv and send.
+
+    spin_us: how long a receive spins before it sleeps on the futex; after
+    the last event, the worker burns at most this much CPU, then none.
+    """
+
+    def __init__(self, segment, notify_fd=None, helper_path=None, spin_us=50, handshake_timeout=10.0):
+        self._lib = lib = load_helper(helper_path)
+        self._ep = None
+        self._closed = False
+        self._receiving = False
+        self._send_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._info = (ctypes.c_uint64 * 5)()
+        path = segment if segment.startswith("/") else "/dev/shm/" + segment
+        fd = os.open(path, os.O_RDWR)
+        try:
+            size = os.fstat(fd).st_size
+            self._mm = mmap.mmap(fd, size)
+        finally:
+            os.close(fd)
+        magic, version = _CONTROL.unpack_from(self._mm, 0)
+        if magic != MAGIC:
+            self._unmap()
+            raise ProtocolError("%s is not an edgefn shm segment" % path)
+        if version != PROTOCOL_VERSION:
+            self._unmap()
+            raise ProtocolError("%s speaks shm protocol version %d, this worker version %d: runtime files and "
+                                "daemon come from different builds" % (path, version, PROTOCOL_VERSION))
+        self._base = ctypes.c_char.from_buffer(self._mm)
+        status = ctypes.c_int(0)
+        self._ep = lib.edgefn_py_attach(ctypes.addressof(self._base), size, -1 if notify_fd is None else notify_fd,
+                                        int(spin_us * 1000), ctypes.byref(status))
+        if not self._ep:
+            self._unmap()
+            raise ProtocolError("cannot attach to %s: %s (EDGEFN_SHM_NOTIFY_FD given: %s)"
+                                % (path, self._status_name(status.value), notify_fd is not None))
+        self.max_message_size = lib.edgefn_py_max_message_size(self._ep)
+        self._begin = lib.edgefn_py_recv_begin
+        self._finish = lib.edgefn_py_recv_finish
+        try:
+            self.send(HELLO, 0, _HELLO.pack(PROTOCOL_VERSION, os.getpid()))
+            reply = self.recv(timeout=handshake_timeout)
+            if reply is None:
+                raise ChannelError("no HELLO from the daemon within %s s" % handshake_timeout)
+            if reply[0] != HELLO:
+                raise ProtocolError("expected HELLO from the daemon, got message type %d" % reply[0])
+            version, self.daemon_pid = _HELLO.unpack(reply[2])
+            if version != PROTOCOL_VERSION:
+                raise ProtocolError("the daemon speaks protocol version %d, this worker %d"
+                                    % (version, PROTOCOL_VERSION))
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def from_environment(cls, **kwargs):
+        """Attaches as the daemon told us: EDGEFN_SHM_SEGMENT, EDGEFN_SHM_NOTIFY_FD."""
+        fd = os.environ.get("EDGEFN_SHM_NOTIFY_FD")
+        return cls(os.environ["EDGEFN_SHM_SEGMENT"], None if fd in (None, "") else int(fd), **kwargs)
+
+    def _status_name(self, status):
+        return self._lib.edgefn_py_status_name(status).decode()
+
+    def _check(self, status, what):
+        if status == CLOSED:
+            raise ChannelClosed("channel closed while %s" % what)
+        if status == TOO_BIG:
+            raise MessageTooLarge("message over the channel's limit of %d bytes while %s"
+                                  % (self.max_message_size, what))
+        if status == PROTOCOL:
+            raise ProtocolError("malformed frame from the daemon while %s" % what)
+        raise ChannelError("%s while %s" % (self._status_name(status), what))
+
+    def recv(self, timeout=None):
+        """Blocks for the next message: (type, request_id, head, body) as bytes,
+        or None after `timeout` seconds. Raises ChannelClosed when the daemon
+        closed the channel, MessageTooLarge for a skipped message."""
+        with self._state_lock:
+            if self._closed:
+                raise ChannelClosed("channel closed")
+            self._receiving = True
+        try:
+            return self._recv(timeout)
+        finally:
+            with self._state_lock:
+                self._receiving = False
+                if self._closed:
+                    self._release()
+
+    def _recv(self, timeout):
+        deadline = _deadline(timeout)
+        info = self._info
+        while True:
+            rc = self._begin(self._ep, _timeout_ns(deadline), info)
+            if rc != INTERRUPTED:
+                break
+        if rc == TIMEOUT:
+            return None
+        if rc == TOO_BIG:
+            rc = self._finish(self._ep, None, None, -1)
+            while rc == INTERRUPTED:
+                rc = self._finish(self._ep, None, None, -1)
+            self._check(TOO_BIG if rc == OK else rc, "skipping a message of %d bytes" % (info[2] + info[3]))
+        if rc != OK:
+            self._check(rc, "receiving")
+        kind, request_id, head_size, body_size, at = info
+        if at:
+            # All in one frame: slice it out of the mapping, one copy each.
+            # The helper releases the frame at the next recv_begin.
+            return kind, request_id, self._mm[at:at + head_size], self._mm[at + head_size:at + head_size + body_size]
+        head = _new_bytes(None, head_size)
+        body = _new_bytes(None, body_size)
+        # The rest of a message that has begun is already on its way.
+        rc = self._finish(self._ep, head, body, -1)
+        while rc == INTERRUPTED:
+            rc = self._finish(self._ep, head, body, -1)
+        if rc != OK:
+            self._check(rc, "receiving")
+        return kind, request_id, head, body
+
+    def recv_event(self, timeout=None):
+        """Blocks for the next EVENT: (request_id, event dict as decode_event
+        returns), or None after `timeout`. Other message types raise
+        ProtocolError unless an `on_message(type, request_id, head, body)`
+        attribute handles them."""
+        while True:
+            message = self.recv(timeout)
+            if message is None:
+                return None
+            kind, request_id, head, body = message
+            if kind == EVENT:
+                return request_id, decode_event(head, body)
+            handler = getattr(self, "on_message", None)
+            if handler is None:
+                raise ProtocolError("unexpected message type %d from the daemon" % kind)
+            handler(kind, request_id, head, body)
+
+    def send(self, kind, request_id, head, body=b""):
+        """Sends one message, blocking while the ring is full. Any thread."""
+        head, head_size = _send_buffer(head)
+        body, body_size = _send_buffer(body)
+        with self._send_lock:
+            if self._closed:
+                raise ChannelClosed("channel closed")
+            try:
+                rc = self._lib.edgefn_py_send(self._ep, kind, request_id, head, head_size, body, body_size, -1)
+                while rc == INTERRUPTED:
+                    rc = self._lib.edgefn_py_send_resume(self._ep, -1)
+            except BaseException:
+                # A signal handler raised mid-message: the stream cannot
+                # continue with half a message in it.
+                self._shutdown()
+                raise
+        if rc != OK:
+            self._check(rc, "sending message type %d" % kind)
+
+    def send_response(self, request_id, body=b"", status=200, content_type="text/plain", headers=()):
+        self.send(RESPONSE, request_id, encode_response_head(status, content_type, headers), body)
+
+    def send_log(self, request_id, level, message, fields=None):
+        self.send(LOG, request_id, encode_log_head(level, message, fields))
+
+    def close(self):
+        """Closes the channel (the daemon sees it) and unmaps the segment.
+        Any thread: a thread blocked in recv or send wakes with ChannelClosed,
+        and the last one out releases the mapping."""
+        self._shutdown()
+        with self._send_lock, self._state_lock:
+            if not self._receiving:
+                self._release()
+
+    def _shutdown(self):
+        # edgefn_py_close never blocks; holding the lock keeps _release from
+        # freeing the endpoint under it.
+        with self._state_lock:
+            if not self._closed and self._ep is not None:
+                self._lib.edgefn_py_close(self._ep)  # wakes threads blocked in the helper
+            self._closed = True
+
+    def _release(self):
+        if self._ep is not None:
+            self._lib.edgefn_py_detach(self._ep)
+            self._ep = None
+        self._unmap()
+
+    def _unmap(self):
+        self._base = None
+        mm, self._mm = getattr(self, "_mm", None), None
+        if mm is not None:
+            mm.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

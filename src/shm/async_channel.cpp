@@ -1,0 +1,65 @@
+#include "shm/async_channel.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <system_error>
+
+namespace edgefn::shm {
+
+namespace {
+
+int dup_notify_fd(const Channel& channel) {
+  // The descriptor object closes what it holds; the Channel keeps its own.
+  int fd = ::dup(channel.notify_fd());
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "dup of the shm channel's eventfd");
+  return fd;
+}
+
+}  // namespace
+
+AsyncChannel::AsyncChannel(asio::any_io_executor executor, Channel& channel, std::chrono::nanoseconds spin)
+    : channel_(channel), fd_(executor, dup_notify_fd(channel)), spin_(spin) {}
+
+awaitable<void> AsyncChannel::wait(WaitFor what) {
+  auto cap = static_cast<std::uint64_t>(std::max<std::int64_t>(0, spin_.count()));
+  std::uint64_t spin = edgefn_spin_next(&spin_state_, cap);
+  if (spin > 0) {
+    auto spin_end = std::chrono::steady_clock::now() + std::chrono::nanoseconds(spin);
+    bool caught = false;
+    while (!caught && std::chrono::steady_clock::now() < spin_end) {
+      // Yield to the other handlers on this executor between polls, so the
+      // I/O thread keeps serving while it spins.
+      co_await asio::post(fd_.get_executor(), asio::use_awaitable);
+      caught = channel_.ready(what);
+    }
+    edgefn_spin_done(&spin_state_, cap, spin, caught);
+    if (caught) co_return;
+  }
+  if (!channel_.prepare_to_sleep(what)) co_return;
+  error_code ec;
+  co_await fd_.async_wait(asio::posix::stream_descriptor::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+  channel_.after_wakeup();
+}
+
+awaitable<ChannelStatus> AsyncChannel::send(MessageType type, std::uint64_t request_id, std::string head,
+                                            std::string_view body) {
+  auto status = channel_.start_send(type, request_id, std::move(head), body);
+  while (status == ChannelStatus::kWouldBlock) {
+    co_await wait(WaitFor::kSpace);
+    status = channel_.continue_send();
+  }
+  co_return status;
+}
+
+awaitable<ChannelStatus> AsyncChannel::receive(Message& out) {
+  for (;;) {
+    auto status = channel_.try_receive(out);
+    if (status != ChannelStatus::kWouldBlock) co_return status;
+    co_await wait(WaitFor::kMessage);
+  }
+}
+
+}  // namespace edgefn::shm

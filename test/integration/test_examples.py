@@ -1,8 +1,11 @@
 """Every example under examples/ runs as the README says it does."""
+import json
 import os
+import re
+import shutil
 import unittest
 
-from support import BUILD_DIR, Processor
+from support import BUILD_DIR, Processor, TempDir, wait_for
 
 
 class ExamplesTest(unittest.TestCase):
@@ -14,6 +17,53 @@ class ExamplesTest(unittest.TestCase):
             self.assertEqual((status, body), (200, b"hello, edge\n"))
             self.assertEqual(len(proc.status()["pools"][0]["workers"]), 2)
             self.assertEqual(proc.terminate(), 0)
+
+    def test_cron_shell_appends_a_disk_report_line_per_tick(self):
+        example = os.path.join(BUILD_DIR, "examples", "cron-shell")
+        self.assertTrue(os.path.exists(os.path.join(example, "function.yaml")), example)
+        with TempDir() as d:
+            directory = os.path.join(d, "cron-shell")
+            shutil.copytree(example, directory)
+            # The example as shipped, ticking every 100 ms instead of 10 s.
+            config = os.path.join(directory, "function.yaml")
+            with open(config) as f:
+                text = f.read()
+            text, count = re.subn(r"(?m)^(\s+interval:) 10s$", r"\1 100ms", text)
+            self.assertEqual(count, 1, "the example's interval is no longer 'interval: 10s'")
+            with open(config, "w") as f:
+                f.write(text)
+            report = os.path.join(directory, "report.log")
+            self.assertFalse(os.path.exists(report))
+
+            with Processor(config, expect_ready=False) as proc:
+                wait_for(lambda: proc.get_management("/ready")[0] == 200, 20.0, what="/ready")
+
+                def report_lines():
+                    try:
+                        with open(report) as f:
+                            lines = f.read().splitlines()
+                    except FileNotFoundError:
+                        return None
+                    return lines if len(lines) >= 3 else None
+
+                lines = wait_for(report_lines, 20.0, interval=0.02, what="three lines in report.log")
+                line = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) disk-report \S+ on /\S*: "
+                                  r"\d+% used, \d+ KiB available$")
+                stamps = []
+                for entry in lines:
+                    m = line.match(entry)
+                    self.assertTrue(m, entry)
+                    stamps.append(m.group(1))
+                self.assertEqual(stamps, sorted(stamps))
+                proc.wait_log(r"worker\.every-10s\.0: " + re.escape(lines[0]) + "\n")
+
+                (tick,) = [t for t in proc.status()["triggers"] if t["name"] == "every-10s"]
+                self.assertEqual(tick["kind"], "cron")
+                self.assertEqual(tick["interval"], "100ms")
+                self.assertGreaterEqual(tick["ticks"], 3)
+                self.assertEqual(tick["failed"], 0, proc.log())
+                self.assertIsNone(proc.http_port, "a cron-only function opens no HTTP port")
+                self.assertEqual(proc.terminate(), 0, proc.log())
 
 
 if __name__ == "__main__":

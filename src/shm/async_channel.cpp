@@ -39,8 +39,13 @@ awaitable<void> AsyncChannel::wait(WaitFor what) {
     if (caught) co_return;
   }
   if (!channel_.prepare_to_sleep(what)) co_return;
+  // A read, not async_wait: Boost 1.74 registers descriptors edge-triggered
+  // and its wait does not look at the fd first, so a doorbell rung between
+  // prepare_to_sleep() and the wait (and reported to another I/O thread's
+  // epoll) would be lost. A read tries the fd before it sleeps.
   error_code ec;
-  co_await fd_.async_wait(asio::posix::stream_descriptor::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+  std::uint64_t count = 0;
+  co_await fd_.async_read_some(asio::buffer(&count, sizeof count), asio::redirect_error(asio::use_awaitable, ec));
   channel_.after_wakeup();
 }
 

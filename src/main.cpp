@@ -44,6 +44,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   cli.add_option("--drain-timeout", drain_timeout, "how long SIGTERM waits for in-flight events")
       ->capture_default_str();
+  std::vector<std::string> function_urls;
+  cli.add_option("--function-url", function_urls,
+                 "NAME=URL: where context.platform.call_function(NAME, ...) posts (repeatable)");
   cli.add_flag("--dev", options.dev_mode, "development mode: error details such as tracebacks go into 500 bodies");
 
   std::string validate_file;
@@ -79,6 +82,14 @@ int main(int argc, char** argv) {
     if (!drain) {
       std::cerr << "--drain-timeout: expected a duration such as 30s, got '" << drain_timeout << "'\n";
       return kExitBadConfig;
+    }
+    for (const auto& entry : function_urls) {
+      auto eq = entry.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == entry.size()) {
+        std::cerr << "--function-url: expected NAME=URL, got '" << entry << "'\n";
+        return kExitBadConfig;
+      }
+      options.function_urls[entry.substr(0, eq)] = entry.substr(eq + 1);
     }
     options.drain_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*drain);
     options.config_file = config_file;

@@ -4,6 +4,7 @@
 
 #include "config/config_error.hpp"
 #include "runtime/native/native_runtime.hpp"
+#include "runtime/python/python_runtime.hpp"
 #include "runtime/shell/shell_runtime.hpp"
 #include "trigger/cron/cron_trigger.hpp"
 #include "trigger/http/http_trigger.hpp"
@@ -41,11 +42,11 @@ const TriggerKind* find_trigger_kind(std::string_view name) {
 KindCatalog kind_catalog() {
   KindCatalog catalog;
   for (const auto& k : kTriggerKinds) catalog.trigger_kinds.emplace_back(k.name);
-  catalog.runtimes = {"native", "shell"};
+  catalog.runtimes = {"native", "python", "shell"};
   catalog.nuclio_only_trigger_kinds = {"mqtt",   "kafka-cluster", "v3ioStream", "rabbit-mq",
                                        "kinesis",  "nats",   "pubsub",        "eventhub",   "webAdmin",
                                        "poller",   "partitioned", "kickstart"};
-  catalog.nuclio_only_runtimes = {"python", "golang", "java", "nodejs", "dotnetcore", "ruby", "pypy"};
+  catalog.nuclio_only_runtimes = {"golang", "java", "nodejs", "dotnetcore", "ruby", "pypy"};
   catalog.validate_runtime = validate_runtime_attributes;
   catalog.validate_trigger = [](const TriggerConfig& config) {
     if (const auto* kind = find_trigger_kind(config.kind)) kind->validate(config);
@@ -90,6 +91,17 @@ std::vector<std::unique_ptr<Runtime>> make_runtimes(const RuntimeContext& contex
     settings->dev_mode = context.dev_mode;
     for (int i = 0; i < context.count; ++i)
       runtimes.push_back(make_shell_runtime(context.io, settings, {i, context.pool_name, config.name}));
+    return runtimes;
+  }
+  if (kind == "python") {
+    auto settings = make_python_settings(config, directory, context.function_urls);
+    settings->termination_timeout = context.trigger.worker_termination_timeout;
+    settings->dev_mode = context.dev_mode;
+    settings->trigger_kind = context.trigger.kind;
+    settings->trigger_name = context.trigger.name;
+    settings->namespace_name = config.namespace_name;
+    for (int i = 0; i < context.count; ++i)
+      runtimes.push_back(make_python_runtime(context.io, settings, {i, context.pool_name, config.name}));
     return runtimes;
   }
   throw StartError("runtime '" + config.runtime + "' is not supported by this build");

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/config_loader.hpp"
+#include "runtime/python/python_settings.hpp"
 #include "runtime/runtime.hpp"
 #include "trigger/trigger.hpp"
 #include "util/asio.hpp"
@@ -42,6 +43,7 @@ struct RuntimeContext {
   std::string pool_name;
   int count = 1;          // workers in the pool
   bool dev_mode = false;  // --dev: error details may go into 500 bodies
+  FunctionUrls function_urls;  // --function-url, for Python's call_function
 };
 
 // `context.count` runtimes for one pool. Throws StartError when the handler

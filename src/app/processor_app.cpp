@@ -11,6 +11,7 @@
 #include "config/config_loader.hpp"
 #include "control/management_server.hpp"
 #include "log/log.hpp"
+#include "shm/segment.hpp"
 #include "trigger/http/http_settings.hpp"
 #include "util/duration.hpp"
 #include "util/json.hpp"
@@ -36,6 +37,9 @@ class Processor {
       : options_(options), config_(std::move(config)), log_(get_logger("processor")) {}
 
   int run() {
+    // Segments of processors that were SIGKILLed; those of live ones stay.
+    for (const auto& name : shm::remove_stale_segments())
+      log_->info("removed shared-memory segment {} left by a processor that is gone", name);
     build();
     asio::ip::tcp::endpoint management_endpoint = resolve_management_address();
     management_.emplace(io_, management_endpoint,
@@ -94,7 +98,7 @@ class Processor {
       if (!pool) {
         pool = std::make_unique<WorkerPool>(
             io_, PoolSettings{pool_name, config_.event_timeout},
-            make_runtimes({io_, config_, tc, pool_name, tc.num_workers, options_.dev_mode}));
+            make_runtimes({io_, config_, tc, pool_name, tc.num_workers, options_.dev_mode, options_.function_urls}));
       }
       const auto* kind = find_trigger_kind(tc.kind);
       if (!kind) throw StartError("trigger kind '" + tc.kind + "' is not built in");

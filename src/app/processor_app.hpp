@@ -3,6 +3,7 @@
 // from a loaded config, runs the I/O threads, and drains on SIGTERM/SIGINT.
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <string>
 
 namespace edgefn {
@@ -14,6 +15,7 @@ struct AppOptions {
   int io_threads = 0;                               // 0: one per core
   std::chrono::milliseconds drain_timeout{30'000};
   bool dev_mode = false;
+  std::map<std::string, std::string> function_urls;  // --function-url NAME=URL
 };
 
 // Runs until a signal drains it. Returns the exit code (0 after a drain).

@@ -18,6 +18,22 @@ class ExamplesTest(unittest.TestCase):
             self.assertEqual(len(proc.status()["pools"][0]["workers"]), 2)
             self.assertEqual(proc.terminate(), 0)
 
+    def test_hello_python_greets_from_init_context_state(self):
+        config = os.path.join(BUILD_DIR, "examples", "hello-python", "function.yaml")
+        self.assertTrue(os.path.exists(config), config)
+        with Processor(config) as proc:
+            status, headers, body = proc.request("GET", "/?name=edge")
+            self.assertEqual(status, 200)
+            self.assertEqual(headers["Content-Type"], "application/json")
+            self.assertEqual(json.loads(body), {"greeting": "hello, edge", "count": 1})
+            status, _, body = proc.request("POST", "/", body=b'{"name": "json"}',
+                                           headers={"Content-Type": "application/json"})
+            self.assertEqual(json.loads(body)["greeting"], "hello, json")
+            proc.wait_log(r'worker\.http\.[01]: worker initialised \{"worker_id":[01]\}')
+            proc.wait_log(r'worker\.http\.[01]: greeting \{"name":"edge","count":1\} \(event [0-9a-f-]+\)')
+            self.assertEqual(len(proc.status()["pools"][0]["workers"]), 2)
+            self.assertEqual(proc.terminate(), 0)
+
     def test_cron_shell_appends_a_disk_report_line_per_tick(self):
         example = os.path.join(BUILD_DIR, "examples", "cron-shell")
         self.assertTrue(os.path.exists(os.path.join(example, "function.yaml")), example)

@@ -15,7 +15,7 @@ namespace edgefn {
 namespace {
 
 // Where the child was when it failed, sent to the parent with errno.
-enum class Stage : int { kChdir = 1, kExec = 2 };
+enum class Stage : int { kChdir = 1, kExec = 2, kPassFd = 3 };
 
 struct Report {
   Stage stage;
@@ -65,6 +65,7 @@ struct ChildPlan {
   char* const* envp;
   const char* directory;
   int stdin_read, stdout_write, stderr_write, report_write;
+  int pass_fd, pass_fd_as;
   pid_t parent;
   int fallback_max_fd;
 };
@@ -101,6 +102,19 @@ struct ChildPlan {
   if (!marked)
     for (int fd = 3; fd < plan.fallback_max_fd; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
 
+  ChildPlan adjusted = plan;
+  if (plan.pass_fd >= 0) {
+    // The report pipe must survive until exec: move it out of the way.
+    if (adjusted.report_write == plan.pass_fd_as)
+      adjusted.report_write = ::fcntl(plan.report_write, F_DUPFD_CLOEXEC, plan.pass_fd_as + 1);
+    // dup2 onto itself would leave close-on-exec set.
+    if (plan.pass_fd == plan.pass_fd_as) {
+      if (::fcntl(plan.pass_fd, F_SETFD, 0) != 0) fail_child(adjusted, Stage::kPassFd);
+    } else if (::dup2(plan.pass_fd, plan.pass_fd_as) < 0) {
+      fail_child(adjusted, Stage::kPassFd);
+    }
+  }
+
   // Ignored signals survive execve(): the daemon ignores SIGPIPE, and a
   // handler in a pipeline must not.
   struct sigaction dfl {};
@@ -111,9 +125,9 @@ struct ChildPlan {
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
 
-  if (plan.directory[0] != '\0' && ::chdir(plan.directory) != 0) fail_child(plan, Stage::kChdir);
-  ::execve(plan.argv[0], plan.argv, plan.envp);
-  fail_child(plan, Stage::kExec);
+  if (adjusted.directory[0] != '\0' && ::chdir(adjusted.directory) != 0) fail_child(adjusted, Stage::kChdir);
+  ::execve(adjusted.argv[0], adjusted.argv, adjusted.envp);
+  fail_child(adjusted, Stage::kExec);
 }
 
 std::string error_text(int error) { return std::strerror(error); }
@@ -159,7 +173,8 @@ Expected<std::unique_ptr<ChildProcess>, std::string> ChildProcess::spawn(const S
     max_fd = static_cast<int>(std::min<rlim_t>(limit.rlim_cur, 65536));
   const ChildPlan plan{argv.data(),        envp.data(),        directory.c_str(),
                        stdin_read.get(),   stdout_write.get(), stderr_write.get(),
-                       report_write.get(), ::getpid(),         max_fd};
+                       report_write.get(), request.pass_fd,    request.pass_fd_as,
+                       ::getpid(),         max_fd};
 
   const pid_t pid = ::fork();
   if (pid < 0) return Unexpected{"cannot start " + request.argv[0] + ": fork: " + error_text(errno)};
@@ -181,6 +196,9 @@ Expected<std::unique_ptr<ChildProcess>, std::string> ChildProcess::spawn(const S
   } while (n < 0 && errno == EINTR);
   if (n == static_cast<ssize_t>(sizeof report)) {
     child->reap();
+    if (report.stage == Stage::kPassFd)
+      return Unexpected{"cannot pass fd " + std::to_string(request.pass_fd_as) + " to " + request.argv[0] + ": " +
+                        error_text(report.error)};
     const char* what = report.stage == Stage::kChdir ? "cannot enter " : "cannot execute ";
     const std::string& target = report.stage == Stage::kChdir ? directory : request.argv[0];
     return Unexpected{what + target + ": " + error_text(report.error)};

@@ -43,6 +43,10 @@ struct SpawnRequest {
   std::vector<std::string> argv;  // argv[0] is the path execve() runs
   std::vector<std::string> env;   // "NAME=value"
   std::filesystem::path working_directory;
+  // A descriptor of the daemon's the child gets as fd `pass_fd_as` (3 or
+  // above) across exec, such as a shm channel's notify eventfd; -1: none.
+  int pass_fd = -1;
+  int pass_fd_as = -1;
 };
 
 class ChildProcess {

@@ -1,0 +1,176 @@
+#include "runtime/python/python_settings.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <system_error>
+
+#include "config/config_error.hpp"
+#include "util/json.hpp"
+
+extern char** environ;
+
+namespace edgefn {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string lookup(const Environment& environment, std::string_view name) {
+  for (const auto& [key, value] : environment)
+    if (key == name) return value;
+  return {};
+}
+
+// The directory of the running executable: bin/ in the build tree and when
+// installed, so the runtime files are found without configuration.
+fs::path executable_directory() {
+  std::error_code ec;
+  auto self = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::path{} : self.parent_path();
+}
+
+Environment daemon_environment() {
+  Environment env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view entry = *e;
+    auto eq = entry.find('=');
+    if (eq == std::string_view::npos || eq == 0) continue;
+    env.emplace_back(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+  }
+  return env;
+}
+
+}  // namespace
+
+PythonSettings::~PythonSettings() {
+  if (!source_directory.empty()) {
+    std::error_code ignored;
+    fs::remove_all(source_directory, ignored);
+  }
+}
+
+std::string resolve_python_interpreter(const FunctionConfig& config, const Environment& environment,
+                                       std::string_view path) {
+  if (auto exe = lookup(environment, "NUCLIO_PYTHON_EXE_PATH"); !exe.empty()) {
+    fs::path p = exe;
+    if (p.is_relative()) p = find_on_path(exe, path);
+    if (p.empty() || ::access(p.c_str(), X_OK) != 0)
+      throw StartError("NUCLIO_PYTHON_EXE_PATH='" + exe + "' is not an executable file");
+    return p.string();
+  }
+  const auto version = config.runtime_version();
+  if (!version.empty()) {
+    if (auto p = find_on_path("python" + version, path); !p.empty()) return p.string();
+  }
+  if (auto p = find_on_path("python3", path); !p.empty()) return p.string();
+  throw StartError("spec.runtime '" + config.runtime + "': no python" + (version.empty() ? "3" : version + " or python3") +
+                   " on PATH (" + std::string(path) + "); install Python 3 or set NUCLIO_PYTHON_EXE_PATH");
+}
+
+fs::path python_runtime_directory() {
+  if (const char* dir = std::getenv("EDGEFN_PYTHON_RUNTIME_DIR"); dir && *dir) return dir;
+  return (executable_directory() / ".." / "share" / "edgefn" / "runtimes" / "python").lexically_normal();
+}
+
+fs::path ring_helper_path() {
+  if (const char* helper = std::getenv("EDGEFN_RING_HELPER"); helper && *helper) return helper;
+  return (executable_directory() / ".." / "lib" / "libedgefn_ring.so").lexically_normal();
+}
+
+bool python_module_exists(const fs::path& directory, std::string_view module) {
+  fs::path base = directory;
+  std::string_view rest = module;
+  for (auto dot = rest.find('.'); dot != std::string_view::npos; dot = rest.find('.')) {
+    base /= std::string(rest.substr(0, dot));
+    rest.remove_prefix(dot + 1);
+  }
+  base /= std::string(rest);
+  std::error_code ec;
+  auto with = [&](const char* suffix) { return fs::is_regular_file(base.string() + suffix, ec); };
+  return with(".py") || with(".pyc") || fs::is_regular_file(base / "__init__.py", ec);
+}
+
+std::shared_ptr<PythonSettings> make_python_settings(const FunctionConfig& config, const fs::path& directory,
+                                                     const FunctionUrls& function_urls) {
+  auto settings = std::make_shared<PythonSettings>();
+  const auto colon = config.handler.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == config.handler.size())
+    throw StartError("spec.handler '" + config.handler + "' must be 'module:entrypoint' for a Python function");
+  const std::string module = config.handler.substr(0, colon);
+
+  settings->environment = base_environment(config, daemon_environment());
+  settings->interpreter =
+      resolve_python_interpreter(config, settings->environment, handler_path(settings->environment));
+
+  const auto runtime_dir = python_runtime_directory();
+  settings->worker_script = runtime_dir / "edgefn_worker.py";
+  std::error_code ec;
+  if (!fs::is_regular_file(settings->worker_script, ec) || !fs::is_regular_file(runtime_dir / "nuclio_sdk" / "__init__.py", ec))
+    throw StartError("the Python runtime files are missing from " + runtime_dir.string() +
+                     " (reinstall edgefn, or set EDGEFN_PYTHON_RUNTIME_DIR)");
+  settings->ring_helper = ring_helper_path();
+  if (!fs::is_regular_file(settings->ring_helper, ec))
+    throw StartError("the shm ring helper " + settings->ring_helper.string() +
+                     " is missing (reinstall edgefn, or set EDGEFN_RING_HELPER)");
+
+  settings->function_directory = directory;
+  if (!config.function_source_code.empty()) {
+    // A private directory per processor, so that workers never race to
+    // write the file and the function's own directory stays untouched.
+    std::string pattern = (fs::temp_directory_path() / "edgefn-source-XXXXXX").string();
+    if (!::mkdtemp(pattern.data()))
+      throw StartError("cannot create a directory for spec.build.functionSourceCode: " + pattern);
+    settings->source_directory = pattern;
+    fs::path file = settings->source_directory;
+    std::string_view rest = module;
+    for (auto dot = rest.find('.'); dot != std::string_view::npos; dot = rest.find('.')) {
+      file /= std::string(rest.substr(0, dot));
+      fs::create_directories(file, ec);
+      std::ofstream(file / "__init__.py", std::ios::app);
+      rest.remove_prefix(dot + 1);
+    }
+    file /= std::string(rest) + ".py";
+    std::ofstream out(file, std::ios::binary);
+    out.write(config.function_source_code.data(), static_cast<std::streamsize>(config.function_source_code.size()));
+    if (!out) throw StartError("cannot write spec.build.functionSourceCode to " + file.string());
+  } else if (!python_module_exists(directory, module)) {
+    throw StartError("spec.handler '" + config.handler + "': module '" + module + "' not found in " +
+                     directory.string() + " (expected " + module + ".py there; check spec.handler and spec.build.path)");
+  }
+  settings->handler = config.handler;
+  settings->function_urls = function_urls;
+  return settings;
+}
+
+std::vector<std::string> worker_environment(const PythonSettings& s, const std::string& segment, int notify_fd,
+                                            int worker_id) {
+  JsonWriter urls;
+  urls.begin_object();
+  for (const auto& [name, url] : s.function_urls) urls.key(name).value(url);
+  urls.end_object();
+  const std::pair<const char*, std::string> own[] = {
+      {"EDGEFN_SHM_SEGMENT", segment},
+      {"EDGEFN_SHM_NOTIFY_FD", std::to_string(notify_fd)},
+      {"EDGEFN_RING_HELPER", s.ring_helper.string()},
+      {"EDGEFN_HANDLER", s.handler},
+      {"EDGEFN_FUNCTION_DIR", s.function_directory.string()},
+      {"EDGEFN_WORKER_SOURCE_DIR", s.source_directory.string()},
+      {"EDGEFN_WORKER_ID", std::to_string(worker_id)},
+      {"EDGEFN_TRIGGER_KIND", s.trigger_kind},
+      {"EDGEFN_TRIGGER_NAME", s.trigger_name},
+      {"EDGEFN_FUNCTION_NAMESPACE", s.namespace_name},
+      {"EDGEFN_DEV", s.dev_mode ? "1" : "0"},
+      {"EDGEFN_FUNCTION_URLS", urls.take()},
+  };
+  std::vector<std::string> env;
+  for (const auto& [name, value] : s.environment) {
+    if (std::none_of(std::begin(own), std::end(own), [&](const auto& o) { return name == o.first; }))
+      env.push_back(name + "=" + value);
+  }
+  for (const auto& [name, value] : own) env.push_back(std::string(name) + "=" + value);
+  return env;
+}
+
+}  // namespace edgefn

@@ -1,0 +1,74 @@
+#pragma once
+// What the Python runtime is built from, resolved once at start-up: the
+// interpreter, where the worker's files are, the handler module, and the
+// environment every worker starts with. Kept apart from the process
+// handling so that it reads like the rules it implements.
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/function_config.hpp"
+#include "runtime/shell/shell_settings.hpp"
+
+namespace edgefn {
+
+// --function-url NAME=URL, for context.platform.call_function.
+using FunctionUrls = std::map<std::string, std::string>;
+
+// Shared, read-only, by all workers of a pool.
+struct PythonSettings {
+  std::string interpreter;                  // absolute path
+  std::filesystem::path worker_script;      // .../runtimes/python/edgefn_worker.py
+  std::filesystem::path ring_helper;        // .../lib/libedgefn_ring.so
+  std::filesystem::path function_directory;  // the worker's cwd; on its sys.path
+  std::filesystem::path source_directory;   // functionSourceCode written here; empty if none
+  std::string handler;                      // module:entrypoint
+  Environment environment;                  // without the per-worker EDGEFN_* variables
+  FunctionUrls function_urls;
+  std::string trigger_kind;    // context.trigger of the pool's (first) trigger
+  std::string trigger_name;
+  std::string namespace_name;  // context.platform.namespace
+  std::chrono::milliseconds termination_timeout{10000};
+  bool dev_mode = false;
+
+  PythonSettings() = default;
+  PythonSettings(const PythonSettings&) = delete;
+  PythonSettings& operator=(const PythonSettings&) = delete;
+  // Removes source_directory.
+  ~PythonSettings();
+};
+
+// The interpreter for spec.runtime ("python", "python:3.11"):
+// NUCLIO_PYTHON_EXE_PATH from spec.env or the daemon's environment when set
+// (as in Nuclio); else python<version> on `path` when a version is given and
+// found; else python3. Throws StartError when none exists.
+std::string resolve_python_interpreter(const FunctionConfig& config, const Environment& environment,
+                                       std::string_view path);
+
+// The directory holding edgefn_worker.py and nuclio_sdk/, and the ring
+// helper, both relative to the running executable (bin/processor ->
+// share/edgefn/runtimes/python and lib/), in the build tree and installed.
+// EDGEFN_PYTHON_RUNTIME_DIR and EDGEFN_RING_HELPER override them.
+std::filesystem::path python_runtime_directory();
+std::filesystem::path ring_helper_path();
+
+// True when `module` ("pkg.mod") is a .py file or a package in `directory`.
+bool python_module_exists(const std::filesystem::path& directory, std::string_view module);
+
+// Resolves everything. Throws StartError: no interpreter, runtime files
+// missing, handler not module:entrypoint, or the module's file missing.
+// Blocking (filesystem); start-up thread.
+std::shared_ptr<PythonSettings> make_python_settings(const FunctionConfig& config,
+                                                     const std::filesystem::path& directory,
+                                                     const FunctionUrls& function_urls);
+
+// The worker's environment as "NAME=value" strings: settings.environment,
+// then the EDGEFN_* variables edgefn_worker.py reads (which win over any of
+// the same name). Pure; any thread.
+std::vector<std::string> worker_environment(const PythonSettings& settings, const std::string& segment,
+                                            int notify_fd, int worker_id);
+
+}  // namespace edgefn

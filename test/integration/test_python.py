@@ -1,0 +1,461 @@
+"""The Python runtime against the real processor and a real python3."""
+import base64
+import json
+import os
+import re
+import signal
+import subprocess
+import textwrap
+import time
+import unittest
+
+from support import Processor, TempDir, run_cli, wait_for, write_function
+
+HANDLERS = textwrap.dedent('''
+    import asyncio
+    import json
+    import os
+    import sys
+
+    import nuclio_sdk
+
+
+    def init_context(context):
+        context.user_data.pid = os.getpid()
+        context.user_data.inits = int(os.environ.get("INITS_SEEN", "0")) + 1
+        marker = os.environ.get("INIT_MARKER")
+        if marker:
+            with open(marker + ".count", "a") as f:
+                f.write("x")
+        context.logger.info_with("init done", worker_id=context.worker_id)
+
+
+    def ret(context, event):
+        kind = event.path.strip("/")
+        return {
+            "str": lambda: "text",
+            "bytes": lambda: b"\\x00\\x01raw",
+            "dict": lambda: {"a": 1},
+            "list": lambda: [1, "two"],
+            "tuple_str": lambda: (201, "created"),
+            "tuple_other": lambda: (202, {"k": "v"}),
+            "response_dict": lambda: nuclio_sdk.Response(body={"x": 1}, status_code=203, headers={"X-A": "b"}),
+            "response": lambda: context.Response(body="teapot", status_code=418, content_type="text/x-tea",
+                                                 headers={"X-Int": 7, "X-Bool": True, "X-Float": 1.5,
+                                                          "Content-Length": "999"}),
+            "other": lambda: 42,
+            "none": lambda: None,
+        }[kind]()
+
+
+    def fields(context, event):
+        return {
+            "id": event.id, "body": event.body if isinstance(event.body, (dict, list)) else event.body.decode(),
+            "body_type": type(event.body).__name__, "content_type": event.content_type,
+            "trigger": [event.trigger.kind, event.trigger.name], "fields": event.fields,
+            "headers_type": type(event.headers).__name__, "x_custom": event.get_header("x-CUSTOM"),
+            "method": event.method, "path": event.path, "size": event.size,
+            "timestamp": event.timestamp.isoformat(), "tz": str(event.timestamp.tzinfo), "url": event.url,
+            "type": event.type, "type_version": event.type_version, "version": event.version,
+            "shard_id": event.shard_id, "num_shards": event.num_shards, "offset": event.offset,
+            "topic": event.topic, "last_in_batch": event.last_in_batch, "to_json": json.loads(event.to_json())["path"],
+            "worker_id": context.worker_id, "ctx_trigger": [context.trigger.kind, context.trigger.name],
+            "trigger_name": context.trigger_name, "platform": [context.platform.kind, context.platform.namespace],
+            "user_data_pid": context.user_data.pid, "pid": os.getpid(),
+            "env": [os.environ.get("MY_VAR"), os.environ.get("NUCLIO_FUNCTION_NAME"),
+                    os.environ.get("NUCLIO_FUNCTION_HANDLER"), os.environ.get("DAEMON_VAR")],
+            "sdk": [nuclio_sdk.Response.__name__, nuclio_sdk.Event.__name__, nuclio_sdk.QualifiedOffset.__name__],
+        }
+
+
+    def logs(context, event):
+        context.logger.debug("debug %s", "arg")
+        context.logger.info("info plain")
+        context.logger.warn("warn plain")
+        context.logger.error("error plain")
+        context.logger.debug_with("debug with", a=1)
+        context.logger.info_with("info with", b="two")
+        context.logger.warn_with("warn with", c=[3])
+        context.logger.error_with("error with", d={"e": 4})
+        print("printed line")
+        print("to stderr", file=sys.stderr)
+        os.write(1, b"raw fd one\\n")
+        return "logged"
+
+
+    def boom(context, event):
+        raise ValueError("kaboom")
+
+
+    async def async_handler(context, event):
+        await asyncio.sleep(0.01)
+        return {"async": True, "body": event.body.decode()}
+
+
+    def echo(context, event):
+        return context.Response(body=event.body, content_type="application/octet-stream",
+                                headers={"X-Size": len(event.body)})
+
+
+    def pid(context, event):
+        return str(os.getpid())
+
+
+    def sleepy(context, event):
+        import time
+        time.sleep(float(event.fields.get("s", "0")))
+        return "woke " + str(os.getpid())
+
+
+    def inits(context, event):
+        return {"pid": os.getpid(), "inits": context.user_data.inits}
+
+
+    def caller(context, event):
+        reply = context.platform.call_function("other", nuclio_sdk.Event(body=b"ping", method="POST",
+                                                                         path="/called", headers={"X-Hop": "1"}))
+        return {"status": reply.status_code, "body": reply.body.decode()}
+
+
+    def caller_unknown(context, event):
+        try:
+            context.platform.call_function("nope", nuclio_sdk.Event(body=b""))
+        except Exception as e:
+            return {"error": str(e)}
+        return "no error"
+
+
+    def termination(context, event):
+        marker = event.body.decode()
+        context.platform.set_termination_callback(lambda: open(marker, "w").write("terminated"))
+        return "set"
+''')
+
+
+def function_yaml(handler, runtime="python", extra_spec="", trigger_attrs="", env=None):
+    env_lines = ""
+    if env:
+        env_lines = "  env:\n" + "".join(f"    - name: {k}\n      value: \"{v}\"\n" for k, v in env.items())
+    return (f"metadata:\n  name: pyfn\nspec:\n  runtime: \"{runtime}\"\n  handler: {handler}\n{env_lines}"
+            f"{extra_spec}"
+            f"  triggers:\n    web:\n      kind: http\n      numWorkers: 1\n{trigger_attrs}")
+
+
+def make_function(directory, handler, source=HANDLERS, **kwargs):
+    with open(os.path.join(directory, "handlers.py"), "w") as f:
+        f.write(source)
+    return write_function(directory, function_yaml(handler, **kwargs))
+
+
+def worker_pids(processor_pid):
+    try:
+        out = subprocess.run(["pgrep", "-P", str(processor_pid)], capture_output=True, text=True).stdout
+    except FileNotFoundError:
+        return []
+    return [int(p) for p in out.split()]
+
+
+def segments_of(pid):
+    return [n for n in os.listdir("/dev/shm") if n.startswith(f"edgefn-{pid}-")]
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+    return True
+
+
+class PythonHandlerTest(unittest.TestCase):
+    """One processor serves many handlers: each test picks one by spec.handler."""
+
+    def enter(self, context_manager):
+        value = context_manager.__enter__()
+        self.addCleanup(context_manager.__exit__, None, None, None)
+        return value
+
+    def run_fn(self, handler, *args, **kwargs):
+        d = self.enter(TempDir())
+        config = make_function(d, handler, **kwargs)
+        return self.enter(Processor(config, *args))
+
+    def test_every_row_of_the_return_value_table(self):
+        proc = self.run_fn("handlers:ret")
+        expect = {
+            "str": (200, "text/plain", b"text"),
+            "bytes": (200, "text/plain", b"\x00\x01raw"),
+            "dict": (200, "application/json", {"a": 1}),
+            "list": (200, "application/json", [1, "two"]),
+            "tuple_str": (201, "text/plain", b"created"),
+            "tuple_other": (202, "application/json", {"k": "v"}),
+            "response_dict": (203, "application/json", {"x": 1}),
+            "response": (418, "text/x-tea", b"teapot"),
+            "other": (200, "text/plain", b"42"),
+            "none": (200, "text/plain", b""),
+        }
+        for kind, (status, content_type, body) in expect.items():
+            with self.subTest(kind=kind):
+                got_status, headers, got_body = proc.request("GET", "/" + kind)
+                self.assertEqual(got_status, status)
+                self.assertEqual(headers["Content-Type"], content_type)
+                if isinstance(body, bytes):
+                    self.assertEqual(got_body, body)
+                else:
+                    self.assertEqual(json.loads(got_body), body)
+        _, headers, body = proc.request("GET", "/response")
+        self.assertEqual((headers["X-Int"], headers["X-Bool"], headers["X-Float"]), ("7", "true", "1.5"))
+        self.assertEqual(headers["Content-Length"], "6")
+        _, headers, _ = proc.request("GET", "/response_dict")
+        self.assertEqual(headers["X-A"], "b")
+
+    def test_every_event_and_context_field(self):
+        d = self.enter(TempDir())
+        config = make_function(d, "handlers:fields", env={"MY_VAR": "from-spec"})
+        os.environ["DAEMON_VAR"] = "inherited"  # the daemon's environment reaches the worker
+        try:
+            proc = self.enter(Processor(config))
+        finally:
+            del os.environ["DAEMON_VAR"]
+        status, _, body = proc.request("POST", "/some/path?x=1&y=two", body=b"hello",
+                                       headers={"X-Custom": "yes", "Content-Type": "text/plain"})
+        self.assertEqual(status, 200, body)
+        got = json.loads(body)
+        self.assertRegex(got["id"], r"^[0-9a-f-]{36}$")
+        self.assertEqual(got["body"], "hello")
+        self.assertEqual(got["body_type"], "bytes")
+        self.assertEqual(got["content_type"], "text/plain")
+        self.assertEqual(got["trigger"], ["http", "web"])
+        self.assertEqual(got["fields"], {"x": "1", "y": "two"})
+        self.assertEqual(got["headers_type"], "dict")
+        self.assertEqual(got["x_custom"], "yes")
+        self.assertEqual((got["method"], got["path"], got["size"]), ("POST", "/some/path", 5))
+        self.assertEqual(got["tz"], "None")
+        stamp = time.mktime(time.strptime(got["timestamp"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+        self.assertLess(abs(stamp - time.time()), 120)
+        self.assertIn("/some/path", got["url"])
+        self.assertEqual((got["shard_id"], got["num_shards"], got["offset"]), (0, 0, 0))
+        self.assertEqual(got["last_in_batch"], False)
+        self.assertEqual(got["to_json"], "/some/path")
+        self.assertEqual(got["worker_id"], 0)
+        self.assertEqual(got["ctx_trigger"], ["http", "web"])
+        self.assertEqual(got["trigger_name"], "web")
+        self.assertEqual(got["platform"], ["local", "default"])
+        self.assertEqual(got["user_data_pid"], got["pid"])
+        self.assertEqual(got["env"], ["from-spec", "pyfn", "handlers:fields", "inherited"])
+        self.assertEqual(got["sdk"], ["Response", "Event", "QualifiedOffset"])
+        # JSON bodies are decoded.
+        status, _, body = proc.request("POST", "/", body=b'{"k": [1, 2]}', headers={"Content-Type": "application/json"})
+        got = json.loads(body)
+        self.assertEqual((got["body"], got["body_type"]), ({"k": [1, 2]}, "dict"))
+        # Ids are fresh per event.
+        ids = {json.loads(proc.request("GET", "/")[2])["id"] for _ in range(3)}
+        self.assertEqual(len(ids), 3)
+
+    def test_logger_methods_reach_the_daemon_log_and_x_nuclio_logs(self):
+        proc = self.run_fn("handlers:logs", "--log-level", "debug")
+        status, headers, body = proc.request("GET", "/", headers={"X-Nuclio-Log-Level": "debug"})
+        self.assertEqual((status, body), (200, b"logged"))
+        records = json.loads(headers["X-Nuclio-Logs"])
+        got = [(r["level"], r["message"], r.get("with", {})) for r in records]
+        for expected in [("debug", "debug arg", {}), ("info", "info plain", {}), ("warn", "warn plain", {}),
+                         ("error", "error plain", {}), ("debug", "debug with", {"a": 1}),
+                         ("info", "info with", {"b": "two"}), ("warn", "warn with", {"c": [3]}),
+                         ("error", "error with", {"d": {"e": 4}}), ("info", "printed line", {}),
+                         ("warn", "to stderr", {})]:
+            self.assertIn(expected, got)
+        event_id = re.escape(proc.wait_log(r"info with .* \(event ([0-9a-f-]+)\)").group(1))
+        for level, text in [("debug", r'debug with \{"a":1\}'), ("info", r'info with \{"b":"two"\}'),
+                            ("warn", r'warn with \{"c":\[3\]\}'), ("error", r'error with \{"d":\{"e":4\}\}'),
+                            ("info", "printed line"), ("warn", "to stderr")]:
+            level = "warn(?:ing)?" if level == "warn" else level
+            proc.wait_log(rf"{level}\s+worker\.web\.0: {text} \(event {event_id}\)")
+        proc.wait_log(r"info\s+worker\.web\.0: raw fd one")
+        proc.wait_log(r'worker\.web\.0: init done \{"worker_id":0\}')
+        # Without the header, no X-Nuclio-Logs.
+        self.assertNotIn("X-Nuclio-Logs", proc.request("GET", "/")[1])
+
+    def test_exception_answers_500_with_the_traceback_only_in_the_log(self):
+        proc = self.run_fn("handlers:boom")
+        status, _, body = proc.request("GET", "/")
+        self.assertEqual(status, 500)
+        self.assertIn(b"ValueError: kaboom", body)
+        self.assertNotIn(b"Traceback", body)
+        proc.wait_log(r"error\s+worker\.web\.0: handler raised an exception:\nTraceback")
+        proc.wait_log(r'raise ValueError\("kaboom"\)')
+        # The worker survives its handler's exception.
+        self.assertEqual(proc.request("GET", "/")[0], 500)
+
+    def test_dev_mode_puts_the_traceback_in_the_body(self):
+        proc = self.run_fn("handlers:boom", "--dev")
+        status, _, body = proc.request("GET", "/")
+        self.assertEqual(status, 500)
+        self.assertIn(b"Traceback (most recent call last)", body)
+        self.assertIn(b"ValueError: kaboom", body)
+
+    def test_async_handler(self):
+        proc = self.run_fn("handlers:async_handler")
+        for i in range(3):
+            status, headers, body = proc.request("POST", "/", body=f"n{i}".encode())
+            self.assertEqual((status, json.loads(body)), (200, {"async": True, "body": f"n{i}"}))
+
+    def test_4mib_binary_bodies_with_nul_bytes_round_trip(self):
+        attrs = "      attributes:\n        maxRequestBodySize: 8388608\n"
+        proc = self.run_fn("handlers:echo", trigger_attrs=attrs)
+        body = bytes((i * 131 + 7) % 256 for i in range(4 << 20))
+        self.assertIn(b"\x00", body)
+        for payload in (body, b"\x00\x00a\x00", b""):
+            status, headers, got = proc.request("POST", "/", body=payload, timeout=30)
+            self.assertEqual(status, 200)
+            self.assertEqual(got, payload)
+            self.assertEqual(headers["X-Size"], str(len(payload)))
+
+    def test_function_source_code(self):
+        with TempDir() as d:
+            source = base64.b64encode(b"def handler(context, event):\n    return 'from source'\n").decode()
+            config = write_function(d, function_yaml("inline:handler",
+                                                     extra_spec=f"  build:\n    functionSourceCode: {source}\n"))
+            with Processor(config) as proc:
+                self.assertEqual(proc.request()[2], b"from source")
+                self.assertEqual(proc.terminate(), 0)
+            self.assertFalse(os.path.exists(os.path.join(d, "inline.py")))
+
+    def test_missing_module_fails_the_start_with_exit_1(self):
+        with TempDir() as d:
+            config = write_function(d, function_yaml("nothere:handler"))
+            result = run_cli("--config", config, "--http-listen", "127.0.0.1:0", "--management-address",
+                             "127.0.0.1:0")
+            self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+            self.assertIn("nothere", result.stdout + result.stderr)
+
+    def test_python_3_11_runtime_string(self):
+        proc = self.run_fn("handlers:pid", runtime="python:3.11")
+        status, _, body = proc.request()
+        self.assertEqual(status, 200)
+        self.assertTrue(body.isdigit())
+
+    def test_call_function_posts_to_the_configured_url(self):
+        with TempDir() as d1:
+            with Processor(make_function(d1, "handlers:echo")) as callee:
+                with TempDir() as d2:
+                    config = make_function(d2, "handlers:caller")
+                    url = f"http://127.0.0.1:{callee.http_port}"
+                    with Processor(config, "--function-url", f"other={url}") as proc:
+                        status, _, body = proc.request()
+                        self.assertEqual(status, 200, body)
+                        self.assertEqual(json.loads(body), {"status": 200, "body": "ping"})
+                with TempDir() as d3:
+                    with Processor(make_function(d3, "handlers:caller_unknown")) as proc:
+                        status, _, body = proc.request()
+                        self.assertIn("no URL for function 'nope'", json.loads(body)["error"])
+                        self.assertIn("--function-url", json.loads(body)["error"])
+
+
+class PythonLifecycleTest(unittest.TestCase):
+    def test_init_failure_is_retried_until_it_succeeds(self):
+        with TempDir() as d:
+            marker = os.path.join(d, "fail-init")
+            open(marker, "w").close()
+            source = HANDLERS + textwrap.dedent(f'''
+                _original_init = init_context
+                def init_context(context):
+                    if os.path.exists({marker!r}):
+                        raise RuntimeError("init refused: marker present")
+                    _original_init(context)
+            ''')
+            config = make_function(d, "handlers:pid", source=source)
+            with Processor(config, expect_ready=False) as proc:
+                proc.wait_log(r"failed to start \(handler import or init_context\); retrying in 1 s:\n"
+                              r"Traceback[\s\S]*RuntimeError: init refused: marker present")
+                proc.wait_log(r"still fails to start \(attempt 2", timeout=10)
+                self.assertEqual(proc.get_management("/ready")[0], 503)
+                self.assertEqual(proc.log().count("RuntimeError: init refused"), 1)
+                self.assertIsNone(proc.proc.poll())
+                os.unlink(marker)
+                wait_for(lambda: proc.get_management("/ready")[0] == 200, 30, what="/ready after recovery")
+                self.assertEqual(proc.request()[0], 200)
+                proc.wait_log(r"ready after \d+ failed attempt")
+
+    def test_import_error_is_logged_and_retried(self):
+        with TempDir() as d:
+            config = make_function(d, "handlers:pid", source="import no_such_module_here\n")
+            with Processor(config, expect_ready=False) as proc:
+                proc.wait_log(r"ModuleNotFoundError: No module named 'no_such_module_here'")
+                self.assertEqual(proc.get_management("/ready")[0], 503)
+                self.assertEqual(proc.request()[0], 503)
+
+    def test_sigkill_mid_event_fails_that_event_and_a_new_worker_serves(self):
+        with TempDir() as d:
+            with Processor(make_function(d, "handlers:sleepy")) as proc:
+                first = int(proc.request("GET", "/")[2].split()[1])
+                conn = proc.connect(timeout=20)
+                conn.request("GET", "/?s=30")
+                time.sleep(0.3)
+                os.kill(first, signal.SIGKILL)
+                r = conn.getresponse()
+                self.assertEqual(r.status, 500)
+                r.read()
+                conn.close()
+                wait_for(lambda: proc.get_management("/ready")[0] == 200, 20, what="/ready after the crash")
+                second = int(proc.request("GET", "/")[2].split()[1])
+                self.assertNotEqual(first, second)
+                proc.wait_log(r"ended with signal 9 \(SIGKILL\) while handling event")
+
+    def test_event_timeout_answers_504_and_respawns_with_init_context(self):
+        with TempDir() as d:
+            source = HANDLERS.replace("def inits(context, event):",
+                                      "def inits(context, event):\n    import time\n"
+                                      "    time.sleep(float(event.fields.get('s', '0')))")
+            config = make_function(d, "handlers:inits", source=source, extra_spec="  eventTimeout: 1s\n",
+                                   env={"INIT_MARKER": os.path.join(d, "marker")})
+            with Processor(config) as proc:
+                before = json.loads(proc.request()[2])
+                start = time.monotonic()
+                status, _, _ = proc.request("GET", "/?s=30", timeout=20)
+                self.assertEqual(status, 504)
+                self.assertLess(time.monotonic() - start, 10)
+                wait_for(lambda: not pid_alive(before["pid"]), 10, what="the timed-out worker to die")
+                wait_for(lambda: proc.get_management("/ready")[0] == 200, 20, what="/ready after the timeout")
+                after = json.loads(proc.request()[2])
+                self.assertNotEqual(before["pid"], after["pid"])
+                with open(os.path.join(d, "marker.count")) as f:
+                    self.assertEqual(f.read(), "xx")  # init_context ran again
+
+    def test_sigterm_runs_the_termination_callback_and_leaves_nothing_behind(self):
+        with TempDir() as d:
+            config = make_function(d, "handlers:termination")
+            marker = os.path.join(d, "terminated")
+            with Processor(config) as proc:
+                self.assertEqual(proc.request("POST", "/", body=marker.encode())[2], b"set")
+                pids = worker_pids(proc.proc.pid)
+                self.assertEqual(len(pids), 1)
+                self.assertTrue(segments_of(proc.proc.pid))
+                self.assertEqual(proc.terminate(), 0)
+                self.assertFalse(segments_of(proc.proc.pid))
+                self.assertFalse(pid_alive(pids[0]))
+            with open(marker) as f:
+                self.assertEqual(f.read(), "terminated")
+
+    def test_sigkilled_daemon_leaves_no_worker_and_its_segment_is_cleaned_next_start(self):
+        with TempDir() as d:
+            config = make_function(d, "handlers:pid")
+            with Processor(config) as proc:
+                worker = int(proc.request()[2])
+                daemon = proc.proc.pid
+                proc.proc.kill()
+                proc.proc.wait(timeout=10)
+                wait_for(lambda: not pid_alive(worker), 10, what="the worker to die with the daemon")
+                leftover = segments_of(daemon)
+            with Processor(config) as proc:
+                for name in leftover:
+                    proc.wait_log(re.escape(name))
+                self.assertFalse(segments_of(daemon))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -40,8 +40,8 @@ readonly kParallel=(1 2)
 readonly kProcessorIoThreads=(1 2)
 readonly kLatenessTargetSeconds=0.001
 
-log() { printf '%s\n' "$*" >&2; }
-die() { log "bench: $*"; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$root/bench/lib.sh"
 
 [[ "$cron_ticks" =~ ^[1-9][0-9]*$ ]] || die "EDGEFN_BENCH_CRON_TICKS must be a positive integer"
 [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || die "EDGEFN_BENCH_SECONDS must be a positive integer"
@@ -59,92 +59,17 @@ done
 [[ -x "$processor" ]] || die "$processor not built (scripts/build.sh)"
 [[ -x "$kTrueProgram" ]] || die "$kTrueProgram not found"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/edgefn-bench-cron.XXXXXX")
-pids=()
-
-alive() {
-  local state
-  state=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) || return 1
-  [[ -n "$state" && "$state" != Z ]]
-}
-
-# Stops one process we started: SIGTERM, then SIGKILL (and its children)
-# after $2 seconds. Returns its exit status.
-stop_pid() {
-  local pid=$1 grace=${2:-10} i children rc=0
-  children=$(pgrep -P "$pid" 2>/dev/null || true)
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < grace * 20; i++)); do
-    alive "$pid" || break
-    sleep 0.05
-  done
-  if alive "$pid"; then
-    log "bench: pid $pid did not stop within ${grace}s; killing it"
-    # shellcheck disable=SC2086 # a list of pids
-    kill -KILL "$pid" $children 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || rc=$?
-  local kept=() p
-  for p in "${pids[@]}"; do [[ "$p" == "$pid" ]] || kept+=("$p"); done
-  pids=(${kept[@]+"${kept[@]}"})
-  return "$rc"
-}
-
-cleanup() {
-  local pid
-  for pid in ${pids[@]+"${pids[@]}"}; do stop_pid "$pid" 5 || true; done
-  rm -rf -- "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_init edgefn-bench-cron
 
 spawn_loop=$work/spawn_loop
 timer_loop=$work/timer_loop
 cc -O2 -Wall -Wextra -pthread -o "$spawn_loop" "$here/spawn_loop.c" >&2 || die "cannot build $here/spawn_loop.c"
 cc -O2 -Wall -Wextra -o "$timer_loop" "$here/timer_loop.c" >&2 || die "cannot build $here/timer_loop.c"
 
-# Prints the HTTP status of GET $1 (000 when nothing answers).
-http_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" || true; }
-
 # Starts `processor --config $1 [$3...]` on port 0; sets server_pid,
 # server_log, mgmt_url and, when $2 is "http", server_url. Ready means
 # /ready answers 200. The ports are read from the log, hence info level.
-start_processor() {
-  local config=$1 want_http=$2 i line port mgmt_port=
-  shift 2
-  server_log=$(mktemp "$work/processor.XXXXXX")
-  "$processor" --config "$config" --http-listen 127.0.0.1:0 --management-address 127.0.0.1:0 \
-    --log-level info "$@" >"$server_log" 2>&1 &
-  server_pid=$!
-  pids+=("$server_pid")
-  server_url=
-  for ((i = 0; i < 300; i++)); do
-    alive "$server_pid" || break
-    if [[ -z "$mgmt_port" ]]; then
-      line=$(grep -m1 -oE 'management server on 127\.0\.0\.1:[0-9]+' "$server_log" || true)
-      mgmt_port=${line##*:}
-    fi
-    if [[ "$want_http" == http && -z "$server_url" ]]; then
-      line=$(grep -m1 -oE 'trigger\.http\.[^ ]+: listening on 127\.0\.0\.1:[0-9]+' "$server_log" || true)
-      port=${line##*:}
-      [[ -n "$port" ]] && server_url=http://127.0.0.1:$port/
-    fi
-    if [[ -n "$mgmt_port" && ("$want_http" != http || -n "$server_url") ]]; then
-      mgmt_url=http://127.0.0.1:$mgmt_port
-      [[ "$(http_code "$mgmt_url/ready")" == 200 ]] && return 0
-    fi
-    sleep 0.05
-  done
-  tail -n 20 "$server_log" >&2
-  die "processor ($config) did not become ready"
-}
-
-stop_processor() {
-  local rc=0
-  stop_pid "$server_pid" 35 || rc=$?
-  ((rc == 0)) || { log "bench: processor exited with status $rc after SIGTERM:"; tail -n 20 "$server_log" >&2; }
-}
+start_processor() { start_processor_on_port0 "$@"; }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -251,16 +176,12 @@ for ((round = 1; round <= rounds; round++)); do
     [[ "$code" == 200 ]] || die "shell: GET $server_url answered $code"
     out=$work/wrk-$run_no.txt
     wrk -t1 -c"$n" -d"${seconds}s" "$server_url" >"$out"
-    rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
-    requests=$(awk '/requests in/ { print $1 }' "$out")
-    non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")
-    sock=$(awk -F'[ ,]+' '/Socket errors:/ { print $4 + $6 + $8 + $10 }' "$out")
-    errors=$((${non2xx:-0} + ${sock:-0}))
+    wrk_parse "$out"
     stop_processor
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$run_no" processor "$n" "${rps:-0}" "${requests:-0}" "$errors" \
-      >>"$shell_results"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$run_no" processor "$n" "${wrk_rps:-0}" "${wrk_requests:-0}" \
+      "$wrk_errors" >>"$shell_results"
     log "$(printf 'run %2d/%d  %-36s %10s /s  (%s events, %s errors)' "$run_no" "$total_runs" \
-      "processor shell numWorkers $n, wrk -c$n" "${rps:-0}" "${requests:-0}" "$errors")"
+      "processor shell numWorkers $n, wrk -c$n" "${wrk_rps:-0}" "${wrk_requests:-0}" "$wrk_errors")"
   done
 done
 
@@ -273,22 +194,7 @@ export BENCH_SECONDS=$seconds
 export BENCH_ROUNDS=$rounds
 export BENCH_TRUE=$kTrueProgram
 export BENCH_LOAD=$load_before
-export BENCH_DATE
-BENCH_DATE=$(date -u +%Y-%m-%dT%H:%MZ)
-export BENCH_COMMIT
-BENCH_COMMIT=$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)
-export BENCH_CPU
-BENCH_CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-export BENCH_CORES
-BENCH_CORES=$(nproc)
-export BENCH_KERNEL
-BENCH_KERNEL=$(uname -r)
-export BENCH_WRK
-BENCH_WRK=$(wrk --version 2>&1 | awk 'NR == 1 { print $2 }' || true)
-export BENCH_BUILD_TYPE
-BENCH_BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
-export BENCH_VERSION
-BENCH_VERSION=$("$processor" --version 2>/dev/null | head -n 1 || true)
+export_machine_info
 
 python3 - <<'PY'
 import json

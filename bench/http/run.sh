@@ -35,8 +35,8 @@ readonly kNginxWorkers=(1 auto)
 readonly kProcessorIoThreads=(1 2)
 readonly kProcessorFunctions=(builtin-hello hello-c)
 
-log() { printf '%s\n' "$*" >&2; }
-die() { log "bench: $*"; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$root/bench/lib.sh"
 
 if [[ "${EDGEFN_BENCH_NO_BUILD:-0}" != 1 ]]; then
   "$root/scripts/install.sh" --bench >&2
@@ -52,101 +52,10 @@ done
 [[ -f "$example_dir/function.yaml" ]] || die "$example_dir/function.yaml not built (scripts/build.sh)"
 nginx_bin=$(command -v nginx)
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/edgefn-bench.XXXXXX")
-pids=()
-
-alive() {
-  local state
-  state=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) || return 1
-  [[ -n "$state" && "$state" != Z ]]
-}
-
-# Stops one server we started: SIGTERM, then SIGKILL (and its children)
-# after $2 seconds. Returns the exit status of the server.
-stop_pid() {
-  local pid=$1 grace=${2:-10} i children rc=0
-  children=$(pgrep -P "$pid" 2>/dev/null || true)
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < grace * 20; i++)); do
-    alive "$pid" || break
-    sleep 0.05
-  done
-  if alive "$pid"; then
-    log "bench: pid $pid did not stop within ${grace}s; killing it"
-    # shellcheck disable=SC2086 # a list of pids
-    kill -KILL "$pid" $children 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || rc=$?
-  local kept=() p
-  for p in "${pids[@]}"; do [[ "$p" == "$pid" ]] || kept+=("$p"); done
-  pids=(${kept[@]+"${kept[@]}"})
-  return "$rc"
-}
-
-cleanup() {
-  local pid
-  for pid in ${pids[@]+"${pids[@]}"}; do stop_pid "$pid" 5 || true; done
-  rm -rf -- "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-# Waits until $1 answers 200, for at most $2 seconds, while pid $3 lives.
-wait_http() {
-  local url=$1 limit=$2 pid=$3 i code
-  for ((i = 0; i < limit * 20; i++)); do
-    alive "$pid" || return 1
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true)
-    [[ "$code" == 200 ]] && return 0
-    sleep 0.05
-  done
-  return 1
-}
-
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-
-# nginx's compiled-in temp paths point into /var/lib/nginx: move every one
-# that this nginx has into the run's prefix.
-nginx_temp_paths() {
-  local prefix=$1 flags flag name
-  flags=$("$nginx_bin" -V 2>&1 | tr ' ' '\n')
-  while read -r flag; do
-    name=${flag#--http-}
-    name=${name%%-temp-path=*}
-    if [[ "$name" != client-body ]] && grep -qxF -- "--without-http_${name}_module" <<<"$flags"; then
-      continue
-    fi
-    printf '  %s_temp_path %s/temp-%s;\n' "${name//-/_}" "$prefix" "$name"
-  done < <(grep -E '^--http-[a-z-]+-temp-path=' <<<"$flags")
-}
+bench_init edgefn-bench
 
 # Starts one server; sets server_pid, server_port, server_url, server_log and,
-# for the processor, mgmt_url.
-start_nginx() {
-  local workers=$1 prefix conf
-  prefix=$(mktemp -d "$work/nginx.XXXXXX")
-  server_port=$(free_port)
-  conf=$(<"$here/nginx.conf")
-  conf=${conf//@PREFIX@/$prefix}
-  conf=${conf//@PORT@/$server_port}
-  conf=${conf//@WORKERS@/$workers}
-  conf=${conf//@TEMP_PATHS@/$(nginx_temp_paths "$prefix")}
-  printf '%s\n' "$conf" >"$prefix/nginx.conf"
-  server_log=$prefix/error.log
-  "$nginx_bin" -q -t -p "$prefix" -e "$server_log" -c "$prefix/nginx.conf" >&2 ||
-    die "nginx rejected $prefix/nginx.conf"
-  "$nginx_bin" -p "$prefix" -e "$server_log" -c "$prefix/nginx.conf" >"$prefix/output.log" 2>&1 &
-  server_pid=$!
-  pids+=("$server_pid")
-  server_url=http://127.0.0.1:$server_port/
-  wait_http "$server_url" 10 "$server_pid" || { tail -n 20 "$server_log" >&2; die "nginx did not start"; }
-}
-
+# for the processor, mgmt_url. nginx: start_nginx in bench/lib.sh.
 write_function() {
   local fn=$1 dir=$work/fn-$1 handler
   [[ -d "$dir" ]] && { printf '%s' "$dir/function.yaml"; return; }
@@ -182,31 +91,9 @@ YAML
 }
 
 start_processor() {
-  local fn=$1 io_threads=$2 config mgmt_port
-  config=$(write_function "$fn")
-  server_port=$(free_port)
-  mgmt_port=$(free_port)
-  server_log=$(mktemp "$work/processor.XXXXXX")
-  "$processor" --config "$config" --http-listen "127.0.0.1:$server_port" \
-    --management-address "127.0.0.1:$mgmt_port" --io-threads "$io_threads" --log-level warn \
-    >"$server_log" 2>&1 &
-  server_pid=$!
-  pids+=("$server_pid")
-  server_url=http://127.0.0.1:$server_port/
-  mgmt_url=http://127.0.0.1:$mgmt_port
-  if ! wait_http "$mgmt_url/ready" 15 "$server_pid" || ! wait_http "$server_url" 5 "$server_pid"; then
-    tail -n 20 "$server_log" >&2
-    die "processor ($fn, --io-threads $io_threads) did not become ready"
-  fi
-}
-
-# Milliseconds from a wrk latency such as 812.00us, 1.23ms, 2.00s.
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-    f = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : (u == "m") ? 60000 : -1
-    if (f < 0) print "?"; else printf "%.3f", n * f
-  }'
+  local fn=$1 io_threads=$2
+  start_processor_on_free_ports "$(write_function "$fn")" "processor ($fn, --io-threads $io_threads)" \
+    --io-threads "$io_threads" --log-level warn
 }
 
 results=$work/results.tsv
@@ -218,8 +105,7 @@ total_runs=$((rounds * ${#kProcessorFunctions[@]} * ${#kProcessorIoThreads[@]} *
 # $results: no, kind, label, req/s, p99 ms, errors, body bytes, body ok,
 # RSS idle KiB, RSS after KiB.
 measure() {
-  local kind=$1 label=$2 rss_idle=$3 out body_file body_bytes body_ok=yes
-  local rps p99 non2xx sock errors rss_after=-
+  local kind=$1 label=$2 rss_idle=$3 out body_file body_bytes body_ok=yes rss_after=-
   run_no=$((run_no + 1))
   body_file=$work/body
   curl -sS --max-time 2 -o "$body_file" "$server_url" || die "$label: request failed"
@@ -228,15 +114,11 @@ measure() {
   out=$work/wrk-$run_no.txt
   wrk -t"$wrk_threads" -c"$wrk_connections" -d"$duration" --latency "$server_url" >"$out"
   [[ "$kind" == processor ]] && rss_after=$(rss_kib "$server_pid")
-  rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
-  p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
-  non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")
-  sock=$(awk -F'[ ,]+' '/Socket errors:/ { print $4 + $6 + $8 + $10 }' "$out")
-  errors=$((${non2xx:-0} + ${sock:-0}))
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run_no" "$kind" "$label" "${rps:-0}" "$p99" \
-    "$errors" "$body_bytes" "$body_ok" "$rss_idle" "$rss_after" >>"$results"
+  wrk_parse "$out"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run_no" "$kind" "$label" "${wrk_rps:-0}" "$wrk_p99" \
+    "$wrk_errors" "$body_bytes" "$body_ok" "$rss_idle" "$rss_after" >>"$results"
   log "$(printf 'run %2d/%d  %-40s %12s req/s  p99 %8s ms  errors %s  body %s B%s' "$run_no" \
-    "$total_runs" "$label" "${rps:-0}" "$p99" "$errors" "$body_bytes" \
+    "$total_runs" "$label" "${wrk_rps:-0}" "$wrk_p99" "$wrk_errors" "$body_bytes" \
     "$([[ $body_ok == yes ]] || echo ' (not the nginx body)')")"
 }
 
@@ -248,16 +130,14 @@ for ((round = 1; round <= rounds; round++)); do
       workers=${kNginxWorkers[n % ${#kNginxWorkers[@]}]}
       n=$((n + 1))
 
-      start_nginx "$workers"
+      start_nginx "$workers" "$here/nginx.conf"
       measure nginx "nginx worker_processes $workers" -
       stop_pid "$server_pid" 10 || log "bench: nginx exited with status $?"
 
       start_processor "$fn" "$io"
       idle=$(rss_kib "$server_pid")
       measure processor "processor ${fn/builtin-hello/builtin:hello} --io-threads $io" "$idle"
-      rc=0
-      stop_pid "$server_pid" 35 || rc=$?
-      ((rc == 0)) || { log "bench: processor exited with status $rc after SIGTERM:"; tail -n 20 "$server_log" >&2; }
+      stop_processor
     done
   done
 done
@@ -265,25 +145,10 @@ done
 stripped=$work/processor.stripped
 strip -o "$stripped" "$processor" 2>/dev/null || cp -- "$processor" "$stripped"
 
+export_machine_info
 export BENCH_RESULTS=$results
-export BENCH_DATE
-BENCH_DATE=$(date -u +%Y-%m-%dT%H:%MZ)
-export BENCH_COMMIT
-BENCH_COMMIT=$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)
-export BENCH_CPU
-BENCH_CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-export BENCH_CORES
-BENCH_CORES=$(nproc)
-export BENCH_KERNEL
-BENCH_KERNEL=$(uname -r)
 export BENCH_NGINX
 BENCH_NGINX=$("$nginx_bin" -v 2>&1 | sed 's/^nginx version: //')
-export BENCH_WRK
-BENCH_WRK=$(wrk --version 2>&1 | awk 'NR == 1 { print $2 }' || true)
-export BENCH_BUILD_TYPE
-BENCH_BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
-export BENCH_VERSION
-BENCH_VERSION=$("$processor" --version 2>/dev/null | head -n 1 || true)
 export BENCH_BINARY_BYTES
 BENCH_BINARY_BYTES=$(stat -c %s "$processor")
 export BENCH_STRIPPED_BYTES

@@ -9,6 +9,8 @@
 //             [--rounds 3] [--warmup 2000] [--spin-us 50] [--idle-seconds 10]
 //             [--pin 1]   (daemon side on CPU 0, workers on CPU 1: takes the
 //                          scheduler's placement out of the figures)
+//             [--condition "under HTTP load"]  (named in the heading)
+//   --idle-seconds 0 skips the idle CPU measurement.
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -42,7 +44,7 @@ using namespace edgefn::shm;
 using Clock = std::chrono::steady_clock;
 
 struct Options {
-  std::string python = "python3", pythonpath, helper, bench_dir;
+  std::string python = "python3", pythonpath, helper, bench_dir, condition;
   int iterations = 20000, rounds = 3, warmup = 2000, spin_us = 50, idle_seconds = 10;
   bool pin = false;
 };
@@ -256,6 +258,8 @@ int main(int argc, char** argv) {
       o.idle_seconds = std::atoi(value.c_str());
     else if (key == "--pin")
       o.pin = value == "1";
+    else if (key == "--condition")
+      o.condition = value;
     else
       die("unknown option " + key);
   }
@@ -312,14 +316,18 @@ int main(int argc, char** argv) {
 
   // The ring worker now waits for an event that does not come: after its
   // bounded spin it must sleep on the futex.
-  std::this_thread::sleep_for(100ms);
-  double cpu_before = cpu_seconds(ring_pid);
-  std::this_thread::sleep_for(std::chrono::seconds(o.idle_seconds));
-  double idle_cpu = (cpu_seconds(ring_pid) - cpu_before) / o.idle_seconds * 100.0;
+  double idle_cpu = 0;
+  if (o.idle_seconds > 0) {
+    std::this_thread::sleep_for(100ms);
+    double cpu_before = cpu_seconds(ring_pid);
+    std::this_thread::sleep_for(std::chrono::seconds(o.idle_seconds));
+    idle_cpu = (cpu_seconds(ring_pid) - cpu_before) / o.idle_seconds * 100.0;
+  }
   channel.close();
   reap(ring_pid);
 
-  std::printf("## shm channel vs socketpair: empty event round trip, python3 worker\n\n");
+  std::printf("## shm channel vs socketpair: empty event round trip, python3 worker%s%s\n\n",
+              o.condition.empty() ? "" : ", ", o.condition.c_str());
   std::printf("%d rounds x %d round trips per variant (after %d warm-up), spin %d us on both sides, %u CPUs%s.\n\n",
               o.rounds, o.iterations, o.warmup, o.spin_us, std::thread::hardware_concurrency(),
               o.pin ? ", daemon pinned to CPU 0 and workers to CPU 1" : ", no pinning");
@@ -335,6 +343,8 @@ int main(int argc, char** argv) {
   for (const auto& line : per_round) std::printf("%s\n", line.c_str());
   std::printf("\nsocketpair / shm median: %.1fx (blocking), %.1fx (Asio)\n", sock.quantile(0.5) / ring.quantile(0.5),
               sock.quantile(0.5) / async.quantile(0.5));
-  std::printf("idle shm worker CPU over %d s: %.2f %%\n", o.idle_seconds, idle_cpu);
+  std::printf("socketpair / shm p99: %.1fx (blocking), %.1fx (Asio)\n", sock.quantile(0.99) / ring.quantile(0.99),
+              sock.quantile(0.99) / async.quantile(0.99));
+  if (o.idle_seconds > 0) std::printf("idle shm worker CPU over %d s: %.2f %%\n", o.idle_seconds, idle_cpu);
   return 0;
 }

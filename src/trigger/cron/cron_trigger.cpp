@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "log/log.hpp"
+#include "trigger/event_metrics.hpp"
 #include "util/duration.hpp"
 
 namespace edgefn {
@@ -34,34 +35,18 @@ std::string iso_utc(std::int64_t nanos) {
 struct Metrics {
   Counter* ticks;
   Counter* missed;
-  Counter* ok;
-  Counter* handler_error;
-  Counter* overloaded;
-  Counter* timed_out;
-  Counter* crashed;
-  Counter* stopping;
   Histogram* lateness;
-  Histogram* duration;
+  EventMetrics events;
 };
 
 Metrics register_metrics(MetricsRegistry& m, const std::string& trigger) {
-  auto events = [&](const char* result) -> Counter* {
-    return &m.counter("edgefn_events_total", "Events handled, by trigger and result",
-                      {{"trigger", trigger}, {"result", result}});
-  };
   return Metrics{
       &m.counter("edgefn_cron_ticks_total", "Cron ticks dispatched", {{"trigger", trigger}}),
       &m.counter("edgefn_cron_missed_ticks_total", "Cron ticks skipped because the previous tick ran past them",
                  {{"trigger", trigger}}),
-      events("ok"),
-      events("handler_error"),
-      events("overloaded"),
-      events("timed_out"),
-      events("crashed"),
-      events("stopping"),
       &m.histogram("edgefn_cron_lateness_seconds", "Cron tick dispatch start minus its scheduled time",
                    {{"trigger", trigger}}),
-      &m.histogram("edgefn_event_duration_seconds", "Time from dispatch to answer", {{"trigger", trigger}}),
+      EventMetrics(m, trigger),
   };
 }
 
@@ -152,15 +137,11 @@ struct Core {
     logger->debug("tick {} ({} ms late)", id, late_ns / 1'000'000);
     const auto started = SteadyClock::now();
     auto result = co_await pool.dispatch(std::move(event), availability_timeout);
-    metrics.duration->observe(std::chrono::duration<double>(SteadyClock::now() - started).count());
+    metrics.events.record(result, SteadyClock::now() - started);
     in_flight.fetch_sub(1, std::memory_order_relaxed);
 
     if (result) {
-      if (result->status < 500) {
-        metrics.ok->inc();
-        co_return;
-      }
-      metrics.handler_error->inc();
+      if (result->status < 500) co_return;
       failed.fetch_add(1, std::memory_order_relaxed);
       // Nobody receives a cron tick's answer: the log is where an error shows.
       logger->warn("tick {}: handler answered {}: {}", id, result->status,
@@ -171,20 +152,16 @@ struct Core {
     failed.fetch_add(1, std::memory_order_relaxed);
     switch (error.code) {
       case DispatchError::Code::kOverloaded:
-        metrics.overloaded->inc();
         logger->warn("tick {} dropped: no worker became free within {} ms (workerAvailabilityTimeoutMilliseconds)", id,
                      availability_timeout.count());
         break;
       case DispatchError::Code::kTimedOut:
-        metrics.timed_out->inc();
         logger->warn("tick {}: {} (spec.eventTimeout)", id, error.detail);
         break;
       case DispatchError::Code::kCrashed:
-        metrics.crashed->inc();
         logger->error("tick {}: the worker failed: {}", id, error.detail);
         break;
       case DispatchError::Code::kStopping:
-        metrics.stopping->inc();
         logger->info("tick {} dropped: the processor is stopping", id);
         break;
     }

@@ -7,20 +7,15 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "trigger/event_metrics.hpp"
 #include "trigger/http/http_settings.hpp"
 #include "trigger/trigger.hpp"
 
 namespace edgefn::http_trigger {
 
 struct Counters {
-  Counter* ok;
-  Counter* handler_error;
-  Counter* overloaded;
-  Counter* timed_out;
-  Counter* crashed;
-  Counter* stopping;
+  EventMetrics events;
   Counter* rejected;  // answered 4xx/5xx before dispatch (bad framing, limits)
-  Histogram* duration;
   Gauge* connections;
 };
 

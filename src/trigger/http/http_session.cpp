@@ -218,33 +218,16 @@ class Session {
   awaitable<Response> dispatch(Event event) {
     const auto started = std::chrono::steady_clock::now();
     auto result = co_await core_->pool.dispatch(std::move(event), core_->availability_timeout);
-    core_->counters.duration->observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    if (result) {
-      (result->status >= 500 ? core_->counters.handler_error : core_->counters.ok)->inc();
-      co_return std::move(result.value());
-    }
+    core_->counters.events.record(result, std::chrono::steady_clock::now() - started);
+    if (result) co_return std::move(result.value());
     const auto& error = result.error();
-    Counter* counter = core_->counters.crashed;
     std::string body;
     switch (error.code) {
-      case DispatchError::Code::kOverloaded:
-        counter = core_->counters.overloaded;
-        body = "no worker available\n";
-        break;
-      case DispatchError::Code::kTimedOut:
-        counter = core_->counters.timed_out;
-        body = "event timed out\n";
-        break;
-      case DispatchError::Code::kCrashed:
-        body = "worker failed\n";
-        break;
-      case DispatchError::Code::kStopping:
-        counter = core_->counters.stopping;
-        body = "processor is stopping\n";
-        break;
+      case DispatchError::Code::kOverloaded: body = "no worker available\n"; break;
+      case DispatchError::Code::kTimedOut: body = "event timed out\n"; break;
+      case DispatchError::Code::kCrashed: body = "worker failed\n"; break;
+      case DispatchError::Code::kStopping: body = "processor is stopping\n"; break;
     }
-    counter->inc();
     if (core_->dev_mode && !error.detail.empty()) body += error.detail + "\n";
     co_return plain(http_status(error.code), std::move(body));
   }

@@ -13,11 +13,6 @@ namespace {
 using tcp = asio::ip::tcp;
 using http_trigger::Core;
 
-Counter& events_counter(MetricsRegistry& m, const std::string& trigger, const char* result) {
-  return m.counter("edgefn_events_total", "Events handled, by trigger and result",
-                   {{"trigger", trigger}, {"result", result}});
-}
-
 // Too many connections: a short 503 rather than a silent refusal, then close.
 awaitable<void> refuse(tcp::socket socket) {
   static constexpr std::string_view kBusy =
@@ -37,16 +32,9 @@ class HttpTrigger final : public Trigger {
             ctx.pool,
             ctx.config.worker_availability_timeout,
             ctx.dev_mode,
-            http_trigger::Counters{&events_counter(ctx.metrics, ctx.config.name, "ok"),
-             &events_counter(ctx.metrics, ctx.config.name, "handler_error"),
-             &events_counter(ctx.metrics, ctx.config.name, "overloaded"),
-             &events_counter(ctx.metrics, ctx.config.name, "timed_out"),
-             &events_counter(ctx.metrics, ctx.config.name, "crashed"),
-             &events_counter(ctx.metrics, ctx.config.name, "stopping"),
+            http_trigger::Counters{EventMetrics(ctx.metrics, ctx.config.name),
              &ctx.metrics.counter("edgefn_http_rejected_total", "Requests refused before dispatch (framing, limits)",
                                   {{"trigger", ctx.config.name}}),
-             &ctx.metrics.histogram("edgefn_event_duration_seconds", "Time from dispatch to answer",
-                                    {{"trigger", ctx.config.name}}),
              &ctx.metrics.gauge("edgefn_http_connections", "Open client connections", {{"trigger", ctx.config.name}})},
             get_logger("trigger.http." + ctx.config.name))),
         acceptor_(std::make_shared<tcp::acceptor>(ctx.io)) {}

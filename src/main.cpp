@@ -1,9 +1,6 @@
 // processor: CLI11 -> app. Exit codes: 0 clean stop, 1 failed start, 2 bad
 // config or usage.
-#include <unistd.h>
-
 #include <iostream>
-#include <thread>
 
 #include <CLI/CLI.hpp>
 
@@ -97,10 +94,7 @@ int main(int argc, char** argv) {
   } catch (const ConfigError& e) {
     log->error("{}", e.what());
     return kExitBadConfig;
-  } catch (const StartError& e) {
-    log->error("failed to start: {}", e.what());
-    return kExitStartFailed;
-  } catch (const std::exception& e) {
+  } catch (const std::exception& e) {  // StartError, and anything else that stops the start
     log->error("failed to start: {}", e.what());
     return kExitStartFailed;
   }

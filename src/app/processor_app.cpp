@@ -194,12 +194,12 @@ class Processor {
     log_->info("received {}, draining (up to {})", signal == SIGINT ? "SIGINT" : "SIGTERM",
                format_duration(options_.drain_timeout));
     for (auto& t : triggers_) t.trigger->stop_accepting();
-    drain_deadline_ = std::chrono::steady_clock::now() + options_.drain_timeout;
+    drain_deadline_.store(std::chrono::steady_clock::now() + options_.drain_timeout);
     // A second signal stops at once.
     signals_.async_wait([this](error_code ec, int) {
       if (!ec) {
         log_->warn("second signal: stopping without waiting for in-flight events");
-        drain_deadline_ = std::chrono::steady_clock::now();
+        drain_deadline_.store(std::chrono::steady_clock::now());
       }
     });
     poll_drain();
@@ -216,7 +216,7 @@ class Processor {
   // draining and keeps the Trigger interface small.
   void poll_drain() {
     auto remaining = in_flight();
-    if (remaining > 0 && std::chrono::steady_clock::now() < drain_deadline_) {
+    if (remaining > 0 && std::chrono::steady_clock::now() < drain_deadline_.load()) {
       drain_timer_.expires_after(std::chrono::milliseconds(5));
       drain_timer_.async_wait([this](error_code ec) {
         if (!ec) poll_drain();
@@ -255,7 +255,9 @@ class Processor {
   std::optional<ManagementServer> management_;
   asio::signal_set signals_{io_, SIGINT, SIGTERM};
   asio::steady_timer drain_timer_{io_};
-  std::chrono::steady_clock::time_point drain_deadline_;
+  // Written by the signal handler, read by the drain timer: either may run
+  // on any I/O thread.
+  std::atomic<std::chrono::steady_clock::time_point> drain_deadline_{};
   std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
   asio::executor_work_guard<asio::io_context::executor_type>* work_guard_ = nullptr;
   std::atomic<bool> started_{false};

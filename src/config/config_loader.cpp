@@ -12,6 +12,8 @@
 #include <map>
 #include <set>
 
+#include "util/strings.hpp"
+
 namespace edgefn {
 
 std::string FunctionConfig::runtime_kind() const { return runtime.substr(0, runtime.find(':')); }
@@ -39,12 +41,6 @@ std::string join(const std::vector<std::string>& items) {
 
 bool contains(const std::vector<std::string>& items, std::string_view item) {
   return std::find(items.begin(), items.end(), item) != items.end();
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 bool contains_ignoring_case(const std::vector<std::string>& items, std::string_view item) {

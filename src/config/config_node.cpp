@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "util/duration.hpp"
+#include "util/strings.hpp"
 
 namespace edgefn {
 
@@ -22,11 +23,6 @@ std::string SourceMark::to_string() const {
 namespace {
 
 char to_lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return to_lower(x) == to_lower(y); });
-}
 
 bool istarts_with(std::string_view text, std::string_view prefix) {
   return text.size() >= prefix.size() && iequals(text.substr(0, prefix.size()), prefix);

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "util/strings.hpp"
+
 namespace edgefn {
 
 // Ordered name/value pairs: HTTP allows repeated names, and order matters to
@@ -16,7 +18,6 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 // Case-insensitive lookup of the first pair named `name`; empty if absent.
 std::string_view find_header(const Headers& headers, std::string_view name) noexcept;
-bool iequals(std::string_view a, std::string_view b) noexcept;
 
 // Owned by the trigger, which outlives every event it produces.
 struct TriggerInfo {

@@ -19,7 +19,6 @@ class InvocationLogs {
   // Reads X-Nuclio-Log-Level from the event; inactive when absent or unknown.
   explicit InvocationLogs(const Event& event);
 
-  bool active() const noexcept { return level_.has_value(); }
   // `fields_json` is a JSON object ("{...}") or empty.
   void add(spdlog::level::level_enum level, std::string_view message, std::string_view fields_json = {});
   // Adds X-Nuclio-Logs to the response when active.

@@ -39,6 +39,11 @@ struct PendingCall {
   PendingCall(asio::io_context& io, Handler handler) : completion(io, std::move(handler)) {}
   std::optional<asio::steady_timer> timer;
   Completion<InvokeResult> completion;
+  // Orders the timeout's abandon() against the handler finishing: once the
+  // worker is released it may hold another event, which abandon() (a
+  // process kill) must never hit.
+  std::mutex mutex;
+  bool finished = false;
 };
 
 InvokeResult dispatch_error(DispatchError::Code code, std::string detail) {
@@ -154,16 +159,13 @@ awaitable<InvokeResult> WorkerPool::dispatch(Event event, std::chrono::milliseco
 
   if (!w->runs_inline) co_return co_await run_async(w, std::move(event));
 
-  if (!settings_.event_timeout) {
-    auto result = w->runtime->invoke_inline(event);
-    release(w);
-    co_return result;
-  }
-  const auto started = std::chrono::steady_clock::now();
+  // The clock is read only when there is a timeout to check against.
+  const bool timed = settings_.event_timeout.has_value();
+  const auto started = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   auto result = w->runtime->invoke_inline(event);
-  const auto took = std::chrono::steady_clock::now() - started;
+  const auto took = timed ? std::chrono::steady_clock::now() - started : std::chrono::steady_clock::duration{};
   release(w);
-  if (took > *settings_.event_timeout) {
+  if (timed && took > *settings_.event_timeout) {
     w->timeouts.fetch_add(1, std::memory_order_relaxed);
     // An inline handler cannot be interrupted; overrunning blocks its I/O
     // thread, which the ABI forbids. Say so loudly rather than quietly 504.
@@ -186,14 +188,20 @@ awaitable<InvokeResult> WorkerPool::run_async(Worker* worker, Event event) {
       call->timer->async_wait([worker, weak = std::weak_ptr<PendingCall>(call)](error_code ec) {
         auto self = weak.lock();
         if (ec || !self || !self->completion.claim()) return;
-        worker->abandoned.store(true, std::memory_order_relaxed);
         worker->timeouts.fetch_add(1, std::memory_order_relaxed);
         self->completion.complete(Unexpected{DispatchError{DispatchError::Code::kTimedOut, "event timeout exceeded"}});
+        std::lock_guard lock(self->mutex);
+        if (self->finished) return;
+        worker->abandoned.store(true, std::memory_order_relaxed);
         worker->runtime->abandon();
       });
     }
     worker->runtime->invoke(std::move(event), [this, worker, call](InvokeResult result) mutable {
-      worker->abandoned.store(false, std::memory_order_relaxed);
+      {
+        std::lock_guard lock(call->mutex);
+        call->finished = true;
+        worker->abandoned.store(false, std::memory_order_relaxed);
+      }
       release(worker);
       if (!call->completion.claim()) return;
       if (call->timer) cancel_timer_later(io_, call, *call->timer);

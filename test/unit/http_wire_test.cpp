@@ -60,7 +60,7 @@ TEST_CASE("response head drops framing headers and anything that could split the
   r.headers = {{"X-Ok", "1"},           {"Content-Length", "999"},    {"Connection", "upgrade"},
                {"X-Evil", "a\r\nb: c"}, {"Bad Name", "x"},            {"Transfer-Encoding", "chunked"}};
   std::string out;
-  int dropped = http_wire::write_head(out, r, {true, false, false});
+  int dropped = http_wire::write_head(out, r, {true, false});
   CHECK(dropped == 2);
   CHECK(out.rfind("HTTP/1.1 201 Created\r\n", 0) == 0);
   CHECK(out.find("X-Ok: 1\r\n") != std::string::npos);
@@ -76,13 +76,13 @@ TEST_CASE("response head drops framing headers and anything that could split the
 TEST_CASE("response head says close or keep-alive as the request needs") {
   Response r;
   std::string closing, http10;
-  http_wire::write_head(closing, r, {false, false, false});
-  http_wire::write_head(http10, r, {true, true, false});
+  http_wire::write_head(closing, r, {false, false});
+  http_wire::write_head(http10, r, {true, true});
   CHECK(closing.find("Connection: close\r\n") != std::string::npos);
   CHECK(http10.find("Connection: keep-alive\r\n") != std::string::npos);
   Response empty;
   empty.status = 204;
   std::string no_content;
-  http_wire::write_head(no_content, empty, {true, false, false});
+  http_wire::write_head(no_content, empty, {true, false});
   CHECK(no_content.find("Content-Length") == std::string::npos);
 }

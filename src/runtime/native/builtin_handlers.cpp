@@ -52,6 +52,12 @@ const NativeHandler kBuiltins[] = {
 
 }  // namespace
 
+std::string builtin_names() {
+  std::string names;
+  for (const auto& b : kBuiltins) names += (names.empty() ? "" : ", ") + b.name.substr(8);
+  return names;
+}
+
 const NativeHandler* find_builtin(std::string_view name) {
   for (const auto& b : kBuiltins)
     if (std::string_view{b.name}.substr(8) == name) return &b;

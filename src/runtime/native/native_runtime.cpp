@@ -178,8 +178,9 @@ class NativeRuntime final : public Runtime {
       stopping_ = true;
       cv_.notify_one();
       // A handler that never returns cannot be interrupted: leave its thread
-      // behind rather than hang the shutdown.
-      stuck = !exited_cv_.wait_for(lock, timeout, [this] { return exited_; });
+      // behind rather than hang the shutdown. An idle thread exits at once
+      // and is always joined, whatever the timeout.
+      stuck = !exited_cv_.wait_for(lock, timeout, [this] { return exited_ || !running_; });
       lock.unlock();
       if (stuck) {
         logger_->warn("native handler still running after {} ms; not waiting for it", timeout.count());
@@ -226,9 +227,12 @@ class NativeRuntime final : public Runtime {
       if (job_) {
         Job job = std::move(*job_);
         job_.reset();
+        running_ = true;
         lock.unlock();
         job.done(call(job.event));
         lock.lock();
+        running_ = false;
+        exited_cv_.notify_all();
         continue;
       }
       break;
@@ -247,6 +251,7 @@ class NativeRuntime final : public Runtime {
   std::condition_variable exited_cv_;
   std::optional<Job> job_;
   bool stopping_ = false;
+  bool running_ = false;  // a handler call is in progress on thread_
   bool exited_ = false;
 };
 
@@ -261,7 +266,7 @@ NativeHandler load_native_handler(const std::string& handler, const std::filesys
   auto symbol = handler.substr(colon + 1);
   if (file == "builtin") {
     if (const auto* builtin = find_builtin(symbol)) return *builtin;
-    throw StartError("spec.handler '" + handler + "': no such builtin (builtins: echo, hello, sleep)");
+    throw StartError("spec.handler '" + handler + "': no such builtin (builtins: " + builtin_names() + ")");
   }
 
   auto path = std::filesystem::path(file).is_absolute() ? std::filesystem::path(file) : directory / file;

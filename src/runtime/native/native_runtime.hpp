@@ -31,6 +31,8 @@ NativeHandler load_native_handler(const std::string& handler, const std::filesys
 
 // The builtins compiled into the binary; nullptr if `name` is unknown.
 const NativeHandler* find_builtin(std::string_view name);
+// "echo, hello, sleep": for error messages.
+std::string builtin_names();
 
 struct NativeSettings {
   NativeHandler handler;

@@ -45,12 +45,6 @@ class Registration {
   std::uint64_t id_;
 };
 
-bool origin_allowed(const CorsSettings& cors, std::string_view origin) {
-  for (const auto& o : cors.allow_origins)
-    if (o == "*" || iequals(o, origin)) return true;
-  return false;
-}
-
 bool listed(const std::vector<std::string>& list, std::string_view item) {
   for (const auto& entry : list)
     if (entry == "*" || iequals(entry, item)) return true;
@@ -68,7 +62,7 @@ std::string join(const std::vector<std::string>& list) {
 
 // Headers for an actual (non-preflight) cross-origin request.
 void add_cors_headers(const CorsSettings& cors, std::string_view origin, Headers& out) {
-  if (!cors.enabled || origin.empty() || !origin_allowed(cors, origin)) return;
+  if (!cors.enabled || origin.empty() || !listed(cors.allow_origins, origin)) return;
   const bool wildcard = !cors.allow_credentials && cors.allow_origins.size() == 1 && cors.allow_origins[0] == "*";
   out.emplace_back("Access-Control-Allow-Origin", wildcard ? std::string{"*"} : std::string{origin});
   if (!wildcard) out.emplace_back("Vary", "Origin");
@@ -80,7 +74,7 @@ void add_cors_headers(const CorsSettings& cors, std::string_view origin, Headers
 Response preflight_response(const CorsSettings& cors, const http::request_header<>& req, Headers& extra) {
   auto origin = req[http::field::origin];
   auto method = req[http::field::access_control_request_method];
-  bool allowed = origin_allowed(cors, origin) && listed(cors.allow_methods, method);
+  bool allowed = listed(cors.allow_origins, origin) && listed(cors.allow_methods, method);
   std::string_view requested = req[http::field::access_control_request_headers];
   while (allowed && !requested.empty()) {
     auto comma = requested.find(',');
@@ -141,26 +135,31 @@ Event make_event(const Core& core, http::request<http::string_body>& req) {
 class Session {
  public:
   Session(std::shared_ptr<Core> core, tcp::socket socket)
-      : core_(std::move(core)), stream_(std::move(socket)), registration_(*core_, stream_.socket().native_handle()) {}
+      : core_(std::move(core)), stream_(std::move(socket)) {
+    registration_.emplace(*core_, stream_.socket().native_handle());
+  }
 
   awaitable<void> run() {
     error_code ec;
     bool first = true;
     for (;;) {
       if (buffer_.size() == 0) {
-        if (!registration_.set_idle(true)) break;
+        if (!registration_->set_idle(true)) break;
         stream_.expires_after(first ? core_->settings.header_timeout : core_->settings.keep_alive_timeout);
         auto n = co_await stream_.async_read_some(buffer_.prepare(kReadChunk),
                                                   asio::redirect_error(asio::use_awaitable, ec));
         if (ec) break;
         buffer_.commit(n);
-        registration_.set_idle(false);
+        registration_->set_idle(false);
       }
       first = false;
       if (!co_await serve_one()) break;
     }
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     if (linger_) co_await drain_input();
+    // Out of the registry before the descriptor is closed: once closed, its
+    // number may be reused, and a drain must not shut down a stranger.
+    registration_.reset();
     stream_.close();
   }
 
@@ -234,7 +233,7 @@ class Session {
 
   awaitable<bool> write(const Response& response, const Headers& extra, bool keep_alive, bool http10, bool head) {
     head_.clear();
-    int dropped = http_wire::write_head(head_, response, {keep_alive, http10, head}, extra);
+    int dropped = http_wire::write_head(head_, response, {keep_alive, http10}, extra);
     if (dropped) core_->logger->warn("dropped {} response header(s) with an invalid name or value", dropped);
     const bool send_body = !head && !http_wire::bodyless_status(response.status) && !response.body.empty();
     std::array<asio::const_buffer, 2> buffers{asio::buffer(head_),
@@ -285,7 +284,7 @@ class Session {
 
   std::shared_ptr<Core> core_;
   beast::tcp_stream stream_;
-  Registration registration_;
+  std::optional<Registration> registration_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string head_;

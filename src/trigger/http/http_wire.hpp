@@ -42,8 +42,7 @@ bool valid_header_value(std::string_view value) noexcept;
 
 struct HeadOptions {
   bool keep_alive = true;
-  bool http10 = false;      // say "Connection: keep-alive" explicitly
-  bool head_request = false;  // Content-Length of the body that is not sent
+  bool http10 = false;  // say "Connection: keep-alive" explicitly
 };
 
 // Appends the status line and headers of `response` (Content-Length set

@@ -6,13 +6,10 @@ return-value table, init_context, context.logger, async handlers, and
 exceptions turned into 500 responses.
 """
 import asyncio
-import base64
 import datetime
 import importlib
-import importlib.util
 import inspect
 import json
-import os
 import sys
 import traceback
 
@@ -25,20 +22,11 @@ class HandlerLoadError(Exception):
     """The handler module or its entry point could not be loaded."""
 
 
-def load_entrypoint(handler_spec, directory, source_code=None):
-    """Imports `module:function` (module may be dotted) from `directory`.
-
-    `source_code` (spec.build.functionSourceCode, already decoded) is written
-    to a file in `directory` first, as Nuclio's build would.
-    """
+def load_entrypoint(handler_spec, directory):
+    """Imports `module:function` (module may be dotted) from `directory`."""
     module_name, sep, entry_name = handler_spec.partition(":")
     if not sep or not module_name or not entry_name:
         raise HandlerLoadError(f"spec.handler '{handler_spec}' must be 'module:function'")
-    if source_code is not None:
-        path = os.path.join(directory, module_name.replace(".", os.sep) + ".py")
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(source_code)
     if directory not in sys.path:
         sys.path.insert(0, directory)
     module = importlib.import_module(module_name)
@@ -51,8 +39,6 @@ def load_entrypoint(handler_spec, directory, source_code=None):
 def _header_text(value):
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (str, int, float)):
-        return str(value)
     if isinstance(value, bytes):
         return value.decode("latin-1")
     return str(value)
@@ -127,7 +113,6 @@ class HandlerHost:
         self.context = context
         self._dev_mode = dev_mode
         self._loop = None
-        self._is_async = inspect.iscoroutinefunction(entrypoint)
 
     def _run(self, value):
         if inspect.isawaitable(value):

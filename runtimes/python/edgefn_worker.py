@@ -14,8 +14,9 @@ plus the daemon's environment, spec.env and NUCLIO_FUNCTION_*.
 Sequence: attach (HELLO), import the handler, run init_context, send READY
 (16); or send INIT_FAILED (17) with the traceback, wait for the daemon to
 close the channel, and exit 1. Then one event at a time until the channel
-closes. SIGTERM runs the termination callback and exits 0; SIGUSR2 runs
-the drain callback.
+closes. SIGTERM runs the termination callback and exits 0. (No trigger drains
+a worker without stopping it yet, so the drain callback is kept but never
+called.)
 
 sys.stdout and sys.stderr become log frames (print() -> info, stderr ->
 warn), tagged with the event being handled; the real fds 1 and 2 stay on
@@ -179,11 +180,6 @@ def main():
                                      os.environ.get("EDGEFN_TRIGGER_NAME", ""))
     context = nuclio_sdk.Context(nuclio_sdk.Logger(sink), worker_id=int(os.environ.get("EDGEFN_WORKER_ID", "0")),
                                  trigger=trigger, platform=platform)
-
-    def on_drain(signum, frame):
-        _run_callback(platform._drain_callback, "drain", context)
-
-    signal.signal(signal.SIGUSR2, on_drain)
 
     host = None
     try:

@@ -95,7 +95,6 @@ std::vector<std::unique_ptr<Runtime>> make_runtimes(const RuntimeContext& contex
   }
   if (kind == "python") {
     auto settings = make_python_settings(config, directory, context.function_urls);
-    settings->termination_timeout = context.trigger.worker_termination_timeout;
     settings->dev_mode = context.dev_mode;
     settings->trigger_kind = context.trigger.kind;
     settings->trigger_name = context.trigger.name;

@@ -21,8 +21,12 @@ class CliTest(unittest.TestCase):
 
     def test_usage_errors_exit_2(self):
         self.assertEqual(run_cli("--no-such-flag").returncode, 2)
-        self.assertEqual(run_cli("--io-threads", "zero", "--config", "x").returncode, 2)
-        self.assertEqual(run_cli("--log-format", "xml", "--config", "x").returncode, 2)
+        config = os.path.join(BUILD_DIR, "examples", "hello-c", "function.yaml")
+        for flag, value in (("--io-threads", "zero"), ("--io-threads", "0"), ("--log-format", "xml")):
+            with self.subTest(flag=flag, value=value):
+                r = run_cli(flag, value, "--config", config)
+                self.assertEqual(r.returncode, 2)
+                self.assertIn(flag, r.stdout + r.stderr)
         self.assertEqual(run_cli().returncode, 2)
         self.assertEqual(run_cli("validate").returncode, 2)
 

@@ -129,10 +129,15 @@ class EchoTriggerTest(unittest.TestCase):
         http10 = b"POST / HTTP/1.0\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
         self.assertEqual(status_of(self.proc.raw(http10)), 400)
 
-    def test_internal_health_answers_200(self):
+    def test_internal_health_answers_200_without_calling_the_handler(self):
+        def events():
+            return sum(w["events"] for w in self.proc.status()["pools"][0]["workers"])
+
+        before = events()
         for path in ("/__internal/health", "/__internal/health/deep"):
-            status, _, _ = self.proc.request("GET", path)
+            status, _, _ = self.proc.request("POST", path, body=b"not echoed")
             self.assertEqual(status, 200)
+        self.assertEqual(events(), before)
 
     def test_cors_preflight_is_answered_by_the_processor(self):
         status, headers, _ = self.proc.request("OPTIONS", "/", headers={
@@ -154,8 +159,10 @@ class EchoTriggerTest(unittest.TestCase):
         self.assertNotIn("Access-Control-Allow-Origin", headers)
 
     def test_head_request_gets_no_body(self):
-        out = self.proc.raw(b"HEAD / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        out = self.proc.raw(b"HEAD / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")
         self.assertEqual(status_of(out), 200)
+        # The length of the body the echo handler produced, and no body.
+        self.assertIn(b"Content-Length: 5\r\n", out)
         self.assertTrue(out.endswith(b"\r\n\r\n"), out)
 
     def test_status_reports_bound_address_and_workers(self):
@@ -166,7 +173,7 @@ class EchoTriggerTest(unittest.TestCase):
         self.assertEqual(len(status["pools"][0]["workers"]), 2)
         code, metrics = self.proc.get_management("/metrics")
         self.assertEqual(code, 200)
-        self.assertIn(b'edgefn_events_total{result="ok",trigger="api"}', metrics)
+        self.assertRegex(metrics, rb'edgefn_events_total\{result="ok",trigger="api"\} [1-9]')
 
 
 SLEEP = """

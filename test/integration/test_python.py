@@ -2,6 +2,7 @@
 import base64
 import json
 import os
+import shutil
 import re
 import signal
 import subprocess
@@ -338,6 +339,9 @@ class PythonHandlerTest(unittest.TestCase):
         status, _, body = proc.request()
         self.assertEqual(status, 200)
         self.assertTrue(body.isdigit())
+        # The worker runs python3.11 when it is installed, else python3.
+        exe = os.path.basename(os.readlink(f"/proc/{int(body)}/exe"))
+        self.assertEqual(exe if shutil.which("python3.11") else "python3.11", "python3.11", exe)
 
     def test_call_function_posts_to_the_configured_url(self):
         with TempDir() as d1:
@@ -451,6 +455,7 @@ class PythonLifecycleTest(unittest.TestCase):
                 proc.proc.wait(timeout=10)
                 wait_for(lambda: not pid_alive(worker), 10, what="the worker to die with the daemon")
                 leftover = segments_of(daemon)
+                self.assertTrue(leftover, "a SIGKILLed daemon cannot remove its segment")
             with Processor(config) as proc:
                 for name in leftover:
                     proc.wait_log(re.escape(name))

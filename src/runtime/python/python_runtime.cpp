@@ -81,8 +81,7 @@ struct Incarnation {
 class Worker : public std::enable_shared_from_this<Worker> {
  public:
   Worker(asio::io_context& io, std::shared_ptr<const PythonSettings> settings, WorkerIdentity identity)
-      : io_(io),
-        strand_(asio::make_strand(io)),
+      : strand_(asio::make_strand(io)),
         settings_(std::move(settings)),
         identity_(std::move(identity)),
         logger_(get_logger("worker." + identity_.pool_name + "." + std::to_string(identity_.id))),
@@ -100,7 +99,9 @@ class Worker : public std::enable_shared_from_this<Worker> {
 
   bool alive() const noexcept { return alive_.load(); }
 
-  void invoke(Event event, InvokeCompletion done) {
+  // Takes `done` only once nothing here can throw before the post, so a
+  // caller that catches an exception still holds it and can complete.
+  void invoke(Event event, InvokeCompletion& done) {
     auto pending = std::make_shared<Pending>();
     pending->event = std::move(event);
     pending->logs = std::make_unique<InvocationLogs>(pending->event);
@@ -354,7 +355,9 @@ class Worker : public std::enable_shared_from_this<Worker> {
       }
       case kPythonReadyMessage:
         inc.ready = true;
-        alive_.store(!stopping_.load());
+        alive_.store(true);
+        // stop() may have run between the two stores; it must win.
+        if (stopping_.load()) alive_.store(false);
         if (attempts_ > 0)
           logger_->info("Python worker process {} ready after {} failed attempt(s)", inc.pid, attempts_);
         else
@@ -534,7 +537,6 @@ class Worker : public std::enable_shared_from_this<Worker> {
     });
   }
 
-  asio::io_context& io_;
   Strand strand_;
   std::shared_ptr<const PythonSettings> settings_;
   WorkerIdentity identity_;
@@ -570,7 +572,7 @@ class PythonRuntime final : public Runtime {
   bool runs_inline() const noexcept override { return false; }
   void invoke(Event event, InvokeCompletion done) noexcept override {
     try {
-      worker_->invoke(std::move(event), std::move(done));
+      worker_->invoke(std::move(event), done);
     } catch (const std::exception& e) {
       if (done) done(Unexpected{dispatch_error(DispatchError::Code::kCrashed, e.what())});
     }

@@ -31,7 +31,6 @@ struct PythonSettings {
   std::string trigger_kind;    // context.trigger of the pool's (first) trigger
   std::string trigger_name;
   std::string namespace_name;  // context.platform.namespace
-  std::chrono::milliseconds termination_timeout{10000};
   bool dev_mode = false;
 
   PythonSettings() = default;

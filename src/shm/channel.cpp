@@ -36,11 +36,6 @@ Clock::time_point deadline_after(std::chrono::nanoseconds timeout) {
 
 }  // namespace
 
-int inherit_fd(int fd, int target) noexcept {
-  if (fd == target) return fcntl(fd, F_SETFD, 0);
-  return dup2(fd, target) < 0 ? -1 : 0;
-}
-
 const char* to_string(ChannelStatus status) noexcept {
   switch (status) {
     case ChannelStatus::kOk: return "ok";

@@ -35,6 +35,7 @@
 #include "shm/codec.hpp"
 #include "shm/ring.h"
 #include "shm/segment.hpp"
+#include "util/unique_fd.hpp"  // inherit_fd, for spawning a worker
 
 namespace edgefn::shm {
 
@@ -156,11 +157,5 @@ class Channel {
 
   std::string last_error_;
 };
-
-// In a forked child before exec: makes `fd` available as `target` across
-// exec. Not a bare dup2: when fd == target, dup2 does nothing and leaves
-// close-on-exec set, and the worker's wakeups would go nowhere.
-// Async-signal-safe. Returns -1 with errno on failure.
-int inherit_fd(int fd, int target) noexcept;
 
 }  // namespace edgefn::shm

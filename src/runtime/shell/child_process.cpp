@@ -107,12 +107,7 @@ struct ChildPlan {
     // The report pipe must survive until exec: move it out of the way.
     if (adjusted.report_write == plan.pass_fd_as)
       adjusted.report_write = ::fcntl(plan.report_write, F_DUPFD_CLOEXEC, plan.pass_fd_as + 1);
-    // dup2 onto itself would leave close-on-exec set.
-    if (plan.pass_fd == plan.pass_fd_as) {
-      if (::fcntl(plan.pass_fd, F_SETFD, 0) != 0) fail_child(adjusted, Stage::kPassFd);
-    } else if (::dup2(plan.pass_fd, plan.pass_fd_as) < 0) {
-      fail_child(adjusted, Stage::kPassFd);
-    }
+    if (inherit_fd(plan.pass_fd, plan.pass_fd_as) != 0) fail_child(adjusted, Stage::kPassFd);
   }
 
   // Ignored signals survive execve(): the daemon ignores SIGPIPE, and a
@@ -155,24 +150,6 @@ pid_t start_child(const ChildPlan& plan) {
 std::string error_text(int error) { return std::strerror(error); }
 
 }  // namespace
-
-UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = other.release();
-  }
-  return *this;
-}
-
-UniqueFd::~UniqueFd() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-int UniqueFd::release() noexcept {
-  int fd = fd_;
-  fd_ = -1;
-  return fd;
-}
 
 Expected<std::unique_ptr<ChildProcess>, std::string> ChildProcess::spawn(const SpawnRequest& request, Pipes& pipes) {
   if (request.argv.empty()) return Unexpected{std::string("nothing to run")};

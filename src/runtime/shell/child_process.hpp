@@ -20,24 +20,9 @@
 #include <vector>
 
 #include "util/expected.hpp"
+#include "util/unique_fd.hpp"
 
 namespace edgefn {
-
-// An owned file descriptor.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept;
-  ~UniqueFd();
-  int get() const noexcept { return fd_; }
-  int release() noexcept;
-  explicit operator bool() const noexcept { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
 
 struct SpawnRequest {
   std::vector<std::string> argv;  // argv[0] is the path execve() runs

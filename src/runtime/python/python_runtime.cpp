@@ -12,6 +12,7 @@
 #include "config/config_error.hpp"
 #include "log/log.hpp"
 #include "runtime/invocation_logs.hpp"
+#include "runtime/output_lines.hpp"
 #include "runtime/python/spawner.hpp"
 #include "shm/async_channel.hpp"
 #include "shm/channel.hpp"
@@ -27,7 +28,6 @@ constexpr int kNotifyFdInChild = 3;
 constexpr std::chrono::milliseconds kFirstBackoff = 1s;
 constexpr std::chrono::milliseconds kMaxBackoff = 30s;
 // Longer stdout/stderr lines are logged in pieces of this size.
-constexpr std::size_t kMaxLogLine = 16 * 1024;
 // Exit polling, only where the kernel has no pidfd (Linux < 5.3).
 constexpr auto kExitPoll = 20ms;
 
@@ -74,8 +74,8 @@ struct Incarnation {
   std::optional<Pending> in_flight;  // sent, not answered yet
   std::array<char, 4096> out_buffer{};
   std::array<char, 4096> err_buffer{};
-  std::string out_line;
-  std::string err_line;
+  OutputLines out_lines;
+  OutputLines err_lines;
 };
 
 class Worker : public std::enable_shared_from_this<Worker> {
@@ -390,19 +390,12 @@ class Worker : public std::enable_shared_from_this<Worker> {
     auto& pipe = is_stderr ? inc->stderr_pipe : inc->stdout_pipe;
     auto& buffer = is_stderr ? inc->err_buffer : inc->out_buffer;
     pipe.async_read_some(asio::buffer(buffer), [self = shared_from_this(), inc, is_stderr](error_code ec, std::size_t n) {
-      auto& line = is_stderr ? inc->err_line : inc->out_line;
+      auto& lines = is_stderr ? inc->err_lines : inc->out_lines;
       const auto level = is_stderr ? spdlog::level::warn : spdlog::level::info;
-      const auto* data = (is_stderr ? inc->err_buffer : inc->out_buffer).data();
-      for (std::size_t i = 0; i < n; ++i) {
-        if (data[i] != '\n') line.push_back(data[i]);
-        if (data[i] == '\n' || line.size() >= kMaxLogLine) {
-          self->logger_->log(level, "{}", line);
-          line.clear();
-        }
-      }
+      auto emit = [&](std::string_view line) { self->logger_->log(level, "{}", line); };
+      lines.feed({(is_stderr ? inc->err_buffer : inc->out_buffer).data(), n}, emit);
       if (!ec) return self->read_pipe(inc, is_stderr);
-      if (!line.empty()) self->logger_->log(level, "{}", line);
-      line.clear();
+      lines.finish(emit);
       error_code ignored;
       (is_stderr ? inc->stderr_pipe : inc->stdout_pipe).close(ignored);
     });

@@ -11,6 +11,7 @@
 
 #include "log/log.hpp"
 #include "runtime/invocation_logs.hpp"
+#include "runtime/output_lines.hpp"
 #include "runtime/shell/child_process.hpp"
 #include "runtime/shell/shell_args.hpp"
 
@@ -23,7 +24,6 @@ using Strand = asio::strand<asio::io_context::executor_type>;
 
 constexpr std::size_t kReadChunk = 64 * 1024;
 // Longer stderr lines are logged in pieces of this size.
-constexpr std::size_t kMaxLogLine = 16 * 1024;
 // How much of the end of stderr a --dev 500 body carries.
 constexpr std::size_t kStderrTail = 64 * 1024;
 // After the handler's group is gone, only a process that left the group
@@ -147,7 +147,7 @@ class Invocation : public std::enable_shared_from_this<Invocation> {
       if (self->finished_) return;
       self->take_stderr(std::string_view(self->stderr_buffer_.data(), n));
       if (!ec) return self->read_stderr();
-      if (!self->stderr_line_.empty()) self->log_stderr_line();
+      self->stderr_lines_.finish([&](std::string_view line) { self->log_stderr_line(line); });
       close(self->stderr_);
       self->stderr_open_ = false;
       self->maybe_finish();
@@ -157,22 +157,12 @@ class Invocation : public std::enable_shared_from_this<Invocation> {
   void take_stderr(std::string_view data) {
     stderr_tail_.append(data);
     if (stderr_tail_.size() > 2 * kStderrTail) stderr_tail_.erase(0, stderr_tail_.size() - kStderrTail);
-    for (char c : data) {
-      if (c == '\n') {
-        log_stderr_line();
-        continue;
-      }
-      stderr_line_.push_back(c);
-      if (stderr_line_.size() >= kMaxLogLine) log_stderr_line();
-    }
+    stderr_lines_.feed(data, [this](std::string_view line) { log_stderr_line(line); });
   }
 
-  void log_stderr_line() {
-    std::string_view line = stderr_line_;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  void log_stderr_line(std::string_view line) {
     slot_->logger->info("{}", line);
     logs_.add(spdlog::level::info, line);
-    stderr_line_.clear();
   }
 
   void watch_pidfd() {
@@ -295,7 +285,7 @@ class Invocation : public std::enable_shared_from_this<Invocation> {
   std::string output_;  // the first output_size_ bytes are stdout so far
   std::size_t output_size_ = 0;
   std::array<char, kReadChunk> stderr_buffer_{};
-  std::string stderr_line_;
+  OutputLines stderr_lines_;
   std::string stderr_tail_;
   bool stdout_open_ = true;
   bool stderr_open_ = true;

@@ -17,12 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string lookup(const Environment& environment, std::string_view name) {
-  for (const auto& [key, value] : environment)
-    if (key == name) return value;
-  return {};
-}
-
 // The directory of the running executable: bin/ in the build tree and when
 // installed, so the runtime files are found without configuration.
 fs::path executable_directory() {
@@ -53,7 +47,7 @@ PythonSettings::~PythonSettings() {
 
 std::string resolve_python_interpreter(const FunctionConfig& config, const Environment& environment,
                                        std::string_view path) {
-  if (auto exe = lookup(environment, "NUCLIO_PYTHON_EXE_PATH"); !exe.empty()) {
+  if (auto exe = std::string(find_env(environment, "NUCLIO_PYTHON_EXE_PATH")); !exe.empty()) {
     fs::path p = exe;
     if (p.is_relative()) p = find_on_path(exe, path);
     if (p.empty() || ::access(p.c_str(), X_OK) != 0)
@@ -150,7 +144,7 @@ std::vector<std::string> worker_environment(const PythonSettings& s, const std::
   urls.begin_object();
   for (const auto& [name, url] : s.function_urls) urls.key(name).value(url);
   urls.end_object();
-  const std::pair<const char*, std::string> own[] = {
+  return execve_environment(s.environment, {
       {"EDGEFN_SHM_SEGMENT", segment},
       {"EDGEFN_SHM_NOTIFY_FD", std::to_string(notify_fd)},
       {"EDGEFN_RING_HELPER", s.ring_helper.string()},
@@ -163,14 +157,7 @@ std::vector<std::string> worker_environment(const PythonSettings& s, const std::
       {"EDGEFN_FUNCTION_NAMESPACE", s.namespace_name},
       {"EDGEFN_DEV", s.dev_mode ? "1" : "0"},
       {"EDGEFN_FUNCTION_URLS", urls.take()},
-  };
-  std::vector<std::string> env;
-  for (const auto& [name, value] : s.environment) {
-    if (std::none_of(std::begin(own), std::end(own), [&](const auto& o) { return name == o.first; }))
-      env.push_back(name + "=" + value);
-  }
-  for (const auto& [name, value] : own) env.push_back(std::string(name) + "=" + value);
-  return env;
+  });
 }
 
 }  // namespace edgefn

@@ -200,14 +200,31 @@ Environment base_environment(const FunctionConfig& config, const Environment& in
   return {env.begin(), env.end()};
 }
 
+std::string_view find_env(const Environment& environment, std::string_view name) {
+  for (const auto& [key, value] : environment)
+    if (key == name) return value;
+  return {};
+}
+
 std::string handler_path(const Environment& base) {
-  auto it = std::find_if(base.begin(), base.end(), [](const auto& e) { return e.first == "PATH"; });
-  return it == base.end() ? std::string(kDefaultPath) : it->second;
+  auto path = find_env(base, "PATH");
+  return std::string(path.empty() ? kDefaultPath : path);
+}
+
+std::vector<std::string> execve_environment(const Environment& base, const EnvironmentOverrides& overrides) {
+  std::vector<std::string> out;
+  out.reserve(base.size() + overrides.size());
+  for (const auto& [name, value] : base) {
+    bool replaced = std::any_of(overrides.begin(), overrides.end(), [&, &n = name](const auto& o) { return o.first == n; });
+    if (!replaced) out.push_back(name + "=" + value);
+  }
+  for (const auto& [name, value] : overrides) out.push_back(std::string(name) + "=" + value);
+  return out;
 }
 
 std::vector<std::string> event_environment(const Environment& base, const Event& event) {
   const std::string kind = event.trigger ? event.trigger->kind : std::string{};
-  const std::pair<std::string_view, std::string> per_event[] = {
+  return execve_environment(base, {
       {"NUCLIO_EVENT_ID", event.id},
       // Nuclio's classes: http answers its caller ("sync"); streams and
       // timers do not ("async").
@@ -226,16 +243,7 @@ std::vector<std::string> event_environment(const Environment& base, const Event&
       {"NUCLIO_EVENT_TYPE", event.type},
       {"NUCLIO_EVENT_TYPE_VERSION", event.type_version},
       {"NUCLIO_EVENT_VERSION", event.version},
-  };
-  std::vector<std::string> out;
-  out.reserve(base.size() + std::size(per_event));
-  for (const auto& [name, value] : base) {
-    bool replaced =
-        std::any_of(std::begin(per_event), std::end(per_event), [&, &n = name](const auto& e) { return e.first == n; });
-    if (!replaced) out.push_back(name + "=" + value);
-  }
-  for (const auto& [name, value] : per_event) out.push_back(std::string(name) + "=" + value);
-  return out;
+  });
 }
 
 std::string rfc3339(std::chrono::system_clock::time_point time) {

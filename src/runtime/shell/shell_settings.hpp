@@ -74,8 +74,17 @@ Environment inherited_environment();
 // Sorted by name. Pure.
 Environment base_environment(const FunctionConfig& config, const Environment& inherited);
 
+// The value of `name` in `environment`; empty when it is not there.
+std::string_view find_env(const Environment& environment, std::string_view name);
+
 // The PATH a handler process gets: from `base`, or a conventional default.
 std::string handler_path(const Environment& base);
+
+using EnvironmentOverrides = std::vector<std::pair<std::string_view, std::string>>;
+
+// `base` with `overrides` replacing entries of the same name and added at
+// the end, as "NAME=value" strings ready for execve(). Pure.
+std::vector<std::string> execve_environment(const Environment& base, const EnvironmentOverrides& overrides);
 
 // `base` plus the NUCLIO_EVENT_* and NUCLIO_TRIGGER_* variables of
 // `event`, as "NAME=value" strings ready for execve(). Pure; any thread.

@@ -13,7 +13,7 @@ set -euo pipefail
 
 readonly kBuildPackages=(
   g++ make cmake pkg-config
-  libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev
+  libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libexpected-dev
   libcctz-dev tzdata
   catch2 python3 curl procps
 )

@@ -23,7 +23,7 @@ int http_status(DispatchError::Code code) noexcept {
 }
 
 InvokeResult Runtime::invoke_inline(const Event&) noexcept {
-  return Unexpected{DispatchError{DispatchError::Code::kCrashed, "runtime cannot run inline"}};
+  return tl::make_unexpected(DispatchError{DispatchError::Code::kCrashed, "runtime cannot run inline"});
 }
 
 }  // namespace edgefn

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "event/event.hpp"
-#include "util/expected.hpp"
+#include <tl/expected.hpp>
 #include "util/unique_function.hpp"
 
 namespace edgefn {
@@ -26,7 +26,7 @@ struct DispatchError {
 const char* to_string(DispatchError::Code code) noexcept;
 int http_status(DispatchError::Code code) noexcept;
 
-using InvokeResult = Expected<Response, DispatchError>;
+using InvokeResult = tl::expected<Response, DispatchError>;
 using InvokeCompletion = UniqueFunction<void(InvokeResult)>;
 
 struct WorkerIdentity {

@@ -69,9 +69,9 @@ class HeadReader {
     return true;
   }
   Decoded<bool> finish(const char* what) const {
-    if (!error_.empty()) return Unexpected{std::string(what) + " head truncated in its " + error_};
+    if (!error_.empty()) return tl::make_unexpected(std::string(what) + " head truncated in its " + error_);
     if (pos_ != in_.size()) {
-      return Unexpected{std::string(what) + " head has " + std::to_string(in_.size() - pos_) + " bytes left over"};
+      return tl::make_unexpected(std::string(what) + " head has " + std::to_string(in_.size() - pos_) + " bytes left over");
     }
     return true;
   }
@@ -117,7 +117,7 @@ Decoded<Hello> decode_hello(std::string_view head) {
   HeadReader r(head);
   Hello hello;
   r.get(hello.protocol_version) && r.get(hello.pid);
-  if (auto done = r.finish("hello"); !done) return Unexpected{done.error()};
+  if (auto done = r.finish("hello"); !done) return tl::make_unexpected(done.error());
   return hello;
 }
 
@@ -165,9 +165,9 @@ Decoded<DecodedEvent> decode_event(std::string_view head, std::string body) {
       &e.type, &e.type_version,    &e.version};
   for (std::size_t i = 0; i < kEventStrings; ++i) ok = ok && r.str(lengths[i], *strings[i]);
   ok = ok && r.pairs(header_count, e.headers) && r.pairs(field_count, e.fields);
-  if (auto done = r.finish("event"); !done) return Unexpected{done.error()};
+  if (auto done = r.finish("event"); !done) return tl::make_unexpected(done.error());
   if (last_in_batch > 1)
-    return Unexpected{std::string("event head has last_in_batch ") + std::to_string(last_in_batch)};
+    return tl::make_unexpected(std::string("event head has last_in_batch ") + std::to_string(last_in_batch));
   e.last_in_batch = last_in_batch != 0;
   e.timestamp = std::chrono::system_clock::time_point(
       std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(timestamp_ns)));
@@ -196,8 +196,8 @@ Decoded<Response> decode_response(std::string_view head, std::string body) {
   bool ok = r.get(status) && r.get(content_type_size) && r.get(header_count) &&
             r.str(content_type_size, out.content_type) && r.pairs(header_count, out.headers);
   (void)ok;
-  if (auto done = r.finish("response"); !done) return Unexpected{done.error()};
-  if (status < 100 || status > 999) return Unexpected{"response head has status " + std::to_string(status)};
+  if (auto done = r.finish("response"); !done) return tl::make_unexpected(done.error());
+  if (status < 100 || status > 999) return tl::make_unexpected("response head has status " + std::to_string(status));
   out.status = status;
   out.body = std::move(body);
   return out;
@@ -224,9 +224,9 @@ Decoded<LogRecord> decode_log(std::string_view head) {
   bool ok = r.get(level) && r.skip(3) && r.get(message_size) && r.get(fields_size) &&
             r.str(message_size, out.message) && r.str(fields_size, out.fields_json);
   (void)ok;
-  if (auto done = r.finish("log"); !done) return Unexpected{done.error()};
+  if (auto done = r.finish("log"); !done) return tl::make_unexpected(done.error());
   if (level > static_cast<std::uint8_t>(LogLevel::kError)) {
-    return Unexpected{"log head has level " + std::to_string(level)};
+    return tl::make_unexpected("log head has level " + std::to_string(level));
   }
   out.level = static_cast<LogLevel>(level);
   return out;

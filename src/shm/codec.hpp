@@ -42,7 +42,7 @@
 #include <string_view>
 
 #include "event/event.hpp"
-#include "util/expected.hpp"
+#include <tl/expected.hpp>
 
 namespace edgefn::shm {
 
@@ -78,7 +78,7 @@ struct DecodedEvent {
 // bytes left over, or an out-of-range value: a peer speaking another
 // protocol, or a bug; the channel is then closed.
 template <class T>
-using Decoded = Expected<T, std::string>;
+using Decoded = tl::expected<T, std::string>;
 
 std::string encode_hello(const Hello& hello);
 Decoded<Hello> decode_hello(std::string_view head);

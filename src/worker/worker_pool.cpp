@@ -47,7 +47,7 @@ struct PendingCall {
 };
 
 InvokeResult dispatch_error(DispatchError::Code code, std::string detail) {
-  return Unexpected{DispatchError{code, std::move(detail)}};
+  return tl::make_unexpected(DispatchError{code, std::move(detail)});
 }
 
 }  // namespace
@@ -111,7 +111,7 @@ awaitable<WorkerPool::AcquireResult> WorkerPool::wait_for_worker(std::chrono::mi
     if (stopping_) {
       lock.unlock();
       waiter->completion.claim();
-      waiter->completion.complete(Unexpected{DispatchError{DispatchError::Code::kStopping, "processor is stopping"}});
+      waiter->completion.complete(tl::make_unexpected(DispatchError{DispatchError::Code::kStopping, "processor is stopping"}));
       return;
     }
     if (!free_.empty()) {  // released between try_acquire() and here
@@ -133,9 +133,9 @@ awaitable<WorkerPool::AcquireResult> WorkerPool::wait_for_worker(std::chrono::mi
         std::lock_guard guard(mutex_);
         std::erase(waiters_, self);
       }
-      self->completion.complete(Unexpected{DispatchError{
+      self->completion.complete(tl::make_unexpected(DispatchError{
           DispatchError::Code::kOverloaded,
-          "no worker became available in time (workerAvailabilityTimeoutMilliseconds)"}});
+          "no worker became available in time (workerAvailabilityTimeoutMilliseconds)"}));
     });
     waiters_.push_back(std::move(waiter));
   };
@@ -152,7 +152,7 @@ awaitable<InvokeResult> WorkerPool::dispatch(Event event, std::chrono::milliseco
       co_return dispatch_error(DispatchError::Code::kOverloaded, "all workers are busy");
     }
     auto acquired = co_await wait_for_worker(availability_timeout);
-    if (!acquired) co_return Unexpected{std::move(acquired.error())};
+    if (!acquired) co_return tl::make_unexpected(std::move(acquired.error()));
     w = acquired.value();
   }
   w->events.fetch_add(1, std::memory_order_relaxed);
@@ -189,7 +189,7 @@ awaitable<InvokeResult> WorkerPool::run_async(Worker* worker, Event event) {
         auto self = weak.lock();
         if (ec || !self || !self->completion.claim()) return;
         worker->timeouts.fetch_add(1, std::memory_order_relaxed);
-        self->completion.complete(Unexpected{DispatchError{DispatchError::Code::kTimedOut, "event timeout exceeded"}});
+        self->completion.complete(tl::make_unexpected(DispatchError{DispatchError::Code::kTimedOut, "event timeout exceeded"}));
         std::lock_guard lock(self->mutex);
         if (self->finished) return;
         worker->abandoned.store(true, std::memory_order_relaxed);
@@ -223,7 +223,7 @@ void WorkerPool::stop(std::chrono::milliseconds per_worker_timeout) noexcept {
   for (auto& w : waiters) {
     if (!w->completion.claim()) continue;
     cancel_timer_later(io_, w, w->timer);
-    w->completion.complete(Unexpected{DispatchError{DispatchError::Code::kStopping, "processor is stopping"}});
+    w->completion.complete(tl::make_unexpected(DispatchError{DispatchError::Code::kStopping, "processor is stopping"}));
   }
   for (auto& w : workers_) w->runtime->stop(per_worker_timeout);
 }

@@ -66,7 +66,7 @@ class WorkerPool {
  private:
   struct Worker;
   struct Waiter;
-  using AcquireResult = Expected<Worker*, DispatchError>;
+  using AcquireResult = tl::expected<Worker*, DispatchError>;
 
   Worker* try_acquire() noexcept;
   void release(Worker* worker) noexcept;

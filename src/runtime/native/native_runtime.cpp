@@ -216,7 +216,7 @@ class NativeRuntime final : public Runtime {
       host.logs.attach(host.response);
       return std::move(host.response);
     } catch (const std::exception& e) {
-      return Unexpected{DispatchError{DispatchError::Code::kCrashed, e.what()}};
+      return tl::make_unexpected(DispatchError{DispatchError::Code::kCrashed, e.what()});
     }
   }
 

@@ -243,7 +243,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
 
   void fail(Pending& pending, DispatchError::Code code, std::string detail) {
     auto done = std::move(pending.done);
-    if (done) done(Unexpected{dispatch_error(code, std::move(detail))});
+    if (done) done(tl::make_unexpected(dispatch_error(code, std::move(detail))));
   }
 
   void complete(Incarnation& inc, InvokeResult result) {
@@ -478,8 +478,8 @@ class Worker : public std::enable_shared_from_this<Worker> {
       std::string detail = "the Python worker (process " + std::to_string(inc->pid) + ") ended with " + how +
                            " while handling event " + id;
       if (!stopping && !inc->abandoned.load()) logger_->error("{}; starting a new one", detail);
-      complete(*inc, Unexpected{dispatch_error(
-                         stopping ? DispatchError::Code::kStopping : DispatchError::Code::kCrashed, detail)});
+      complete(*inc, tl::make_unexpected(dispatch_error(
+                         stopping ? DispatchError::Code::kStopping : DispatchError::Code::kCrashed, detail)));
     } else if (inc->ready && !stopping && !inc->abandoned.load()) {
       logger_->error("the Python worker (process {}) ended with {}; starting a new one", inc->pid, how);
     }
@@ -567,7 +567,7 @@ class PythonRuntime final : public Runtime {
     try {
       worker_->invoke(std::move(event), done);
     } catch (const std::exception& e) {
-      if (done) done(Unexpected{dispatch_error(DispatchError::Code::kCrashed, e.what())});
+      if (done) done(tl::make_unexpected(dispatch_error(DispatchError::Code::kCrashed, e.what())));
     }
   }
   void abandon() noexcept override { worker_->abandon(); }

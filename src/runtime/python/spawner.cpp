@@ -75,7 +75,7 @@ void spawn_async(SpawnRequest request, UniqueFunction<void(SpawnResult)> done) {
   std::string error;
   if (auto* s = spawner(error)) return s->submit(std::move(request), std::move(done));
   SpawnResult result;
-  result.child = Unexpected{"cannot start the spawner thread: " + error};
+  result.child = tl::make_unexpected("cannot start the spawner thread: " + error);
   done(std::move(result));
 }
 

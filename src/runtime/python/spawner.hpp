@@ -12,13 +12,13 @@
 #include <string>
 
 #include "runtime/shell/child_process.hpp"
-#include "util/expected.hpp"
+#include <tl/expected.hpp>
 #include "util/unique_function.hpp"
 
 namespace edgefn {
 
 struct SpawnResult {
-  Expected<std::unique_ptr<ChildProcess>, std::string> child = Unexpected{std::string("not spawned")};
+  tl::expected<std::unique_ptr<ChildProcess>, std::string> child = tl::make_unexpected(std::string("not spawned"));
   ChildProcess::Pipes pipes;
 };
 

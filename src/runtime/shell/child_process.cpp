@@ -151,8 +151,8 @@ std::string error_text(int error) { return std::strerror(error); }
 
 }  // namespace
 
-Expected<std::unique_ptr<ChildProcess>, std::string> ChildProcess::spawn(const SpawnRequest& request, Pipes& pipes) {
-  if (request.argv.empty()) return Unexpected{std::string("nothing to run")};
+tl::expected<std::unique_ptr<ChildProcess>, std::string> ChildProcess::spawn(const SpawnRequest& request, Pipes& pipes) {
+  if (request.argv.empty()) return tl::make_unexpected(std::string("nothing to run"));
   std::vector<char*> argv;
   for (const auto& a : request.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -164,7 +164,7 @@ Expected<std::unique_ptr<ChildProcess>, std::string> ChildProcess::spawn(const S
   UniqueFd stdin_read, stdin_write, stdout_read, stdout_write, stderr_read, stderr_write, report_read, report_write;
   if (!make_pipe(stdin_read, stdin_write) || !make_pipe(stdout_read, stdout_write) ||
       !make_pipe(stderr_read, stderr_write) || !make_pipe(report_read, report_write))
-    return Unexpected{"cannot create pipes for " + request.argv[0] + ": " + error_text(errno)};
+    return tl::make_unexpected("cannot create pipes for " + request.argv[0] + ": " + error_text(errno));
 
   rlimit limit{};
   int max_fd = 1024;
@@ -176,7 +176,7 @@ Expected<std::unique_ptr<ChildProcess>, std::string> ChildProcess::spawn(const S
                        ::getpid(),         max_fd};
 
   const pid_t pid = start_child(plan);
-  if (pid < 0) return Unexpected{"cannot start " + request.argv[0] + ": vfork: " + error_text(errno)};
+  if (pid < 0) return tl::make_unexpected("cannot start " + request.argv[0] + ": vfork: " + error_text(errno));
 
   // Also from this side, so the group exists before spawn() returns and
   // anyone signals it (EACCES once the child has exec'd is harmless).
@@ -195,15 +195,15 @@ Expected<std::unique_ptr<ChildProcess>, std::string> ChildProcess::spawn(const S
   if (n == static_cast<ssize_t>(sizeof report)) {
     child->reap();
     if (report.stage == Stage::kPassFd)
-      return Unexpected{"cannot pass fd " + std::to_string(request.pass_fd_as) + " to " + request.argv[0] + ": " +
-                        error_text(report.error)};
+      return tl::make_unexpected("cannot pass fd " + std::to_string(request.pass_fd_as) + " to " + request.argv[0] + ": " +
+                        error_text(report.error));
     const char* what = report.stage == Stage::kChdir ? "cannot enter " : "cannot execute ";
     const std::string& target = report.stage == Stage::kChdir ? directory : request.argv[0];
-    return Unexpected{what + target + ": " + error_text(report.error)};
+    return tl::make_unexpected(what + target + ": " + error_text(report.error));
   }
 
   if (!set_nonblocking(stdin_write.get()) || !set_nonblocking(stdout_read.get()) || !set_nonblocking(stderr_read.get()))
-    return Unexpected{"cannot set up pipes for " + request.argv[0] + ": " + error_text(errno)};
+    return tl::make_unexpected("cannot set up pipes for " + request.argv[0] + ": " + error_text(errno));
   pipes.stdin_write = std::move(stdin_write);
   pipes.stdout_read = std::move(stdout_read);
   pipes.stderr_read = std::move(stderr_read);

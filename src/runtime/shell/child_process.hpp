@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "util/expected.hpp"
+#include <tl/expected.hpp>
 #include "util/unique_fd.hpp"
 
 namespace edgefn {
@@ -49,7 +49,7 @@ class ChildProcess {
   // Forks and execs. Blocks only until the child has exec'd (or failed
   // to), as posix_spawn() does. Returns a message naming the program and
   // errno on failure. Any thread.
-  static Expected<std::unique_ptr<ChildProcess>, std::string> spawn(const SpawnRequest& request, Pipes& pipes);
+  static tl::expected<std::unique_ptr<ChildProcess>, std::string> spawn(const SpawnRequest& request, Pipes& pipes);
 
   // Kills the group and reaps the leader if that has not happened yet
   // (blocking, briefly: SIGKILL cannot be ignored).

@@ -14,7 +14,7 @@ bool escapable_in_double_quotes(char c) { return c == '"' || c == '\\' || c == '
 
 }  // namespace
 
-Expected<std::vector<std::string>, std::string> split_arguments(std::string_view text) {
+tl::expected<std::vector<std::string>, std::string> split_arguments(std::string_view text) {
   std::vector<std::string> words;
   std::string word;
   // A word exists once anything, even an empty pair of quotes, was seen.
@@ -29,14 +29,14 @@ Expected<std::vector<std::string>, std::string> split_arguments(std::string_view
       ++i;
     } else if (c == '\'') {
       auto close = text.find('\'', i + 1);
-      if (close == std::string_view::npos) return Unexpected{at("unterminated single quote", i)};
+      if (close == std::string_view::npos) return tl::make_unexpected(at("unterminated single quote", i));
       word.append(text.substr(i + 1, close - i - 1));
       in_word = true;
       i = close + 1;
     } else if (c == '"') {
       const std::size_t open = i++;
       for (;;) {
-        if (i >= text.size()) return Unexpected{at("unterminated double quote", open)};
+        if (i >= text.size()) return tl::make_unexpected(at("unterminated double quote", open));
         const char d = text[i];
         if (d == '"') break;
         if (d == '\\' && i + 1 < text.size() && escapable_in_double_quotes(text[i + 1])) {
@@ -49,7 +49,7 @@ Expected<std::vector<std::string>, std::string> split_arguments(std::string_view
       in_word = true;
       ++i;
     } else if (c == '\\') {
-      if (i + 1 >= text.size()) return Unexpected{at("trailing backslash", i)};
+      if (i + 1 >= text.size()) return tl::make_unexpected(at("trailing backslash", i));
       if (text[i + 1] != '\n') {
         word.push_back(text[i + 1]);
         in_word = true;

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "util/expected.hpp"
+#include <tl/expected.hpp>
 
 namespace edgefn {
 
@@ -22,6 +22,6 @@ namespace edgefn {
 //   - '' or "" makes an empty argument.
 // Returns a message naming the problem and its 0-based offset when a
 // quote is left open or the text ends in a lone backslash. Pure; any thread.
-Expected<std::vector<std::string>, std::string> split_arguments(std::string_view text);
+tl::expected<std::vector<std::string>, std::string> split_arguments(std::string_view text);
 
 }  // namespace edgefn

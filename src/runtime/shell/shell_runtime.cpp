@@ -236,10 +236,10 @@ class Invocation : public std::enable_shared_from_this<Invocation> {
   InvokeResult outcome() {
     const int status = *status_;
     if (slot_->stopping.load())
-      return Unexpected{DispatchError{DispatchError::Code::kStopping, "processor is stopping"}};
+      return tl::make_unexpected(DispatchError{DispatchError::Code::kStopping, "processor is stopping"});
     if (terminating_)
-      return Unexpected{DispatchError{DispatchError::Code::kTimedOut,
-                                      "event timeout exceeded; handler ended with " + describe_wait_status(status)}};
+      return tl::make_unexpected(DispatchError{DispatchError::Code::kTimedOut,
+                                      "event timeout exceeded; handler ended with " + describe_wait_status(status)});
     auto& log = *slot_->logger;
     if (overflow_) {
       const auto limit = settings_.attributes.max_output_size;
@@ -317,7 +317,7 @@ class ShellRuntime final : public Runtime {
   void invoke(Event event, InvokeCompletion done) noexcept override {
     try {
       if (slot_->stopping.load())
-        return done(Unexpected{DispatchError{DispatchError::Code::kStopping, "processor is stopping"}});
+        return done(tl::make_unexpected(DispatchError{DispatchError::Code::kStopping, "processor is stopping"}));
       const auto& settings = *slot_->settings;
       std::vector<std::string> argv = settings.command.prefix;
       if (auto header = event.header("X-Nuclio-Arguments"); !header.empty()) {
@@ -332,7 +332,7 @@ class ShellRuntime final : public Runtime {
       auto child = ChildProcess::spawn(request, pipes);
       if (!child) {
         slot_->logger->error("event {}: {}", event.id, child.error());
-        return done(Unexpected{DispatchError{DispatchError::Code::kCrashed, child.error()}});
+        return done(tl::make_unexpected(DispatchError{DispatchError::Code::kCrashed, child.error()}));
       }
       auto invocation = std::make_shared<Invocation>(slot_, std::move(event), std::move(child.value()),
                                                      std::move(pipes), std::move(done));
@@ -347,7 +347,7 @@ class ShellRuntime final : public Runtime {
       invocation->start();
     } catch (const std::exception& e) {
       slot_->logger->error("cannot run the shell handler: {}", e.what());
-      if (done) done(Unexpected{DispatchError{DispatchError::Code::kCrashed, e.what()}});
+      if (done) done(tl::make_unexpected(DispatchError{DispatchError::Code::kCrashed, e.what()}));
     }
   }
 

@@ -1,5 +1,6 @@
 // processor: CLI11 -> app. Exit codes: 0 clean stop, 1 failed start, 2 bad
 // config or usage.
+#include <csignal>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -18,6 +19,10 @@ constexpr int kExitBadConfig = 2;
 
 int main(int argc, char** argv) {
   using namespace edgefn;
+  // A write to a peer that went away (a client, a handler that did not read
+  // all of its stdin) fails with EPIPE instead of ending the daemon. Once,
+  // here, for the whole process; children get the default back before exec.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App cli{"edgefn processor: runs a Nuclio-style function.yaml"};
   cli.set_version_flag("--version", std::string{"processor (edgefn) "} + EDGEFN_VERSION);
   cli.require_subcommand(0, 1);

@@ -13,6 +13,7 @@
 //   --idle-seconds 0 skips the idle CPU measurement.
 #include <sched.h>
 #include <signal.h>
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -33,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/python/worker_protocol.hpp"
 #include "shm/async_channel.hpp"
 #include "shm/channel.hpp"
 
@@ -41,6 +43,7 @@ namespace {
 using namespace std::chrono_literals;
 using namespace edgefn;
 using namespace edgefn::shm;
+using namespace edgefn::python;
 using Clock = std::chrono::steady_clock;
 
 struct Options {
@@ -61,13 +64,19 @@ void pin_to(int cpu) {
   std::exit(1);
 }
 
-pid_t spawn(const Options& o, const std::string& script, int fd, const std::map<std::string, std::string>& env) {
+// `fds` are passed as 3, 4, ... in order; each must already be above the
+// highest of those numbers or equal to its own target.
+pid_t spawn(const Options& o, const std::string& script, const std::vector<int>& fds,
+            const std::map<std::string, std::string>& env) {
   pid_t pid = fork();
   if (pid < 0) die("fork failed");
   if (pid > 0) return pid;
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (o.pin) pin_to(1);
-  if (inherit_fd(fd, 3) < 0) _exit(126);
+  std::vector<int> lifted;
+  for (int fd : fds) lifted.push_back(fcntl(fd, F_DUPFD_CLOEXEC, 3 + static_cast<int>(fds.size())));
+  for (std::size_t i = 0; i < lifted.size(); ++i)
+    if (lifted[i] < 0 || inherit_fd(lifted[i], 3 + static_cast<int>(i)) < 0) _exit(126);
   for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
   setenv("PYTHONPATH", o.pythonpath.c_str(), 1);
   std::string path = o.bench_dir + "/" + script;
@@ -108,7 +117,7 @@ struct Samples {
 };
 
 void check_response(Message& m, std::uint64_t id) {
-  if (m.type != MessageType::kResponse || m.request_id != id) die("unexpected message in the ring");
+  if (m.type != kResponseMessage || m.request_id != id) die("unexpected message in the ring");
   auto r = decode_response(m.head, std::move(m.body));
   if (!r || r->status != 200) die("bad response from the ring worker");
 }
@@ -119,7 +128,7 @@ void ring_round(Channel& channel, int n, std::uint64_t& next_id, Samples* out) {
   for (int i = 0; i < n; ++i) {
     auto id = next_id++;
     auto start = Clock::now();
-    if (channel.send(MessageType::kEvent, id, encode_event_head(e), e.body, 5s) != ChannelStatus::kOk) die("send");
+    if (channel.send(kEventMessage, id, encode_event_head(e), e.body, 5s) != ChannelStatus::kOk) die("send");
     Message m;
     if (auto s = channel.receive(m, 5s); s != ChannelStatus::kOk) die(std::string("receive: ") + to_string(s));
     check_response(m, id);
@@ -139,7 +148,7 @@ void async_round(Channel& channel, std::chrono::nanoseconds spin, int n, std::ui
         for (int i = 0; i < n; ++i) {
           auto id = next_id++;
           auto start = Clock::now();
-          if (co_await async.send(MessageType::kEvent, id, encode_event_head(e), e.body) != ChannelStatus::kOk) {
+          if (co_await async.send(kEventMessage, id, encode_event_head(e), e.body) != ChannelStatus::kOk) {
             die("async send");
           }
           Message m;
@@ -270,9 +279,9 @@ int main(int argc, char** argv) {
   if (o.pin) pin_to(0);
   ChannelSettings settings;
   settings.spin = std::chrono::microseconds(o.spin_us);
-  Channel channel("bench", settings);
-  pid_t ring_pid = spawn(o, "ring_worker.py", channel.notify_fd(),
-                         {{"EDGEFN_SHM_SEGMENT", channel.segment_name()},
+  Channel channel(settings);
+  pid_t ring_pid = spawn(o, "ring_worker.py", {channel.notify_fd(), channel.segment_fd()},
+                         {{"EDGEFN_SHM_FD", "4"},
                           {"EDGEFN_SHM_NOTIFY_FD", "3"},
                           {"EDGEFN_RING_HELPER", o.helper},
                           {"EDGEFN_SHM_SPIN_US", std::to_string(o.spin_us)}});
@@ -280,7 +289,7 @@ int main(int argc, char** argv) {
 
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) die("socketpair failed");
-  pid_t socket_pid = spawn(o, "socket_worker.py", sv[1], {});
+  pid_t socket_pid = spawn(o, "socket_worker.py", {sv[1]}, {});
   close(sv[1]);
 
   std::uint64_t id = 1;

@@ -43,6 +43,12 @@
  *
  * Strings are (pointer, length) pairs and are not NUL-terminated unless
  * noted; the body may contain NUL bytes.
+ *
+ * Growth. edgefn_api gains members only at its end, within the same ABI
+ * version; `struct_size` says how much of it this processor provides.
+ * Test for a later member with EDGEFN_API_HAS(call->api, member) before
+ * calling it (the edgefn_* wrappers below do), so that a handler built
+ * against this header still loads into an older 1.x processor.
  */
 #ifndef EDGEFN_HANDLER_H
 #define EDGEFN_HANDLER_H
@@ -87,6 +93,16 @@ typedef struct edgefn_event {
   int64_t offset;   /* -1 when not a stream event */
 } edgefn_event;
 
+/* A message for a named output (publish, below). */
+typedef struct edgefn_output_message {
+  edgefn_str topic; /* empty: the output's default */
+  edgefn_str key;
+  const edgefn_header *headers;
+  size_t num_headers;
+  const void *body;
+  size_t body_size;
+} edgefn_output_message;
+
 enum edgefn_log_level {
   EDGEFN_LOG_DEBUG = 0,
   EDGEFN_LOG_INFO = 1,
@@ -110,7 +126,19 @@ typedef struct edgefn_api {
   int (*set_body)(const edgefn_call *call, const void *data, size_t size);
   void *(*alloc_body)(const edgefn_call *call, size_t size); /* NULL on failure */
   void (*set_error)(const edgefn_call *call, const char *message, size_t size);
+  /* Since 1.1. Publishes `message` to the output named `output` (a stream
+   * trigger's connection). Copies everything and returns at once: 0 when
+   * the output exists and took the message for delivery, -1 when there is
+   * no such output or an argument is bad. Delivery failures are logged by
+   * the processor; the handler is not told. Never blocks, so inline
+   * handlers may call it. */
+  int (*publish)(const edgefn_call *call, const char *output, size_t output_size,
+                 const edgefn_output_message *message);
 } edgefn_api;
+
+/* Whether `api` provides `member`, for members added after 1.0. */
+#define EDGEFN_API_HAS(api, member) \
+  ((api)->struct_size >= offsetof(edgefn_api, member) + sizeof(((edgefn_api *)0)->member))
 
 struct edgefn_call {
   const edgefn_api *api;
@@ -150,6 +178,12 @@ static inline int edgefn_set_body(const edgefn_call *c, const void *data, size_t
 static inline void *edgefn_alloc_body(const edgefn_call *c, size_t size) { return c->api->alloc_body(c, size); }
 static inline void edgefn_set_error(const edgefn_call *c, const char *message, size_t size) {
   c->api->set_error(c, message, size);
+}
+/* -1 also when the processor predates publish (ABI 1.0). */
+static inline int edgefn_publish(const edgefn_call *c, const char *output, size_t output_size,
+                                 const edgefn_output_message *message) {
+  if (!EDGEFN_API_HAS(c->api, publish)) return -1;
+  return c->api->publish(c, output, output_size, message);
 }
 
 #ifdef __cplusplus

@@ -1,18 +1,19 @@
-"""The worker's end of the edgefn shared-memory channel, protocol version 1.
+"""The worker's end of the edgefn shared-memory channel, protocol version 2.
 
-The daemon (src/shm/channel.hpp) creates one segment per worker and spawns
-the worker with EDGEFN_SHM_SEGMENT=<name> and, usually,
-EDGEFN_SHM_NOTIFY_FD=<fd of the daemon's eventfd>. Ring indices and doorbell
-words are touched only by the C helper libedgefn_ring.so (loaded with ctypes,
-GIL released while it blocks), never by Python byte writes, which are neither
-atomic nor ordered. Python itself only reads: the control block's magic and
-version (for a clear error), and a message's bytes once the helper has
-acquired them and until it releases them.
+The daemon (src/shm/channel.hpp) creates one anonymous, sealed memfd per
+worker and spawns the worker with it inherited: EDGEFN_SHM_FD=<its fd> and,
+usually, EDGEFN_SHM_NOTIFY_FD=<fd of the daemon's eventfd>. Nothing has a
+name in /dev/shm. Ring indices and doorbell words are touched only by the C
+helper libedgefn_ring.so (loaded with ctypes, GIL released while it blocks),
+never by Python byte writes, which are neither atomic nor ordered. Python
+itself only reads: the control block's magic and version (for a clear
+error), and a message's bytes once the helper has acquired them and until
+it releases them.
 
-Protocol (the same text as src/shm/ring.h and src/shm/codec.hpp; all
+Transport (the same text as src/shm/ring.h and src/shm/codec.hpp; all
 integers little-endian):
 
-Segment /dev/shm/edgefn-<daemon pid>-<worker label>-<random>, mode 0600:
+Segment (the memfd, its size fixed by seals):
   offset 0: control block, 4096 bytes: u64 magic "EDGEFNSH", u32 version,
     u32 control size, u64 segment size, u64 d2w offset, u64 d2w size,
     u64 w2d offset, u64 w2d size, u64 max message size, u32 daemon pid,
@@ -21,7 +22,7 @@ Segment /dev/shm/edgefn-<daemon pid>-<worker label>-<random>, mode 0600:
 Ring: a 1024-byte header (magic, capacity; head, tail, two futex waiter
   words and a closed flag, each on its own 128-byte line), then capacity
   bytes (a power of two). head/tail count bytes forever; offset = pos mod
-  capacity.
+  capacity. Each side keeps its own index privately and only publishes it.
 Frame: on a 16-byte boundary, header u32 size, u16 type (0 = PAD), u16 flags
   (1 FIRST, 2 LAST), u64 request id; payload; padded to 16. A frame never
   wraps: a PAD frame fills the end of the ring instead. Payload at most
@@ -37,23 +38,34 @@ Doorbell: a reader with nothing to read spins briefly, sets its waiter word,
   eventfd); a writer wakes the reader only if its word is set. Idle workers
   use no CPU.
 
-Message heads (fixed part first, then variable bytes in order; strings are
-UTF-8, decoded here with surrogateescape so that no byte is lost):
+Messages (src/runtime/python/worker_protocol.hpp has the same list; fixed
+part first, then variable bytes in order; strings are UTF-8, decoded here
+with surrogateescape so that no byte is lost; pairs are u32 lengths
+[name, value] * count, then the bytes):
   HELLO (1), both ways:  u32 protocol version, u32 pid.
   EVENT (2), D->W, body = event body:
     i64 timestamp_ns, i64 offset, i32 shard_id, i32 num_shards,
     u8 last_in_batch, 3 zero bytes, u32 header count, u32 field count,
     u32 lengths of 12 strings (id, trigger_kind, trigger_name, method, path,
     url, content_type, topic, key, type, type_version, version), their bytes;
-    headers: u32 lengths [name, value] * count, then the bytes; fields alike.
+    headers, then fields, as pairs.
   RESPONSE (3), W->D, the event's request id, body = response body:
-    i32 status, u32 content type length, u32 header count, content type,
-    headers as in EVENT.
+    i32 status, u32 flags (bit 0: no_ack), u32 content type length,
+    u32 header count, content type, headers as pairs.
   LOG (4), W->D, the event's request id or 0:
     u8 level (0 debug, 1 info, 2 warn, 3 error), 3 zero bytes,
     u32 message length, u32 fields length, message, fields (a JSON object or
     empty).
-  Types 16 and up belong to the runtime layer.
+  READY (16), W->D: init_context returned.  INIT_FAILED (17), W->D: head =
+    the traceback.  STOP (18), D->W: run the termination callback, exit 0.
+    DRAIN (19), D->W: run the drain callback.
+  PUBLISH (20), W->D, request id chosen by the worker, body = payload:
+    u32 output length, u32 topic length, u32 key length, u32 header count,
+    output, topic, key, headers as pairs.
+  PUBLISH_RESULT (21), D->W, the PUBLISH's request id:
+    i32 code (0 = taken), u32 message length, message.
+  EXPLICIT_ACK (22), W->D: i32 partition, i64 offset, u32 topic length,
+    topic.
 
 Threads: one thread receives; sends may come from any thread (serialised
 here). Body bytes are copied exactly once out of the ring, straight into the
@@ -69,11 +81,12 @@ import struct
 import threading
 import time
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 MAGIC = 0x48534E4645474445  # "EDGEFNSH"
 
 HELLO, EVENT, RESPONSE, LOG = 1, 2, 3, 4
-FIRST_RUNTIME_TYPE = 16
+READY, INIT_FAILED, STOP, DRAIN = 16, 17, 18, 19
+PUBLISH, PUBLISH_RESULT, EXPLICIT_ACK = 20, 21, 22
 DEBUG, INFO, WARN, ERROR = 0, 1, 2, 3
 
 # Statuses of the C helper (EDGEFN_RING_* in ring.h).
@@ -83,7 +96,11 @@ CLOSED, TOO_BIG, PROTOCOL, INVALID, SYSTEM = -1, -2, -3, -4, -5
 _CONTROL = struct.Struct("<QI")
 _HELLO = struct.Struct("<II")
 _EVENT_FIXED = struct.Struct("<qqiiB3xII12I")
-_RESPONSE_FIXED = struct.Struct("<iII")
+_RESPONSE_FIXED = struct.Struct("<iIII")
+_NO_ACK = 1
+_PUBLISH_FIXED = struct.Struct("<IIII")
+_PUBLISH_RESULT_FIXED = struct.Struct("<iI")
+_EXPLICIT_ACK_FIXED = struct.Struct("<iqI")
 _LOG_FIXED = struct.Struct("<B3xII")
 _EVENT_STRINGS = ("id", "trigger_kind", "trigger_name", "method", "path", "url", "content_type",
                   "topic", "key", "type", "type_version", "version")
@@ -177,20 +194,22 @@ def encode_event_head(event):
     return b"".join([fixed, *strings, _encode_pairs(headers), _encode_pairs(fields)])
 
 
-def encode_response_head(status=200, content_type="text/plain", headers=()):
+def encode_response_head(status=200, content_type="text/plain", headers=(), no_ack=False):
     """headers: (name, value) pairs or a dict; values are sent as text."""
     content_type = _utf8(content_type)
+    flags = _NO_ACK if no_ack else 0
     if not headers:
-        return _RESPONSE_FIXED.pack(status, len(content_type), 0) + content_type
+        return _RESPONSE_FIXED.pack(status, flags, len(content_type), 0) + content_type
     if isinstance(headers, dict):
         headers = headers.items()
     pairs = [(n, v if isinstance(v, (str, bytes)) else str(v)) for n, v in headers]
-    return _RESPONSE_FIXED.pack(status, len(content_type), len(pairs)) + content_type + _encode_pairs(pairs)
+    return (_RESPONSE_FIXED.pack(status, flags, len(content_type), len(pairs)) + content_type
+            + _encode_pairs(pairs))
 
 
 def decode_response(head, body):
     try:
-        status, n, count = _RESPONSE_FIXED.unpack_from(head, 0)
+        status, flags, n, count = _RESPONSE_FIXED.unpack_from(head, 0)
         pos = _RESPONSE_FIXED.size
         content_type = _text(head[pos:pos + n])
         headers, pos = _decode_pairs(head, pos + n, count)
@@ -198,7 +217,35 @@ def decode_response(head, body):
         raise ProtocolError("malformed response head: %s" % e) from None
     if pos != len(head):
         raise ProtocolError("response head is %d bytes, its fields say %d" % (len(head), pos))
-    return {"status": status, "content_type": content_type, "headers": headers, "body": body}
+    return {"status": status, "content_type": content_type, "headers": headers, "body": body,
+            "no_ack": bool(flags & _NO_ACK)}
+
+
+def encode_publish_head(output, topic="", key="", headers=()):
+    output, topic, key = _utf8(output), _utf8(topic or ""), _utf8(key or "")
+    if isinstance(headers, dict):
+        headers = headers.items()
+    pairs = [(n, v if isinstance(v, (str, bytes)) else str(v)) for n, v in (headers or ())]
+    return (_PUBLISH_FIXED.pack(len(output), len(topic), len(key), len(pairs)) + output + topic + key
+            + _encode_pairs(pairs))
+
+
+def decode_publish_result(head):
+    """PUBLISH_RESULT head -> (code, message)."""
+    try:
+        code, n = _PUBLISH_RESULT_FIXED.unpack_from(head, 0)
+        pos = _PUBLISH_RESULT_FIXED.size
+        message = _text(head[pos:pos + n])
+    except (struct.error, UnicodeError) as e:
+        raise ProtocolError("malformed publish result: %s" % e) from None
+    if pos + n != len(head):
+        raise ProtocolError("publish result head is %d bytes, its fields say %d" % (len(head), pos + n))
+    return code, message
+
+
+def encode_explicit_ack_head(topic, partition, offset):
+    topic = _utf8(topic or "")
+    return _EXPLICIT_ACK_FIXED.pack(int(partition), int(offset), len(topic)) + topic
 
 
 def encode_log_head(level, message, fields=None):
@@ -304,7 +351,7 @@ class Channel:
     the last event, the worker burns at most this much CPU, then none.
     """
 
-    def __init__(self, segment, notify_fd=None, helper_path=None, spin_us=50, handshake_timeout=10.0):
+    def __init__(self, segment_fd, notify_fd=None, helper_path=None, spin_us=50, handshake_timeout=10.0):
         self._lib = lib = load_helper(helper_path)
         self._ep = None
         self._closed = False
@@ -312,13 +359,13 @@ class Channel:
         self._send_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._info = (ctypes.c_uint64 * 5)()
-        path = segment if segment.startswith("/") else "/dev/shm/" + segment
-        fd = os.open(path, os.O_RDWR)
+        # The mapping keeps the memory; the descriptor is not needed after it.
+        path = "shm fd %d" % segment_fd
         try:
-            size = os.fstat(fd).st_size
-            self._mm = mmap.mmap(fd, size)
+            size = os.fstat(segment_fd).st_size
+            self._mm = mmap.mmap(segment_fd, size)
         finally:
-            os.close(fd)
+            os.close(segment_fd)
         magic, version = _CONTROL.unpack_from(self._mm, 0)
         if magic != MAGIC:
             self._unmap()
@@ -355,9 +402,9 @@ class Channel:
 
     @classmethod
     def from_environment(cls, **kwargs):
-        """Attaches as the daemon told us: EDGEFN_SHM_SEGMENT, EDGEFN_SHM_NOTIFY_FD."""
+        """Attaches as the daemon told us: EDGEFN_SHM_FD, EDGEFN_SHM_NOTIFY_FD."""
         fd = os.environ.get("EDGEFN_SHM_NOTIFY_FD")
-        return cls(os.environ["EDGEFN_SHM_SEGMENT"], None if fd in (None, "") else int(fd), **kwargs)
+        return cls(int(os.environ["EDGEFN_SHM_FD"]), None if fd in (None, "") else int(fd), **kwargs)
 
     def _status_name(self, status):
         return self._lib.edgefn_py_status_name(status).decode()
@@ -455,8 +502,8 @@ class Channel:
         if rc != OK:
             self._check(rc, "sending message type %d" % kind)
 
-    def send_response(self, request_id, body=b"", status=200, content_type="text/plain", headers=()):
-        self.send(RESPONSE, request_id, encode_response_head(status, content_type, headers), body)
+    def send_response(self, request_id, body=b"", status=200, content_type="text/plain", headers=(), no_ack=False):
+        self.send(RESPONSE, request_id, encode_response_head(status, content_type, headers, no_ack), body)
 
     def send_log(self, request_id, level, message, fields=None):
         self.send(LOG, request_id, encode_log_head(level, message, fields))

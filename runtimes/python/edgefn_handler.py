@@ -127,15 +127,19 @@ class HandlerHost:
             self._run(init_context(self.context))
 
     def invoke(self, event):
-        """Runs the handler; never raises. Returns the to_response() tuple."""
+        """Runs the handler; never raises. Returns the to_response() tuple
+        and whether the handler defers the event's acknowledgement
+        (Response.ensure_no_ack())."""
         try:
-            return to_response(self._run(self._entrypoint(self.context, event)))
+            output = self._run(self._entrypoint(self.context, event))
+            no_ack = isinstance(output, nuclio_sdk.Response) and output.no_ack
+            return (*to_response(output), no_ack)
         except Exception as e:  # noqa: BLE001 - every handler error becomes a 500
             trace = traceback.format_exc()
             self.context.logger.error_with("handler raised an exception:\n" + trace.rstrip("\n"),
                                            exception=type(e).__name__)
             body = trace if self._dev_mode else f"{type(e).__name__}: {e}"
-            return 500, "text/plain", [], body.encode()
+            return 500, "text/plain", [], body.encode(), False
 
     def close(self):
         if self._loop is not None:

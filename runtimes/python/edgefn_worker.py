@@ -1,28 +1,33 @@
 """edgefn's Python worker: runs one Nuclio-style handler for the daemon.
 
 Started by the daemon (src/runtime/python/python_runtime.hpp) as
-`python3 edgefn_worker.py` in the function's directory, with:
-  EDGEFN_SHM_SEGMENT, EDGEFN_SHM_NOTIFY_FD   the channel (edgefn_channel.py)
+`python3 edgefn_worker.py` in the function's directory, with SIGTERM and
+SIGINT ignored (the daemon decides when a worker stops) and:
+  EDGEFN_SHM_FD, EDGEFN_SHM_NOTIFY_FD       the channel (edgefn_channel.py)
   EDGEFN_RING_HELPER                        libedgefn_ring.so
   EDGEFN_HANDLER                            module:entrypoint
-  EDGEFN_FUNCTION_DIR, EDGEFN_WORKER_SOURCE_DIR  where the module is found
+  EDGEFN_FUNCTION_DIR                       where the module is found
+  EDGEFN_SOURCE_FD                          functionSourceCode, when given:
+                                            the module's source, a memfd
   EDGEFN_WORKER_ID, EDGEFN_TRIGGER_KIND, EDGEFN_TRIGGER_NAME,
   EDGEFN_FUNCTION_NAMESPACE, EDGEFN_DEV (1: tracebacks in 500 bodies),
   EDGEFN_FUNCTION_URLS                      JSON {name: url}, call_function
 plus the daemon's environment, spec.env and NUCLIO_FUNCTION_*.
 
-Sequence: attach (HELLO), import the handler, run init_context, send READY
-(16); or send INIT_FAILED (17) with the traceback, wait for the daemon to
-close the channel, and exit 1. Then one event at a time until the channel
-closes. SIGTERM runs the termination callback and exits 0. (No trigger drains
-a worker without stopping it yet, so the drain callback is kept but never
-called.)
+Sequence: attach (HELLO), import the handler, run init_context, send READY;
+or send INIT_FAILED with the traceback and wait to be killed. Then events,
+one at a time, until STOP (the termination callback runs, exit 0) or until
+the channel closes. DRAIN runs the drain callback.
 
 sys.stdout and sys.stderr become log frames (print() -> info, stderr ->
 warn), tagged with the event being handled; the real fds 1 and 2 stay on
 pipes the daemon logs line by line, for C extensions and the interpreter's
 own fatal errors.
 """
+import collections
+import ctypes
+import importlib.abc
+import importlib.util
 import io
 import json
 import os
@@ -31,19 +36,23 @@ import sys
 import threading
 import traceback
 
-READY, INIT_FAILED = 16, 17
 _LEVELS = {"debug": 0, "info": 1, "warn": 2, "error": 3}
+_PR_SET_DUMPABLE = 4
 
 
-class _Terminate(BaseException):
-    """Raised in the main thread by SIGTERM while it waits for an event."""
+def _not_dumpable():
+    """The shm segment is an inherited memfd: another process of the same
+    user could open it through /proc/<pid>/fd unless this process is
+    non-dumpable. execve() made it dumpable again, so it is set here."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 class _State:
     def __init__(self):
         self.request_id = 0  # the event being handled, for log frames
-        self.waiting = False  # the main thread is blocked waiting for an event
-        self.terminate = False
 
 
 class _LogWriter(io.TextIOBase):
@@ -87,6 +96,69 @@ class _LogWriter(io.TextIOBase):
             line, self._buffer = self._buffer, ""
         if line:
             self._send(self._level, line, None)
+
+
+class Mailbox:
+    """One receiver at a time on the channel, for several threads.
+
+    The main loop waits for events; a handler (or a thread it started)
+    waiting for the answer to a PUBLISH may run while the main loop is not
+    receiving (the handler runs on the main thread) or while it is (a
+    background thread). Whoever receives routes what arrives: answers to
+    the thread waiting for them, everything else to the main loop.
+    """
+
+    def __init__(self, channel, ec):
+        self._channel = channel
+        self._ec = ec
+        self._cond = threading.Condition()
+        self._receiving = False
+        self._replies = {}
+        self._inbox = collections.deque()
+        self._next_id = 1
+
+    def next_message(self):
+        """The next message for the main loop: (type, request_id, head, body)."""
+        return self._wait(lambda: self._inbox.popleft() if self._inbox else None)
+
+    def request(self, kind, head, body, reply_kind):
+        """Sends `kind` with a fresh request id and waits for its `reply_kind`."""
+        with self._cond:
+            request_id = self._next_id
+            self._next_id += 1
+        self._channel.send(kind, request_id, head, body)
+
+        def reply():
+            message = self._replies.pop(request_id, None)
+            if message is not None and message[0] != reply_kind:
+                raise self._ec.ProtocolError("expected message type %d, got %d" % (reply_kind, message[0]))
+            return message
+
+        return self._wait(reply)
+
+    def _wait(self, take):
+        while True:
+            with self._cond:
+                while True:
+                    found = take()
+                    if found is not None:
+                        return found
+                    if not self._receiving:
+                        break
+                    self._cond.wait()
+                self._receiving = True
+            message = None
+            try:
+                message = self._channel.recv()
+            finally:
+                with self._cond:
+                    self._receiving = False
+                    if message is not None:
+                        if message[0] == self._ec.PUBLISH_RESULT:
+                            self._replies[message[1]] = message
+                        else:
+                            self._inbox.append(message)
+                    self._cond.notify_all()
 
 
 def _call_function(urls, timeout_default=60.0):
@@ -137,11 +209,82 @@ def _call_function(urls, timeout_default=60.0):
     return call
 
 
+def _publisher(mailbox, ec):
+    import nuclio_sdk
+
+    def publish(output, body, topic=None, key=None, headers=None):
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+        elif isinstance(body, str):
+            body = body.encode()
+        elif body is None:
+            body = b""
+        head = ec.encode_publish_head(output, topic or "", key or "", headers or ())
+        _, _, reply, _ = mailbox.request(ec.PUBLISH, head, bytes(body), ec.PUBLISH_RESULT)
+        code, message = ec.decode_publish_result(reply)
+        if code != 0:
+            raise nuclio_sdk.PublishError(message)
+
+    return publish
+
+
+def _explicit_acker(channel, ec):
+    def explicit_ack(qualified_offset):
+        channel.send(ec.EXPLICIT_ACK, 0, ec.encode_explicit_ack_head(
+            qualified_offset.topic, qualified_offset.partition, qualified_offset.offset))
+
+    return explicit_ack
+
+
+class _SourceLoader(importlib.abc.SourceLoader):
+    """Imports functionSourceCode from the memfd the daemon passed."""
+
+    def __init__(self, fd):
+        self._fd = fd
+
+    def get_filename(self, fullname):
+        return "<functionSourceCode>"
+
+    def get_data(self, path):
+        # pread: the file offset is shared with every other worker.
+        size = os.fstat(self._fd).st_size
+        chunks, offset = [], 0
+        while offset < size:
+            chunk = os.pread(self._fd, size - offset, offset)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            offset += len(chunk)
+        return b"".join(chunks)
+
+
+def _load_source_module(handler_spec, fd):
+    """Makes `module` (possibly dotted) importable from the source in `fd`."""
+    module_name = handler_spec.partition(":")[0]
+    parts = module_name.split(".")
+    for i in range(1, len(parts)):
+        parent = ".".join(parts[:i])
+        if parent not in sys.modules:
+            package = importlib.util.module_from_spec(importlib.util.spec_from_loader(parent, None, is_package=True))
+            package.__path__ = []
+            sys.modules[parent] = package
+    spec = importlib.util.spec_from_loader(module_name, _SourceLoader(fd), origin="<functionSourceCode>")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+
+
 def _traceback_text():
     return traceback.format_exc().rstrip("\n")
 
 
 def main():
+    _not_dumpable()
+    # Inherited as ignored from the daemon; said again for a worker started
+    # by hand.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     import edgefn_channel as ec
 
     try:
@@ -151,6 +294,7 @@ def main():
         return 1
 
     state = _State()
+    mailbox = Mailbox(channel, ec)
 
     def sink(level, message, fields):
         try:
@@ -162,20 +306,13 @@ def main():
     sys.stdout = _LogWriter(sink, "info", 1)
     sys.stderr = _LogWriter(sink, "warn", 2)
 
-    def on_term(signum, frame):
-        state.terminate = True
-        if state.waiting:
-            raise _Terminate()
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the daemon decides when a worker stops
-
     import edgefn_handler
     import nuclio_sdk
 
     urls = json.loads(os.environ.get("EDGEFN_FUNCTION_URLS") or "{}")
     platform = nuclio_sdk.Platform(kind="local", namespace=os.environ.get("EDGEFN_FUNCTION_NAMESPACE") or "default",
-                                   call_function=_call_function(urls))
+                                   call_function=_call_function(urls), explicit_ack=_explicit_acker(channel, ec),
+                                   publish=_publisher(mailbox, ec))
     trigger = nuclio_sdk.TriggerInfo(os.environ.get("EDGEFN_TRIGGER_KIND", ""),
                                      os.environ.get("EDGEFN_TRIGGER_NAME", ""))
     context = nuclio_sdk.Context(nuclio_sdk.Logger(sink), worker_id=int(os.environ.get("EDGEFN_WORKER_ID", "0")),
@@ -184,52 +321,58 @@ def main():
     host = None
     try:
         directory = os.environ.get("EDGEFN_FUNCTION_DIR") or os.getcwd()
-        source_dir = os.environ.get("EDGEFN_WORKER_SOURCE_DIR")
-        if source_dir:
-            sys.path.insert(0, directory)
-            directory = source_dir
+        source_fd = os.environ.get("EDGEFN_SOURCE_FD")
+        if source_fd:
+            _load_source_module(os.environ["EDGEFN_HANDLER"], int(source_fd))
         module, entrypoint = edgefn_handler.load_entrypoint(os.environ["EDGEFN_HANDLER"], directory)
         host = edgefn_handler.HandlerHost(entrypoint, module, context, os.environ.get("EDGEFN_DEV") == "1")
         host.init()
     except (Exception, SystemExit):
         return _init_failed(channel, ec, _traceback_text())
-    except _Terminate:
-        return 0
-    if state.terminate:
-        _run_callback(platform._termination_callback, "termination", context)
-        return 0
 
+    stopped = False
     try:
-        channel.send(READY, 0, b"")
-        while not state.terminate:
-            state.waiting = True
-            try:
-                if state.terminate:
-                    break
-                request_id, fields = channel.recv_event()
-            finally:
-                state.waiting = False
+        channel.send(ec.READY, 0, b"")
+        while True:
+            kind, request_id, head, body = mailbox.next_message()
+            if kind == ec.STOP:
+                stopped = True
+                break
+            if kind == ec.DRAIN:
+                _run_callback(platform._drain_callback, "drain", context)
+                continue
+            if kind != ec.EVENT:
+                context.logger.warn("unexpected message type %d from the daemon" % kind)
+                continue
+            fields = ec.decode_event(head, body)
             event = edgefn_handler.make_event(fields, nuclio_sdk.TriggerInfo(fields["trigger_kind"],
                                                                              fields["trigger_name"]))
             state.request_id = request_id
             try:
-                status, content_type, headers, body = host.invoke(event)
+                status, content_type, headers, body, no_ack = host.invoke(event)
             finally:
                 sys.stdout.flush()
                 sys.stderr.flush()
                 state.request_id = 0
             try:
-                channel.send_response(request_id, body, status, content_type, headers)
+                channel.send_response(request_id, body, status, content_type, headers, no_ack)
             except ec.MessageTooLarge:
                 context.logger.error("the response (%d bytes) is over the channel's limit" % len(body))
                 channel.send_response(request_id, b"response too large\n", 500, "text/plain")
-    except (_Terminate, ec.ChannelClosed):
+    except ec.ChannelClosed:
         pass
+    except BaseException:
+        # The channel may be what failed: the real stderr reaches the
+        # daemon's log whatever happened to it.
+        print("edgefn worker: " + _traceback_text(), file=real_stderr, flush=True)
+        raise
     finally:
-        if state.terminate:
+        if stopped:
             _run_callback(platform._termination_callback, "termination", context)
         if host is not None:
             host.close()
+        sys.stdout.flush()
+        sys.stderr.flush()
         sys.stdout, sys.stderr = real_stdout, real_stderr
         channel.close()
     return 0
@@ -240,15 +383,16 @@ def _run_callback(callback, what, context):
         return
     try:
         callback()
-    except Exception:  # noqa: BLE001 - a failing callback must not stop the shutdown
+    except Exception:  # noqa: BLE001 - a failing callback must not stop the worker
         context.logger.error_with("the %s callback raised an exception" % what, traceback=_traceback_text())
 
 
 def _init_failed(channel, ec, text):
     try:
-        channel.send(INIT_FAILED, 0, text.encode("utf-8", "replace"))
-        # The daemon closes the channel once it has the message; exiting
-        # before could lose it.
+        channel.send(ec.INIT_FAILED, 0, text.encode("utf-8", "replace"))
+        # The daemon kills this process once it has the message (a thread
+        # the handler started may keep it alive otherwise); exiting first
+        # could lose the message.
         while channel.recv(timeout=10.0) is not None:
             pass
     except ec.ChannelError:

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "config/config_error.hpp"
+#include "runtime/handler_environment.hpp"
 #include "runtime/native/native_runtime.hpp"
 #include "runtime/python/python_runtime.hpp"
 #include "runtime/shell/shell_runtime.hpp"
@@ -25,10 +26,70 @@ const std::vector<TriggerKind> kTriggerKinds = {
      }},
 };
 
-bool native_blocking(const FunctionConfig& config) {
-  if (!config.runtime_attributes || !config.runtime_attributes->defined()) return false;
-  return config.runtime_attributes->get_bool("blocking", false);
+const ConfigNode* runtime_attributes(const FunctionConfig& config) {
+  if (!config.runtime_attributes || !config.runtime_attributes->defined()) return nullptr;
+  const auto& attrs = *config.runtime_attributes;
+  if (!attrs.is_map()) attrs.fail("expected a mapping");
+  return &attrs;
 }
+
+bool native_blocking(const FunctionConfig& config) {
+  const auto* attrs = runtime_attributes(config);
+  return attrs && attrs->get_bool("blocking", false);
+}
+
+std::vector<std::unique_ptr<Runtime>> make_native(const RuntimeContext& context, const std::filesystem::path& directory) {
+  const auto& config = context.config;
+  auto handler = load_native_handler(config.handler, directory);
+  const bool blocking = native_blocking(config) || handler.blocking_by_default;
+  std::vector<std::unique_ptr<Runtime>> runtimes;
+  for (int i = 0; i < context.count; ++i)
+    runtimes.push_back(make_native_runtime(
+        {handler, blocking, {i, context.pool_name, config.name}, context.trigger.name, &context.io, context.host}));
+  return runtimes;
+}
+
+std::vector<std::unique_ptr<Runtime>> make_shell(const RuntimeContext& context, const std::filesystem::path& directory) {
+  const auto& config = context.config;
+  auto settings = std::make_shared<ShellSettings>();
+  settings->attributes = read_shell_attributes(config);
+  settings->environment = base_environment(config, inherited_environment());
+  settings->command = resolve_shell_command(config.handler, directory, handler_path(settings->environment));
+  settings->working_directory = directory;
+  settings->termination_timeout = context.trigger.worker_termination_timeout;
+  settings->dev_mode = context.dev_mode;
+  std::vector<std::unique_ptr<Runtime>> runtimes;
+  for (int i = 0; i < context.count; ++i)
+    runtimes.push_back(make_shell_runtime(context.io, settings, {i, context.pool_name, config.name}));
+  return runtimes;
+}
+
+std::vector<std::unique_ptr<Runtime>> make_python(const RuntimeContext& context,
+                                                  const std::filesystem::path& directory) {
+  const auto& config = context.config;
+  auto settings = make_python_settings(config, directory, context.function_urls);
+  settings->dev_mode = context.dev_mode;
+  settings->trigger_kind = context.trigger.kind;
+  settings->trigger_name = context.trigger.name;
+  settings->namespace_name = config.namespace_name;
+  std::vector<std::unique_ptr<Runtime>> runtimes;
+  for (int i = 0; i < context.count; ++i)
+    runtimes.push_back(make_python_runtime(context.io, settings, {i, context.pool_name, config.name}, context.host));
+  return runtimes;
+}
+
+const std::vector<RuntimeKind> kRuntimeKinds = {
+    {"native",
+     [](const FunctionConfig& config) {
+       if (const auto* attrs = runtime_attributes(config)) {
+         attrs->check_keys({"blocking"});
+         attrs->get_bool("blocking", false);
+       }
+     },
+     make_native},
+    {"python", [](const FunctionConfig& config) { runtime_attributes(config); }, make_python},
+    {"shell", [](const FunctionConfig& config) { read_shell_attributes(config); }, make_shell},
+};
 
 }  // namespace
 
@@ -39,10 +100,17 @@ const TriggerKind* find_trigger_kind(std::string_view name) {
   return it == kTriggerKinds.end() ? nullptr : &*it;
 }
 
+const std::vector<RuntimeKind>& runtime_kinds() { return kRuntimeKinds; }
+
+const RuntimeKind* find_runtime_kind(std::string_view name) {
+  auto it = std::find_if(kRuntimeKinds.begin(), kRuntimeKinds.end(), [&](const auto& k) { return k.name == name; });
+  return it == kRuntimeKinds.end() ? nullptr : &*it;
+}
+
 KindCatalog kind_catalog() {
   KindCatalog catalog;
   for (const auto& k : kTriggerKinds) catalog.trigger_kinds.emplace_back(k.name);
-  catalog.runtimes = {"native", "python", "shell"};
+  for (const auto& k : kRuntimeKinds) catalog.runtimes.emplace_back(k.name);
   catalog.nuclio_only_trigger_kinds = {"mqtt",   "kafka-cluster", "v3ioStream", "rabbit-mq",
                                        "kinesis",  "nats",   "pubsub",        "eventhub",   "webAdmin",
                                        "poller",   "partitioned", "kickstart"};
@@ -55,55 +123,17 @@ KindCatalog kind_catalog() {
 }
 
 void validate_runtime_attributes(const FunctionConfig& config) {
-  if (!config.runtime_attributes || !config.runtime_attributes->defined()) return;
-  const auto& attrs = *config.runtime_attributes;
-  if (!attrs.is_map()) attrs.fail("expected a mapping");
-  if (config.runtime_kind() == "native") {
-    attrs.check_keys({"blocking"});
-    attrs.get_bool("blocking", false);
-  } else if (config.runtime_kind() == "shell") {
-    read_shell_attributes(config);
-  }
+  if (const auto* kind = find_runtime_kind(config.runtime_kind())) kind->validate(config);
 }
 
 std::vector<std::unique_ptr<Runtime>> make_runtimes(const RuntimeContext& context) {
   const auto& config = context.config;
-  std::vector<std::unique_ptr<Runtime>> runtimes;
-  const auto kind = config.runtime_kind();
   auto directory = config.build_path.empty() ? config.directory : config.build_path;
   if (!config.build_path.empty() && !std::filesystem::is_directory(config.build_path))
     directory = config.build_path.parent_path();
-  if (kind == "native") {
-    auto handler = load_native_handler(config.handler, directory);
-    const bool blocking = native_blocking(config) || handler.blocking_by_default;
-    for (int i = 0; i < context.count; ++i)
-      runtimes.push_back(
-          make_native_runtime({handler, blocking, {i, context.pool_name, config.name}, context.trigger.name}));
-    return runtimes;
-  }
-  if (kind == "shell") {
-    auto settings = std::make_shared<ShellSettings>();
-    settings->attributes = read_shell_attributes(config);
-    settings->environment = base_environment(config, inherited_environment());
-    settings->command = resolve_shell_command(config.handler, directory, handler_path(settings->environment));
-    settings->working_directory = directory;
-    settings->termination_timeout = context.trigger.worker_termination_timeout;
-    settings->dev_mode = context.dev_mode;
-    for (int i = 0; i < context.count; ++i)
-      runtimes.push_back(make_shell_runtime(context.io, settings, {i, context.pool_name, config.name}));
-    return runtimes;
-  }
-  if (kind == "python") {
-    auto settings = make_python_settings(config, directory, context.function_urls);
-    settings->dev_mode = context.dev_mode;
-    settings->trigger_kind = context.trigger.kind;
-    settings->trigger_name = context.trigger.name;
-    settings->namespace_name = config.namespace_name;
-    for (int i = 0; i < context.count; ++i)
-      runtimes.push_back(make_python_runtime(context.io, settings, {i, context.pool_name, config.name}));
-    return runtimes;
-  }
-  throw StartError("runtime '" + config.runtime + "' is not supported by this build");
+  const auto* kind = find_runtime_kind(config.runtime_kind());
+  if (!kind) throw StartError("runtime '" + config.runtime + "' is not supported by this build");
+  return kind->create(context, directory);
 }
 
 }  // namespace edgefn

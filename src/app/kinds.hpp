@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/config_loader.hpp"
+#include "host/host_services.hpp"
 #include "runtime/python/python_settings.hpp"
 #include "runtime/runtime.hpp"
 #include "trigger/trigger.hpp"
@@ -44,7 +45,21 @@ struct RuntimeContext {
   int count = 1;          // workers in the pool
   bool dev_mode = false;  // --dev: error details may go into 500 bodies
   FunctionUrls function_urls;  // --function-url, for Python's call_function
+  HostServices* host = nullptr;  // what handlers publish through
 };
+
+struct RuntimeKind {
+  std::string_view name;
+  // Throws ConfigError for bad spec.runtimeAttributes.
+  void (*validate)(const FunctionConfig& config);
+  // `context.count` runtimes for one pool, resolved against `directory`.
+  // Throws StartError when the handler cannot be found or loaded.
+  std::vector<std::unique_ptr<Runtime>> (*create)(const RuntimeContext& context,
+                                                  const std::filesystem::path& directory);
+};
+
+const std::vector<RuntimeKind>& runtime_kinds();
+const RuntimeKind* find_runtime_kind(std::string_view name);
 
 // `context.count` runtimes for one pool. Throws StartError when the handler
 // cannot be found or loaded.

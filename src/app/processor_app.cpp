@@ -1,6 +1,6 @@
 #include "app/processor_app.hpp"
 
-#include <unistd.h>
+#include <sys/prctl.h>
 
 #include <csignal>
 #include <map>
@@ -10,11 +10,12 @@
 #include "config/config_error.hpp"
 #include "config/config_loader.hpp"
 #include "control/management_server.hpp"
+#include "host/host_services.hpp"
 #include "log/log.hpp"
-#include "shm/segment.hpp"
 #include "trigger/http/http_settings.hpp"
 #include "util/duration.hpp"
 #include "util/json.hpp"
+#include "worker/worker_pool.hpp"
 
 namespace edgefn {
 namespace {
@@ -31,15 +32,23 @@ LoadResult load_and_check(const std::filesystem::path& file) {
   return result;
 }
 
+// Lifecycle, all of it asynchronous on the io_context:
+//   start: pools start their workers; the management server and the
+//   triggers start at once (the HTTP listener answers 503 until a worker is
+//   ready rather than refusing connections); "ready" is logged, and /ready
+//   says yes, once every pool has a ready worker.
+//   drain (SIGTERM or SIGINT): readiness turns false; runtimes learn of the
+//   drain; every trigger drains (new events refused, accepted ones finish)
+//   until the drain deadline.
+//   stop: every pool stops all its workers at once, each bounded by
+//   workerTerminationTimeout; then triggers and the management server
+//   close, and the io_context runs out of work: run() returns 0.
 class Processor {
  public:
   Processor(const AppOptions& options, FunctionConfig config)
       : options_(options), config_(std::move(config)), log_(get_logger("processor")) {}
 
   int run() {
-    // Segments of processors that were SIGKILLed; those of live ones stay.
-    for (const auto& name : shm::remove_stale_segments())
-      log_->info("removed shared-memory segment {} left by a processor that is gone", name);
     build();
     asio::ip::tcp::endpoint management_endpoint = resolve_management_address();
     management_.emplace(io_, management_endpoint,
@@ -49,32 +58,20 @@ class Processor {
     for (auto& [name, pool] : pools_) pool->start();
     management_->start();
     for (auto& t : triggers_) t.trigger->start();
+    watch_readiness();
 
     signals_.async_wait([this](error_code ec, int signal) {
       if (!ec) on_signal(signal);
     });
-    started_.store(true);
-    log_->info("function '{}' ready: {} trigger(s), {} pool(s)", config_.name, triggers_.size(), pools_.size());
 
     auto guard = asio::make_work_guard(io_);
-    work_guard_ = &guard;
+    work_guard_.emplace(std::move(guard));
     const int threads = options_.io_threads > 0 ? options_.io_threads
                                                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     std::vector<std::thread> extra;
     for (int i = 1; i < threads; ++i) extra.emplace_back([this] { run_io(); });
     run_io();
     for (auto& t : extra) t.join();
-
-    // A blocking native handler that never returned still holds its thread
-    // and the pool it reports to; destroying either would race with it.
-    for (auto& [name, pool] : pools_) {
-      if (pool->busy() > 0) {
-        log_->warn("exiting with {} handler(s) still running in pool '{}'", pool->busy(), name);
-        spdlog::shutdown();
-        std::fflush(stdout);
-        ::_exit(0);
-      }
-    }
     log_->info("stopped");
     return 0;
   }
@@ -96,13 +93,13 @@ class Processor {
       const auto pool_name = tc.worker_allocator_name.empty() ? tc.name : tc.worker_allocator_name;
       auto& pool = pools_[pool_name];
       if (!pool) {
-        pool = std::make_unique<WorkerPool>(
-            io_, PoolSettings{pool_name, config_.event_timeout},
-            make_runtimes({io_, config_, tc, pool_name, tc.num_workers, options_.dev_mode, options_.function_urls}));
+        pool = std::make_unique<WorkerPool>(io_, PoolSettings{pool_name, config_.event_timeout},
+                                            make_runtimes({io_, config_, tc, pool_name, tc.num_workers,
+                                                           options_.dev_mode, options_.function_urls, &host_}));
       }
       const auto* kind = find_trigger_kind(tc.kind);
       if (!kind) throw StartError("trigger kind '" + tc.kind + "' is not built in");
-      TriggerContext context{io_, config_, tc, *pool, metrics_, options_.dev_mode};
+      TriggerContext context{io_, config_, tc, *pool, metrics_, host_, options_.dev_mode};
       triggers_.push_back({kind->create(context, KindOverrides{options_.http_listen}), &tc, pool.get()});
     }
     if (triggers_.empty()) throw StartError("no enabled triggers: nothing would ever call the handler");
@@ -132,10 +129,24 @@ class Processor {
     }
   }
 
+  // "ready" is logged once every pool has a ready worker, and not before.
+  void watch_readiness() {
+    pools_waiting_.store(static_cast<int>(pools_.size()));
+    for (auto& [name, pool] : pools_) {
+      pool->when_ready([this] {
+        if (pools_waiting_.fetch_sub(1) != 1 || draining_.load()) return;
+        started_.store(true);
+        log_->info("function '{}' ready: {} trigger(s), {} pool(s)", config_.name, triggers_.size(), pools_.size());
+      });
+    }
+  }
+
   bool ready() const {
     if (!started_.load() || draining_.load()) return false;
+    for (const auto& [name, pool] : pools_)
+      if (pool->ready_workers() == 0) return false;
     for (const auto& t : triggers_)
-      if (t.pool->live_workers() == 0) return false;
+      if (!t.trigger->ready()) return false;
     return true;
   }
 
@@ -159,6 +170,7 @@ class Processor {
       w.key("kind").value(t.trigger->info().kind);
       w.key("pool").value(t.pool->name());
       w.key("numWorkers").value(t.config->num_workers);
+      w.key("ready").value(t.trigger->ready());
       t.trigger->write_status(w);
       w.end_object();
     }
@@ -169,14 +181,15 @@ class Processor {
       w.begin_object();
       w.key("name").value(s.name);
       w.key("size").value(s.size);
+      w.key("ready").value(s.ready);
       w.key("busy").value(s.busy);
       w.key("waiting").value(static_cast<std::uint64_t>(s.waiting));
-      w.key("live").value(pool->live_workers());
       w.key("workers").begin_array();
       for (const auto& worker : s.workers) {
         w.begin_object();
         w.key("id").value(worker.id);
         w.key("state").value(worker.state);
+        w.key("detail").value(worker.detail);
         w.key("events").value(worker.events);
         w.key("timeouts").value(worker.timeouts);
         w.end_object();
@@ -190,19 +203,23 @@ class Processor {
   }
 
   void on_signal(int signal) {
+    const char* name = signal == SIGINT ? "SIGINT" : "SIGTERM";
     if (draining_.exchange(true)) return;
-    log_->info("received {}, draining (up to {})", signal == SIGINT ? "SIGINT" : "SIGTERM",
-               format_duration(options_.drain_timeout));
-    for (auto& t : triggers_) t.trigger->stop_accepting();
-    drain_deadline_.store(std::chrono::steady_clock::now() + options_.drain_timeout);
+    log_->info("received {}, draining (up to {})", name, format_duration(options_.drain_timeout));
+    const auto deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
     // A second signal stops at once.
     signals_.async_wait([this](error_code ec, int) {
-      if (!ec) {
-        log_->warn("second signal: stopping without waiting for in-flight events");
-        drain_deadline_.store(std::chrono::steady_clock::now());
-      }
+      if (ec) return;
+      log_->warn("second signal: stopping without waiting for in-flight events");
+      stop_pools();
     });
-    poll_drain();
+    for (auto& [pool_name, pool] : pools_) pool->drain();
+    triggers_draining_.store(static_cast<int>(triggers_.size()));
+    for (auto& t : triggers_) {
+      t.trigger->drain(deadline, [this] {
+        if (triggers_draining_.fetch_sub(1) == 1) stop_pools();
+      });
+    }
   }
 
   std::size_t in_flight() const {
@@ -211,63 +228,62 @@ class Processor {
     return n;
   }
 
-  // Triggers report in-flight events as a count, not as completion
-  // callbacks; checking it every few milliseconds costs nothing while
-  // draining and keeps the Trigger interface small.
-  void poll_drain() {
-    auto remaining = in_flight();
-    if (remaining > 0 && std::chrono::steady_clock::now() < drain_deadline_.load()) {
-      drain_timer_.expires_after(std::chrono::milliseconds(5));
-      drain_timer_.async_wait([this](error_code ec) {
-        if (!ec) poll_drain();
-      });
-      return;
-    }
-    if (remaining > 0)
+  // Every worker of every pool at once, each bounded by the smallest
+  // workerTerminationTimeout among its pool's triggers.
+  void stop_pools() {
+    if (pools_stopping_.exchange(true)) return;
+    if (auto left = in_flight(); left > 0)
       log_->warn("drain timeout ({}) expired with {} event(s) still in flight", format_duration(options_.drain_timeout),
-                 remaining);
-    finish();
-  }
-
-  void finish() {
-    for (auto& t : triggers_) t.trigger->stop();
+                 left);
+    pools_running_.store(static_cast<int>(pools_.size()));
     for (auto& [name, pool] : pools_) {
       auto per_worker = std::chrono::milliseconds{10'000};
       for (const auto& t : triggers_)
         if (t.pool == pool.get()) per_worker = std::min(per_worker, t.config->worker_termination_timeout);
-      pool->stop(per_worker);
+      pool->stop(per_worker, [this] {
+        if (pools_running_.fetch_sub(1) == 1) finish();
+      });
     }
+  }
+
+  // Closes what still listens; the io_context then runs out of work.
+  void finish() {
+    for (auto& t : triggers_) t.trigger->stop();
     management_->stop();
     signals_.cancel();
-    work_guard_->reset();
-    io_.stop();
+    work_guard_.reset();
   }
 
   const AppOptions& options_;
   FunctionConfig config_;
   std::shared_ptr<spdlog::logger> log_;
-  // Before io_: handlers still queued when io_ is destroyed (HTTP sessions
-  // cut off by a drain timeout) update metrics as they are destroyed.
+  // Before io_: handlers still queued when io_ is destroyed update metrics
+  // as they are destroyed.
   MetricsRegistry metrics_;
   asio::io_context io_;
+  // Before the pools and triggers, which hold it.
+  Host host_;
   std::map<std::string, std::unique_ptr<WorkerPool>> pools_;
   std::vector<TriggerEntry> triggers_;
   std::optional<ManagementServer> management_;
   asio::signal_set signals_{io_, SIGINT, SIGTERM};
-  asio::steady_timer drain_timer_{io_};
-  // Written by the signal handler, read by the drain timer: either may run
-  // on any I/O thread.
-  std::atomic<std::chrono::steady_clock::time_point> drain_deadline_{};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_guard_;
   std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
-  asio::executor_work_guard<asio::io_context::executor_type>* work_guard_ = nullptr;
   std::atomic<bool> started_{false};
   std::atomic<bool> draining_{false};
+  std::atomic<bool> pools_stopping_{false};
+  std::atomic<int> pools_waiting_{0};
+  std::atomic<int> triggers_draining_{0};
+  std::atomic<int> pools_running_{0};
 };
 
 }  // namespace
 
 int run_processor(const AppOptions& options) {
   auto loaded = load_and_check(options.config_file);
+  // A process of the same user could otherwise open the daemon's memfds
+  // (the workers' shared memory) through /proc/<pid>/fd.
+  ::prctl(PR_SET_DUMPABLE, 0);
   Processor processor(options, std::move(loaded.config));
   return processor.run();
 }

@@ -251,7 +251,8 @@ class Loader {
 
   void read_spec(const ConfigNode& spec, FunctionConfig& config) {
     spec.check_keys({"description", "handler", "runtime", "env", "eventTimeout", "build", "runtimeAttributes",
-                     "triggers", "disableDefaultHTTPTrigger", "version", "dataBindings", "loggerSinks"},
+                     "triggers", "disableDefaultHTTPTrigger", "version", "dataBindings", "loggerSinks",
+                     "readinessTimeoutSeconds"},
                     {"apiVersion",        "alias",
                      "affinity",          "avatar",
                      "customScalingMetricSpecs",
@@ -266,7 +267,6 @@ class Loader {
                      "nodeName",          "nodeSelector",
                      "platform",          "preemptionPolicy",
                      "priorityClassName", "publish",
-                     "readinessTimeoutSeconds",
                      "replicas",          "resources",
                      "runRegistry",       "scaleToZero",
                      "securityContext",   "serviceAccount",
@@ -302,6 +302,10 @@ class Loader {
         config.event_timeout = value;
       }
     }
+
+    // Nuclio's default and meaning: how long a worker may take to start,
+    // its init_context included.
+    config.readiness_timeout = std::chrono::seconds(spec.get_int("readinessTimeoutSeconds", 120, 1, 86'400));
 
     read_build(spec.child("build"), config);
 

@@ -46,6 +46,9 @@ struct FunctionConfig {
   std::string handler;  // "module:entry", "lib.so:symbol", "builtin:echo"
   std::vector<std::pair<std::string, std::string>> env;
   std::optional<std::chrono::nanoseconds> event_timeout;
+  // readinessTimeoutSeconds: a worker that is not ready by then (its
+  // process started, the handler imported, init_context run) is restarted.
+  std::chrono::milliseconds readiness_timeout{120'000};
   std::filesystem::path build_path;        // spec.build.path, absolute; empty if unset
   std::string function_source_code;        // decoded spec.build.functionSourceCode
   std::optional<ConfigNode> runtime_attributes;

@@ -55,6 +55,26 @@ struct Response {
   std::string content_type = "text/plain";
   Headers headers;
   std::string body;
+  // The handler will acknowledge this stream event itself, later
+  // (Nuclio's Response.ensure_no_ack(), with explicitAckMode enabled).
+  bool no_ack = false;
+};
+
+// A message a handler publishes to a named output (through the host
+// services: an MQTT connection, a Kafka producer).
+struct OutputMessage {
+  std::string topic;  // empty: the output's own default
+  std::string key;
+  Headers headers;
+  std::string body;
+};
+
+// A stream event's place in its stream, as Nuclio's QualifiedOffset names
+// it: what a handler passes to explicit_ack().
+struct QualifiedOffset {
+  std::string topic;
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
 };
 
 // A 36-character UUID-shaped id, unique across processes and restarts:

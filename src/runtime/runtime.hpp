@@ -1,33 +1,41 @@
 #pragma once
-// The Runtime interface: one instance per worker slot, running the user's
-// handler. Implementations live in native/, python/, shell/. A runtime knows
-// nothing of triggers; WorkerPool drives it.
+// The Runtime interface: one instance per worker, running the user's
+// handler. Implementations live in native/, python/, shell/, and are listed
+// in app/kinds.cpp. A runtime knows nothing of triggers or of the dispatch
+// contract: WorkerPool drives it and turns its results into what triggers
+// see (worker/dispatch.hpp).
 #include <chrono>
+#include <functional>
+#include <optional>
 #include <string>
 
-#include "event/event.hpp"
 #include <tl/expected.hpp>
+
+#include "event/event.hpp"
 #include "util/unique_function.hpp"
 
 namespace edgefn {
 
-// Why an event got no answer from the handler. Kept apart from handler
+// Why a runtime gave no answer from the handler. Kept apart from handler
 // errors, which are Responses (the handler said no).
-struct DispatchError {
+struct RuntimeError {
   enum class Code {
-    kOverloaded,  // no worker freed up within the availability timeout -> 503
-    kTimedOut,    // spec.eventTimeout exceeded -> 504
-    kCrashed,     // the worker died holding the event -> 500
-    kStopping,    // the processor is shutting down -> 503
+    kCrashed,      // the worker died holding the event
+    kStopping,     // the runtime is stopping
+    kUnavailable,  // the worker could not take the event (its process just
+                   // ended): the event never started and is in `unstarted`
   };
   Code code;
   std::string detail;  // for logs, and for 500 bodies in --dev mode
+  std::optional<Event> unstarted;
 };
-const char* to_string(DispatchError::Code code) noexcept;
-int http_status(DispatchError::Code code) noexcept;
 
-using InvokeResult = tl::expected<Response, DispatchError>;
+using InvokeResult = tl::expected<Response, RuntimeError>;
 using InvokeCompletion = UniqueFunction<void(InvokeResult)>;
+// Called with true when the worker can take events and with false when it
+// no longer can (its process ended, it is stopping). Any thread, possibly
+// inside start().
+using ReadinessCallback = std::function<void(bool ready)>;
 
 struct WorkerIdentity {
   int id = 0;               // 0-based within its pool
@@ -39,9 +47,12 @@ class Runtime {
  public:
   virtual ~Runtime() = default;
 
-  // Prepares the worker: per-worker init hooks, processes. Called once, on
-  // the start-up thread, before any event. Throws StartError.
-  virtual void start() = 0;
+  // Starts the worker. Process-backed runtimes start their process in the
+  // background and report readiness when init_context has run; in-process
+  // ones run their init hook here and are ready at once. Start-up thread;
+  // throws StartError for what no retry can fix (a native init hook that
+  // fails). Called once.
+  virtual void start(ReadinessCallback on_readiness) = 0;
 
   // True when invoke_inline() may be used: the handler answers on the
   // calling I/O thread (native, non-blocking). Constant for the lifetime.
@@ -51,22 +62,32 @@ class Runtime {
   virtual InvokeResult invoke_inline(const Event& event) noexcept;
 
   // Every runtime: start handling `event`; `done` is called exactly once,
-  // from any thread, when the handler finished or the worker failed. The
-  // runtime owns the event until then. Never throws.
+  // from any thread (never inside invoke()), when the handler finished, the
+  // worker failed, or it could not take the event (kUnavailable, with the
+  // event given back). Only while ready, one event at a time. Never throws.
   virtual void invoke(Event event, InvokeCompletion done) noexcept = 0;
 
-  // The event in flight exceeded its timeout and its client was answered
-  // 504. A process-backed runtime kills and restarts its process; a thread
-  // cannot be killed, so a native runtime just keeps the slot busy. `done`
-  // of the abandoned invoke() still comes. Any thread.
+  // The event in flight exceeded spec.eventTimeout and its client was
+  // answered. A process-backed runtime kills its process and starts a new
+  // one; a thread cannot be killed, so a native runtime keeps the slot
+  // busy. `done` of the abandoned invoke() still comes. Any thread.
   virtual void abandon() noexcept {}
 
-  // Stops the worker (per-worker shutdown hooks, processes), waiting at most
-  // `timeout`. Start-up thread. Idempotent.
-  virtual void stop(std::chrono::milliseconds timeout) noexcept = 0;
+  // The processor drains: the handler's drain callback runs, and no
+  // process is started any more once the current one ends. Events may still
+  // come. Any thread; returns at once.
+  virtual void drain() noexcept {}
 
-  // False while the worker cannot take events (a process being respawned).
-  virtual bool alive() const noexcept { return true; }
+  // Stops the worker: termination hooks, then its process ends, killed
+  // after `timeout` if it has not. `done` runs once, from any thread, when
+  // everything the worker started has ended. Returns at once; every worker
+  // of every pool stops at the same time. Called once, after start().
+  virtual void stop(std::chrono::milliseconds timeout, UniqueFunction<void()> done) noexcept = 0;
+
+  // For /status and logs: "ready", "busy", or why the worker cannot take
+  // events ("starting", "init_context failed: ... (retry in 4 s)"). Any
+  // thread.
+  virtual std::string describe() const = 0;
 };
 
 }  // namespace edgefn

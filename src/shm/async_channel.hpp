@@ -4,7 +4,8 @@
 // ring between other handlers on the executor, for at most `spin` (less
 // while recent spins were in vain); then it arms the doorbell and waits on
 // the channel's eventfd with epoll, costing nothing until the worker
-// writes it.
+// writes it. interrupt() wakes a waiting receive() for the owner's own
+// reasons (an event to send, a message to answer).
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -18,8 +19,9 @@ namespace edgefn::shm {
 class AsyncChannel {
  public:
   // `channel` must have been created with use_eventfd and must outlive this
-  // object. Every call runs on `executor`, one at a time (a send and a
-  // receive may not be pending together). Throws on a failed dup().
+  // object. Every call runs on `executor` (a strand), one at a time (a
+  // send and a receive may not be pending together). Throws on a failed
+  // dup().
   AsyncChannel(asio::any_io_executor executor, Channel& channel,
                std::chrono::nanoseconds spin = std::chrono::microseconds(50));
 
@@ -28,18 +30,27 @@ class AsyncChannel {
   awaitable<ChannelStatus> send(MessageType type, std::uint64_t request_id, std::string head, std::string_view body);
 
   // The next complete message: kOk, kClosed, kTooLarge (skipped; `out` has
-  // its type and id), kProtocolError. There is no timeout of its own: to
-  // bound a wait (handshake, event timeout), close the Channel from a timer
-  // or another thread, and the pending call completes with kClosed.
-  awaitable<ChannelStatus> receive(Message& out);
+  // its type and id), kProtocolError; kWouldBlock when interrupt() was
+  // called and no message is complete yet. `spin`: poll before sleeping
+  // (when an answer is due soon); false sleeps at once (when idle).
+  // There is no timeout of its own: to bound a wait (handshake, event
+  // timeout), close the Channel from a timer or another thread, and the
+  // pending call completes with kClosed.
+  awaitable<ChannelStatus> receive(Message& out, bool spin = true);
+
+  // Makes a pending or the next receive() return kWouldBlock (unless a
+  // message is complete). On the executor.
+  void interrupt();
 
  private:
-  awaitable<void> wait(WaitFor what);
+  // False when the eventfd failed (the channel is then closed).
+  awaitable<bool> wait(WaitFor what, bool spin);
 
   Channel& channel_;
   asio::posix::stream_descriptor fd_;
   std::chrono::nanoseconds spin_;
   edgefn_spin spin_state_{};
+  bool interrupted_ = false;
 };
 
 }  // namespace edgefn::shm

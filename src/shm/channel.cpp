@@ -48,8 +48,8 @@ const char* to_string(ChannelStatus status) noexcept {
   return "unknown";
 }
 
-Channel::Channel(std::string_view worker_label, ChannelSettings settings)
-    : settings_(settings), segment_(Segment::create(worker_label, checked_segment_size(settings))) {
+Channel::Channel(ChannelSettings settings)
+    : settings_(settings), segment_(Segment::create(checked_segment_size(settings))) {
   if (settings_.use_eventfd) {
     notify_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (notify_fd_ < 0) throw ShmError(std::string("cannot create the shm channel's eventfd: ") + std::strerror(errno));
@@ -65,7 +65,7 @@ Channel::Channel(std::string_view worker_label, ChannelSettings settings)
   }
   if (rc != EDGEFN_RING_OK) {
     if (notify_fd_ >= 0) ::close(notify_fd_);
-    throw ShmError("cannot format shm segment " + segment_.name() + ": " + edgefn_ring_status_name(rc));
+    throw ShmError(std::string("cannot format the shm segment: ") + edgefn_ring_status_name(rc));
   }
 }
 
@@ -78,7 +78,7 @@ void Channel::close() noexcept { edgefn_endpoint_close(&ep_); }
 
 bool Channel::closed() const noexcept { return edgefn_ring_closed(&ep_.rx) != 0; }
 
-ChannelStatus Channel::protocol_error(std::string what) {
+ChannelStatus Channel::fail(std::string what) {
   last_error_ = std::move(what);
   close();
   return ChannelStatus::kProtocolError;
@@ -107,7 +107,7 @@ ChannelStatus Channel::continue_send() {
   sending_ = false;
   if (rc == EDGEFN_RING_OK) return ChannelStatus::kOk;
   if (rc == EDGEFN_RING_CLOSED) return ChannelStatus::kClosed;
-  return protocol_error(std::string("cannot write a frame: ") + edgefn_ring_status_name(rc));
+  return fail(std::string("cannot write a frame: ") + edgefn_ring_status_name(rc));
 }
 
 ChannelStatus Channel::try_receive(Message& out) {
@@ -127,14 +127,14 @@ ChannelStatus Channel::try_receive(Message& out) {
       in.body = nullptr;
       receiving_ = Receiving::kSkipping;
     } else {
-      return protocol_error(std::string("malformed frame from the worker: ") + edgefn_ring_status_name(rc));
+      return fail(std::string("malformed frame from the worker: ") + edgefn_ring_status_name(rc));
     }
   }
   int rc = edgefn_ring_msg_continue(&ep_.rx, &in);
   if (rc == EDGEFN_RING_EMPTY) return ChannelStatus::kWouldBlock;
   if (rc == EDGEFN_RING_CLOSED) return ChannelStatus::kClosed;
   if (rc != EDGEFN_RING_OK) {
-    return protocol_error(std::string("malformed frame from the worker: ") + edgefn_ring_status_name(rc));
+    return fail(std::string("malformed frame from the worker: ") + edgefn_ring_status_name(rc));
   }
   out.type = static_cast<MessageType>(in.type);
   out.request_id = in.request_id;
@@ -149,26 +149,26 @@ ChannelStatus Channel::try_receive(Message& out) {
   out.body = std::move(in_body_);
   in_head_ = {};
   in_body_ = {};
-  if (out.type == MessageType::kHello) return on_hello(out);
+  if (out.type == kHelloMessage) return on_hello(out);
   return ChannelStatus::kOk;
 }
 
 ChannelStatus Channel::on_hello(const Message& hello) {
   auto decoded = decode_hello(hello.head);
-  if (!decoded) return protocol_error("bad HELLO from the worker: " + decoded.error());
+  if (!decoded) return fail("bad HELLO from the worker: " + decoded.error());
   if (decoded->protocol_version != EDGEFN_SHM_PROTOCOL_VERSION) {
-    return protocol_error("the worker speaks shm protocol version " + std::to_string(decoded->protocol_version) +
+    return fail("the worker speaks shm protocol version " + std::to_string(decoded->protocol_version) +
                           ", this daemon version " + std::to_string(EDGEFN_SHM_PROTOCOL_VERSION) +
                           ": runtime files and daemon come from different builds");
   }
   // The reply must not land in the middle of a half-written message.
-  if (sending_) return protocol_error("HELLO from the worker arrived while a message was being sent to it");
+  if (sending_) return fail("HELLO from the worker arrived while a message was being sent to it");
   std::string reply = encode_hello({EDGEFN_SHM_PROTOCOL_VERSION, static_cast<std::uint32_t>(getpid())});
   edgefn_ring_msg_out m;
-  edgefn_ring_msg_out_init(&m, static_cast<uint16_t>(MessageType::kHello), 0, reply.data(), reply.size(), nullptr, 0);
+  edgefn_ring_msg_out_init(&m, static_cast<uint16_t>(kHelloMessage), 0, reply.data(), reply.size(), nullptr, 0);
   int rc = edgefn_ring_msg_write(&ep_.tx, &m);
   if (rc == EDGEFN_RING_CLOSED) return ChannelStatus::kClosed;
-  if (rc != EDGEFN_RING_OK) return protocol_error(std::string("cannot answer HELLO: ") + edgefn_ring_status_name(rc));
+  if (rc != EDGEFN_RING_OK) return fail(std::string("cannot answer HELLO: ") + edgefn_ring_status_name(rc));
   worker_pid_ = static_cast<pid_t>(decoded->pid);
   return ChannelStatus::kOk;
 }
@@ -203,7 +203,7 @@ ChannelStatus Channel::wait(WaitFor what, Clock::time_point deadline) {
     if (rc == EDGEFN_RING_OK) return ChannelStatus::kOk;
     if (rc == EDGEFN_RING_TIMEOUT) return ChannelStatus::kTimeout;
     if (rc != EDGEFN_RING_INTERRUPTED) {
-      return protocol_error(std::string("waiting on the shm doorbell failed: ") + std::strerror(errno));
+      return fail(std::string("waiting on the shm doorbell failed: ") + std::strerror(errno));
     }
   }
 }
@@ -234,8 +234,8 @@ ChannelStatus Channel::accept(std::chrono::nanoseconds timeout) {
   while (!connected()) {
     auto status = receive(message, std::chrono::nanoseconds(left_ns(deadline)));
     if (status != ChannelStatus::kOk) return status;
-    if (message.type != MessageType::kHello) {
-      return protocol_error("the worker sent message type " + std::to_string(static_cast<int>(message.type)) +
+    if (message.type != kHelloMessage) {
+      return fail("the worker sent message type " + std::to_string(static_cast<int>(message.type)) +
                             " before HELLO");
     }
   }

@@ -5,16 +5,18 @@
 // The worker's end is runtimes/python/edgefn_channel.py (or any program
 // using ring.h's edgefn_endpoint_* calls).
 //
-// Spawning a worker: construct the Channel, then in the child after fork()
-// call prctl(PR_SET_PDEATHSIG, SIGKILL) (a worker asleep on its futex would
-// otherwise outlive a SIGKILLed daemon) and inherit_fd(notify_fd(), N), and
-// exec with EDGEFN_SHM_SEGMENT=segment_name() and EDGEFN_SHM_NOTIFY_FD=N.
-// The worker attaches and sends HELLO; try_receive() answers it and returns
+// Spawning a worker: construct the Channel, then start the child with
+// segment_fd() and notify_fd() passed as inherited descriptors (the
+// spawner, process/spawner.hpp, also sets PR_SET_PDEATHSIG: a worker asleep
+// on its futex would otherwise outlive a SIGKILLed daemon), and tell it
+// their numbers (EDGEFN_SHM_FD, EDGEFN_SHM_NOTIFY_FD for the Python worker).
+// The worker maps the segment, attaches and sends HELLO; try_receive() answers it and returns
 // it, after which connected() is true and events may be sent. A worker that
 // dies cannot say so: watch its process (a pidfd on the same io_context,
 // or SIGCHLD) and close() the Channel when it exits, which completes any
 // pending wait with kClosed. One Channel per worker process: a restarted
-// worker gets a fresh Channel (and segment).
+// worker gets a fresh Channel (and segment). Everything the daemon reads
+// from the segment is checked: the worker may write anything there.
 //
 // Waiting: the daemon never blocks a thread per worker. The worker writes
 // notify_fd() whenever the daemon announced it would sleep (prepare_to_sleep)
@@ -78,15 +80,15 @@ enum class WaitFor { kMessage, kSpace };
 
 class Channel {
  public:
-  // Creates the segment and the eventfd. Throws ShmError. Removing stale
-  // segments of dead daemons (remove_stale_segments) is the app's job.
-  explicit Channel(std::string_view worker_label, ChannelSettings settings = {});
-  // Closes the channel, removes the segment and closes the eventfd.
+  // Creates the segment and the eventfd. Throws ShmError.
+  explicit Channel(ChannelSettings settings = {});
+  // Closes the channel, unmaps the segment and closes both descriptors.
   ~Channel();
   Channel(const Channel&) = delete;
   Channel& operator=(const Channel&) = delete;
 
-  const std::string& segment_name() const noexcept { return segment_.name(); }
+  // The sealed memfd holding the rings (O_CLOEXEC), owned by the Channel.
+  int segment_fd() const noexcept { return segment_.fd(); }
   // EFD_NONBLOCK | EFD_CLOEXEC, owned by the Channel; -1 without eventfd.
   int notify_fd() const noexcept { return notify_fd_; }
   const ChannelSettings& settings() const noexcept { return settings_; }
@@ -134,10 +136,14 @@ class Channel {
   // What went wrong, for the last kProtocolError or kTooLarge.
   const std::string& last_error() const noexcept { return last_error_; }
 
+  // Gives up on the channel: records `what` as last_error(), closes it, and
+  // returns kProtocolError. For what the owner finds wrong (a malformed
+  // head, a failed doorbell).
+  ChannelStatus fail(std::string what);
+
  private:
   enum class Receiving { kIdle, kMessage, kSkipping };
 
-  ChannelStatus protocol_error(std::string what);
   ChannelStatus on_hello(const Message& hello);
   ChannelStatus wait(WaitFor what, std::chrono::steady_clock::time_point deadline);
 

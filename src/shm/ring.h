@@ -87,7 +87,7 @@
 extern "C" {
 #endif
 
-#define EDGEFN_SHM_PROTOCOL_VERSION 1u
+#define EDGEFN_SHM_PROTOCOL_VERSION 2u
 /* "EDGEFNSH" read as a little-endian u64 */
 #define EDGEFN_SHM_MAGIC 0x48534e4645474445ull
 #define EDGEFN_SHM_CONTROL_SIZE 4096u

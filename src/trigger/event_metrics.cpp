@@ -16,11 +16,16 @@ EventMetrics::EventMetrics(MetricsRegistry& registry, const std::string& trigger
       dispatch_errors_{events_counter(registry, trigger, to_string(DispatchError::Code::kOverloaded)),
                        events_counter(registry, trigger, to_string(DispatchError::Code::kTimedOut)),
                        events_counter(registry, trigger, to_string(DispatchError::Code::kCrashed)),
-                       events_counter(registry, trigger, to_string(DispatchError::Code::kStopping))},
+                       events_counter(registry, trigger, to_string(DispatchError::Code::kStopping)),
+                       events_counter(registry, trigger, to_string(DispatchError::Code::kCancelled))},
       duration_(&registry.histogram("edgefn_event_duration_seconds", "Time from dispatch to answer",
                                     {{"trigger", trigger}})) {}
 
-void EventMetrics::record(const InvokeResult& result, std::chrono::steady_clock::duration took) noexcept {
+// The array above is indexed by the code: every code has its counter, in
+// the enumeration's order.
+static_assert(static_cast<std::size_t>(DispatchError::Code::kCancelled) + 1 == DispatchError::kCodes);
+
+void EventMetrics::record(const DispatchResult& result, std::chrono::steady_clock::duration took) noexcept {
   duration_->observe(std::chrono::duration<double>(took).count());
   if (result)
     (result->status >= 500 ? handler_error_ : ok_)->inc();

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "metrics/metrics.hpp"
-#include "runtime/runtime.hpp"
+#include "worker/dispatch.hpp"
 
 namespace edgefn {
 
@@ -18,12 +18,12 @@ class EventMetrics {
 
   // Counts one dispatch: "ok", "handler_error" (a response of 500 or more),
   // or the DispatchError's code; and how long it took. Any thread.
-  void record(const InvokeResult& result, std::chrono::steady_clock::duration took) noexcept;
+  void record(const DispatchResult& result, std::chrono::steady_clock::duration took) noexcept;
 
  private:
   Counter* ok_;
   Counter* handler_error_;
-  std::array<Counter*, 4> dispatch_errors_;  // indexed by DispatchError::Code
+  std::array<Counter*, DispatchError::kCodes> dispatch_errors_;  // indexed by DispatchError::Code
   Histogram* duration_;
 };
 

@@ -1,18 +1,30 @@
 #pragma once
 // The Trigger interface: a source of events (HTTP, cron, MQTT, Kafka...). A
-// trigger turns what arrives into Events, dispatches them through its
-// WorkerPool and delivers the answers. Kinds live in one folder each and
-// are registered in app/kinds.cpp; a trigger never sees a runtime.
+// trigger turns what arrives into Events, hands them to its Dispatcher (a
+// worker pool, worker/dispatch.hpp) and delivers the answers. Kinds live in
+// one folder each and are listed in app/kinds.cpp; a trigger never sees a
+// runtime.
+//
+// Lifecycle, driven by the app from one thread at a time:
+//   start() -> [pause() / resume()]* -> drain(deadline, done) -> stop()
+// start() binds or connects; a stream trigger consumes only once its pool
+// has a ready worker (Dispatcher::when_ready). drain() stops taking new
+// events, lets accepted ones finish until the deadline, settles with the
+// source (commits offsets, sends acks, answers 503 to what is left), then
+// calls `done`. stop() drops whatever remains.
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
 
 #include "config/function_config.hpp"
 #include "event/event.hpp"
+#include "host/host_services.hpp"
 #include "metrics/metrics.hpp"
 #include "util/asio.hpp"
 #include "util/json.hpp"
-#include "worker/worker_pool.hpp"
+#include "util/unique_function.hpp"
+#include "worker/dispatch.hpp"
 
 namespace edgefn {
 
@@ -21,13 +33,15 @@ struct TriggerContext {
   asio::io_context& io;
   const FunctionConfig& function;
   const TriggerConfig& config;
-  WorkerPool& pool;
+  Dispatcher& pool;
   MetricsRegistry& metrics;
+  Host& host;             // where a kind registers its outputs and ack sinks
   bool dev_mode = false;  // error details (tracebacks) may go to clients
 };
 
 class Trigger {
  public:
+  using Clock = std::chrono::steady_clock;
   virtual ~Trigger() = default;
 
   virtual const TriggerInfo& info() const noexcept = 0;
@@ -36,16 +50,26 @@ class Trigger {
   // throws StartError naming what failed and the knob that fixes it.
   virtual void start() = 0;
 
-  // Drain, step one: take no new events; let accepted ones finish. Any
-  // thread; returns at once.
-  virtual void stop_accepting() noexcept = 0;
+  // Takes no new events until resume(); events already taken go on. For
+  // backpressure and reloads. Any thread; returns at once; idempotent.
+  virtual void pause() noexcept = 0;
+  virtual void resume() noexcept = 0;
 
-  // Events accepted and not yet answered (for the drain). Any thread.
+  // Takes no new events, lets accepted ones finish until `deadline`, then
+  // settles with its source and calls `done` (on the io_context). Any
+  // thread; returns at once; once.
+  virtual void drain(Clock::time_point deadline, UniqueFunction<void()> done) noexcept = 0;
+
+  // Drops whatever is left (connections, sessions, timers); after drain().
+  // Any thread; returns at once; idempotent.
+  virtual void stop() noexcept = 0;
+
+  // Events accepted and not yet answered. Any thread.
   virtual std::size_t in_flight() const noexcept = 0;
 
-  // Drain, last step: drop whatever is left (connections, sessions). Any
-  // thread; returns at once.
-  virtual void stop() noexcept = 0;
+  // False while the trigger cannot take events for reasons of its own (a
+  // stream disconnected from its broker); /ready follows it. Any thread.
+  virtual bool ready() const noexcept { return true; }
 
   // Kind-specific fields for /status (bound address, counters), written as
   // key/value pairs into an open JSON object. Any thread.

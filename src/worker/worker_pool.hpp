@@ -1,8 +1,17 @@
 #pragma once
-// WorkerPool: a fixed set of worker slots, each owning one Runtime, shared by
-// the triggers that name it. Triggers call dispatch() from a coroutine on an
-// I/O thread; it waits for a free worker (bounded), runs the event, and
-// yields a Response or a DispatchError.
+// WorkerPool: a fixed set of workers (spec.triggers.*.numWorkers), each
+// owning one Runtime, shared by the triggers that name it
+// (workerAllocatorName). It implements the dispatch contract
+// (dispatch.hpp): events go only to ready workers, wait for one up to
+// their start deadline, keep the order of their ordering key, can be
+// cancelled until they start, and are bounded by spec.eventTimeout once
+// they run. Every Response leaves the pool with a valid final HTTP status
+// (200-599): anything else a handler answers becomes a 500.
+//
+// Threads: dispatch(), cancellation and the runtimes' callbacks may come
+// from any thread; one mutex guards the pool's state and is never held
+// while a runtime or a completion runs. Completions resume their waiter on
+// its own executor.
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -10,10 +19,15 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
+
+#include <spdlog/logger.h>
 
 #include "runtime/runtime.hpp"
 #include "util/asio.hpp"
+#include "util/unique_function.hpp"
+#include "worker/dispatch.hpp"
 
 namespace edgefn {
 
@@ -24,7 +38,10 @@ struct PoolSettings {
 
 struct WorkerStatus {
   int id;
-  std::string state;  // "idle", "busy", "abandoned" (timed out, still running), "dead"
+  // "starting" (not ready yet, or again), "idle", "busy", "abandoned"
+  // (timed out, still running: a native handler cannot be interrupted)
+  std::string state;
+  std::string detail;  // the runtime's own account (Runtime::describe)
   std::uint64_t events;
   std::uint64_t timeouts;
 };
@@ -32,55 +49,96 @@ struct WorkerStatus {
 struct PoolStatus {
   std::string name;
   int size;
+  int ready;  // workers that can take an event (idle or busy)
   int busy;
-  std::size_t waiting;
+  std::size_t waiting;  // events waiting for a worker or for their key
   std::vector<WorkerStatus> workers;
 };
 
-class WorkerPool {
+class WorkerPool final : public Dispatcher {
  public:
-  // `io` runs the completions and timers. Runtimes are not started yet.
+  // `io` runs timers and completions. Runtimes are not started yet.
   WorkerPool(asio::io_context& io, PoolSettings settings, std::vector<std::unique_ptr<Runtime>> runtimes);
-  ~WorkerPool();
+  // Must not be destroyed before stop()'s `done` has run (when started).
+  ~WorkerPool() override;
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   // Starts every runtime. Start-up thread; throws StartError.
   void start();
 
-  // Runs `event` on a free worker. Waits at most `availability_timeout` for
-  // one (0 = fail at once with kOverloaded). Any I/O thread. Never throws.
-  awaitable<InvokeResult> dispatch(Event event, std::chrono::milliseconds availability_timeout);
+  // Runs `event` as `options` say; `done` runs once on the io_context (or
+  // on the associated executor of the awaiting coroutine), never inside
+  // this call. Any thread; never throws.
+  void dispatch(Event event, DispatchOptions options, Done done) noexcept override;
+  // The same for a coroutine. An inline native handler runs on the calling
+  // thread and its result returns without a hop.
+  awaitable<DispatchResult> dispatch(Event event, DispatchOptions options) override;
 
-  // Fails current and later waiters with kStopping, then stops every runtime
-  // (each bounded by `per_worker_timeout`). Start-up thread; noexcept.
-  void stop(std::chrono::milliseconds per_worker_timeout) noexcept;
+  // Calls `fn` on the io_context once at least one worker is ready (soon,
+  // if one is now). Stream triggers consume only from then on. Any thread.
+  void when_ready(UniqueFunction<void()> fn) override;
 
-  const std::string& name() const noexcept { return settings_.name; }
-  int size() const noexcept { return static_cast<int>(workers_.size()); }
+  // The processor drains: runtimes stop replacing processes that end and
+  // run the handlers' drain callbacks. Queued events are still served. Any
+  // thread; returns at once.
+  void drain() noexcept;
+
+  // Fails waiting events with kStopping and stops every runtime at once,
+  // each bounded by `per_worker_timeout`; `done` runs on the io_context
+  // when all have stopped. Any thread; returns at once; once.
+  void stop(std::chrono::milliseconds per_worker_timeout, UniqueFunction<void()> done) noexcept;
+
+  const std::string& name() const noexcept override { return settings_.name; }
+  int size() const noexcept override { return static_cast<int>(workers_.size()); }
+  int ready_workers() const noexcept override;
   int busy() const noexcept;
-  int live_workers() const noexcept;  // alive and not stuck on an abandoned event
-  bool started() const noexcept { return started_.load(std::memory_order_acquire); }
   PoolStatus status() const;
 
  private:
   struct Worker;
-  struct Waiter;
-  using AcquireResult = tl::expected<Worker*, DispatchError>;
+  struct Request;
+  struct KeyState {
+    bool active = false;  // a request of this key is waiting for a worker or running
+    std::deque<std::shared_ptr<Request>> waiting;
+  };
+  // Work decided under the lock, done after it.
+  struct Actions {
+    std::vector<std::pair<Worker*, std::shared_ptr<Request>>> starts;
+    std::vector<std::pair<std::shared_ptr<Request>, DispatchError>> failures;
+    std::vector<UniqueFunction<void()>> ready_calls;
+  };
 
-  Worker* try_acquire() noexcept;
-  void release(Worker* worker) noexcept;
-  awaitable<AcquireResult> wait_for_worker(std::chrono::milliseconds timeout);
-  awaitable<InvokeResult> run_async(Worker* worker, Event event);
+  void submit(std::shared_ptr<Request> request) noexcept;
+  void enqueue_locked(const std::shared_ptr<Request>& request, Actions& actions);
+  void schedule_locked(Actions& actions);
+  Worker* pop_idle_locked() noexcept;
+  void remove_waiting_locked(const std::shared_ptr<Request>& request) noexcept;
+  void release_key_locked(const std::shared_ptr<Request>& request, Actions& actions);
+  void arm_waiting(const std::shared_ptr<Request>& request);
+  void expire(const std::shared_ptr<Request>& request, DispatchError::Code code, const char* detail) noexcept;
+  void run(Actions actions) noexcept;
+  void start_event(Worker* worker, std::shared_ptr<Request> request) noexcept;
+  void finished(Worker* worker, const std::shared_ptr<Request>& request, InvokeResult result) noexcept;
+  void on_readiness(Worker* worker, bool ready) noexcept;
+  void complete(const std::shared_ptr<Request>& request, DispatchResult result) noexcept;
+  DispatchResult checked(InvokeResult result, const Event* event) noexcept;
+  std::optional<DispatchResult> try_inline(Event& event, const DispatchOptions& options) noexcept;
 
   asio::io_context& io_;
   PoolSettings settings_;
+  std::shared_ptr<spdlog::logger> logger_;
   std::vector<std::unique_ptr<Worker>> workers_;
+
   mutable std::mutex mutex_;
-  std::vector<Worker*> free_;  // LIFO: the most recently used worker is warm
-  std::deque<std::shared_ptr<Waiter>> waiters_;
+  std::vector<Worker*> idle_;  // LIFO: the most recently used worker is warm
+  std::deque<std::shared_ptr<Request>> queue_;  // waiting for a worker, in order
+  std::unordered_map<std::string, KeyState> keys_;
+  std::vector<UniqueFunction<void()>> ready_waiters_;
+  std::size_t key_waiting_ = 0;  // requests in some KeyState::waiting
+  int ready_count_ = 0;
   bool stopping_ = false;
-  std::atomic<bool> started_{false};
+  bool started_ = false;
 };
 
 }  // namespace edgefn

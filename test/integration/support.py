@@ -49,9 +49,10 @@ def write_function(directory, yaml_text):
 class Processor:
     """A running processor; use as a context manager."""
 
-    def __init__(self, config_path, *extra_args, expect_ready=True):
+    def __init__(self, config_path, *extra_args, expect_ready=True, wrapper=()):
+        """`wrapper`: a command that execs the processor (setpriv, ...)."""
         self.config_path = config_path
-        self.args = [PROCESSOR, "--config", config_path, "--http-listen", "127.0.0.1:0",
+        self.args = [*wrapper, PROCESSOR, "--config", config_path, "--http-listen", "127.0.0.1:0",
                      "--management-address", "127.0.0.1:0", "--io-threads", "2", *extra_args]
         self.expect_ready = expect_ready
         self.lines = []

@@ -188,12 +188,14 @@ SLEEP = """
           kind: http
           numWorkers: {workers}
           workerAvailabilityTimeoutMilliseconds: {wait}
+          workerTerminationTimeout: {termination}
 """
 
 
 class SlowHandlerTest(unittest.TestCase):
     def start(self, directory, workers=1, wait=100, timeout="30s"):
-        return Processor(write_function(directory, SLEEP.format(workers=workers, wait=wait, timeout=timeout)))
+        return Processor(write_function(directory, SLEEP.format(workers=workers, wait=wait, timeout=timeout,
+                                                                termination="10s")))
 
     def test_busy_pool_answers_503_after_the_availability_timeout(self):
         with TempDir() as d, self.start(d, workers=1, wait=100) as proc:
@@ -203,10 +205,12 @@ class SlowHandlerTest(unittest.TestCase):
             self.assertEqual(status, 503, body)
             self.assertEqual(slow.result(timeout=10)[0], 200)
 
-    def test_event_timeout_answers_504_and_holds_the_slot(self):
+    def test_event_timeout_answers_408_as_nuclio_and_holds_the_slot(self):
         with TempDir() as d, self.start(d, workers=1, wait=0, timeout="200ms") as proc:
-            status, _, _ = proc.request("POST", "/", body=b"1500")
-            self.assertEqual(status, 504)
+            status, headers, body = proc.request("POST", "/", body=b"1500")
+            self.assertEqual(status, 408)
+            self.assertEqual(headers["Content-Type"], "application/json")
+            self.assertEqual(json.loads(body), {"error": "handler timed out"})
             workers = proc.status()["pools"][0]["workers"]
             self.assertEqual(workers[0]["state"], "abandoned")
             status, _, _ = proc.request("POST", "/", body=b"0")
@@ -227,24 +231,39 @@ class SlowHandlerTest(unittest.TestCase):
             self.assertEqual(proc.proc.wait(timeout=30), 0)
             self.assertIn("stopped", proc.log())
 
-    def test_drain_timeout_bounds_shutdown_and_still_exits_0(self):
+    def test_past_the_drain_timeout_every_request_is_answered_503_and_the_daemon_exits_0(self):
+        # The handler runs 5 s; the drain gives it 300 ms and the worker's stop
+        # 500 ms more: the request in the handler and the one waiting for a
+        # worker both get 503 rather than a closed connection.
         with TempDir() as d:
-            path = write_function(d, SLEEP.format(workers=1, wait=0, timeout="60s"))
+            path = write_function(d, SLEEP.format(workers=1, wait=10000, timeout="60s", termination="500ms"))
             with Processor(path, "--drain-timeout", "300ms") as proc:
-                pool = concurrent.futures.ThreadPoolExecutor(1)
-                slow = pool.submit(proc.request, "POST", "/", b"5000", None, 20)
-                wait_for(lambda: proc.status()["pools"][0]["busy"] == 1, what="the worker to be busy")
-                self.assertEqual(proc.terminate(timeout=20), 0)
-                self.assertRegex(proc.log(), r"drain timeout .* expired with 1 event")
-                pool.shutdown(wait=False)
-                with self.assertRaises(Exception):
-                    slow.result(timeout=20)
+                with concurrent.futures.ThreadPoolExecutor(2) as pool:
+                    slow = pool.submit(proc.request, "POST", "/", b"5000", None, 20)
+                    wait_for(lambda: proc.status()["pools"][0]["busy"] == 1, what="the worker to be busy")
+                    queued = pool.submit(proc.request, "POST", "/", b"0", None, 20)
+                    wait_for(lambda: proc.status()["pools"][0]["waiting"] == 1, what="a request waiting")
+                    self.assertEqual(proc.terminate(timeout=20), 0)
+                    self.assertEqual(slow.result(timeout=20)[0], 503)
+                    self.assertEqual(queued.result(timeout=20)[0], 503)
+                self.assertRegex(proc.log(), r"drain timeout .* expired with 2 event")
+                self.assertRegex(proc.log(), r"native handler still running 500 ms after the stop")
+
+    def test_a_handler_that_ends_within_the_termination_timeout_is_still_answered(self):
+        with TempDir() as d:
+            path = write_function(d, SLEEP.format(workers=1, wait=0, timeout="60s", termination="10s"))
+            with Processor(path, "--drain-timeout", "100ms") as proc:
+                with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                    slow = pool.submit(proc.request, "POST", "/", b"1000", None, 20)
+                    wait_for(lambda: proc.status()["pools"][0]["busy"] == 1, what="the worker to be busy")
+                    self.assertEqual(proc.terminate(timeout=20), 0)
+                    self.assertEqual(slow.result(timeout=20)[:3:2], (200, b"1000 ms\n"))
 
 
 class ReadinessTest(unittest.TestCase):
     def test_ready_turns_true_after_start_and_false_while_draining(self):
         with TempDir() as d:
-            path = write_function(d, SLEEP.format(workers=1, wait=0, timeout="30s"))
+            path = write_function(d, SLEEP.format(workers=1, wait=0, timeout="30s", termination="10s"))
             with Processor(path) as proc:
                 self.assertEqual(proc.get_management("/live")[0], 200)
                 self.assertEqual(proc.get_management("/ready")[0], 200)

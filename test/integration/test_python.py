@@ -133,13 +133,13 @@ HANDLERS = textwrap.dedent('''
 ''')
 
 
-def function_yaml(handler, runtime="python", extra_spec="", trigger_attrs="", env=None):
+def function_yaml(handler, runtime="python", extra_spec="", trigger_attrs="", env=None, workers=1):
     env_lines = ""
     if env:
         env_lines = "  env:\n" + "".join(f"    - name: {k}\n      value: \"{v}\"\n" for k, v in env.items())
     return (f"metadata:\n  name: pyfn\nspec:\n  runtime: \"{runtime}\"\n  handler: {handler}\n{env_lines}"
             f"{extra_spec}"
-            f"  triggers:\n    web:\n      kind: http\n      numWorkers: 1\n{trigger_attrs}")
+            f"  triggers:\n    web:\n      kind: http\n      numWorkers: {workers}\n{trigger_attrs}")
 
 
 def make_function(directory, handler, source=HANDLERS, **kwargs):
@@ -154,10 +154,6 @@ def worker_pids(processor_pid):
     except FileNotFoundError:
         return []
     return [int(p) for p in out.split()]
-
-
-def segments_of(pid):
-    return [n for n in os.listdir("/dev/shm") if n.startswith(f"edgefn-{pid}-")]
 
 
 def pid_alive(pid):
@@ -358,108 +354,6 @@ class PythonHandlerTest(unittest.TestCase):
                         status, _, body = proc.request()
                         self.assertIn("no URL for function 'nope'", json.loads(body)["error"])
                         self.assertIn("--function-url", json.loads(body)["error"])
-
-
-class PythonLifecycleTest(unittest.TestCase):
-    def test_init_failure_is_retried_until_it_succeeds(self):
-        with TempDir() as d:
-            marker = os.path.join(d, "fail-init")
-            open(marker, "w").close()
-            source = HANDLERS + textwrap.dedent(f'''
-                _original_init = init_context
-                def init_context(context):
-                    if os.path.exists({marker!r}):
-                        raise RuntimeError("init refused: marker present")
-                    _original_init(context)
-            ''')
-            config = make_function(d, "handlers:pid", source=source)
-            with Processor(config, expect_ready=False) as proc:
-                proc.wait_log(r"failed to start \(handler import or init_context\); retrying in 1 s:\n"
-                              r"Traceback[\s\S]*RuntimeError: init refused: marker present")
-                proc.wait_log(r"still fails to start \(attempt 2", timeout=10)
-                self.assertEqual(proc.get_management("/ready")[0], 503)
-                self.assertEqual(proc.log().count("RuntimeError: init refused"), 1)
-                self.assertIsNone(proc.proc.poll())
-                os.unlink(marker)
-                wait_for(lambda: proc.get_management("/ready")[0] == 200, 30, what="/ready after recovery")
-                self.assertEqual(proc.request()[0], 200)
-                proc.wait_log(r"ready after \d+ failed attempt")
-
-    def test_import_error_is_logged_and_retried(self):
-        with TempDir() as d:
-            config = make_function(d, "handlers:pid", source="import no_such_module_here\n")
-            with Processor(config, expect_ready=False) as proc:
-                proc.wait_log(r"ModuleNotFoundError: No module named 'no_such_module_here'")
-                self.assertEqual(proc.get_management("/ready")[0], 503)
-                self.assertEqual(proc.request()[0], 503)
-
-    def test_sigkill_mid_event_fails_that_event_and_a_new_worker_serves(self):
-        with TempDir() as d:
-            with Processor(make_function(d, "handlers:sleepy")) as proc:
-                first = int(proc.request("GET", "/")[2].split()[1])
-                conn = proc.connect(timeout=20)
-                conn.request("GET", "/?s=30")
-                time.sleep(0.3)
-                os.kill(first, signal.SIGKILL)
-                r = conn.getresponse()
-                self.assertEqual(r.status, 500)
-                r.read()
-                conn.close()
-                wait_for(lambda: proc.get_management("/ready")[0] == 200, 20, what="/ready after the crash")
-                second = int(proc.request("GET", "/")[2].split()[1])
-                self.assertNotEqual(first, second)
-                proc.wait_log(r"ended with signal 9 \(SIGKILL\) while handling event")
-
-    def test_event_timeout_answers_504_and_respawns_with_init_context(self):
-        with TempDir() as d:
-            source = HANDLERS.replace("def inits(context, event):",
-                                      "def inits(context, event):\n    import time\n"
-                                      "    time.sleep(float(event.fields.get('s', '0')))")
-            config = make_function(d, "handlers:inits", source=source, extra_spec="  eventTimeout: 1s\n",
-                                   env={"INIT_MARKER": os.path.join(d, "marker")})
-            with Processor(config) as proc:
-                before = json.loads(proc.request()[2])
-                start = time.monotonic()
-                status, _, _ = proc.request("GET", "/?s=30", timeout=20)
-                self.assertEqual(status, 504)
-                self.assertLess(time.monotonic() - start, 10)
-                wait_for(lambda: not pid_alive(before["pid"]), 10, what="the timed-out worker to die")
-                wait_for(lambda: proc.get_management("/ready")[0] == 200, 20, what="/ready after the timeout")
-                after = json.loads(proc.request()[2])
-                self.assertNotEqual(before["pid"], after["pid"])
-                with open(os.path.join(d, "marker.count")) as f:
-                    self.assertEqual(f.read(), "xx")  # init_context ran again
-
-    def test_sigterm_runs_the_termination_callback_and_leaves_nothing_behind(self):
-        with TempDir() as d:
-            config = make_function(d, "handlers:termination")
-            marker = os.path.join(d, "terminated")
-            with Processor(config) as proc:
-                self.assertEqual(proc.request("POST", "/", body=marker.encode())[2], b"set")
-                pids = worker_pids(proc.proc.pid)
-                self.assertEqual(len(pids), 1)
-                self.assertTrue(segments_of(proc.proc.pid))
-                self.assertEqual(proc.terminate(), 0)
-                self.assertFalse(segments_of(proc.proc.pid))
-                self.assertFalse(pid_alive(pids[0]))
-            with open(marker) as f:
-                self.assertEqual(f.read(), "terminated")
-
-    def test_sigkilled_daemon_leaves_no_worker_and_its_segment_is_cleaned_next_start(self):
-        with TempDir() as d:
-            config = make_function(d, "handlers:pid")
-            with Processor(config) as proc:
-                worker = int(proc.request()[2])
-                daemon = proc.proc.pid
-                proc.proc.kill()
-                proc.proc.wait(timeout=10)
-                wait_for(lambda: not pid_alive(worker), 10, what="the worker to die with the daemon")
-                leftover = segments_of(daemon)
-                self.assertTrue(leftover, "a SIGKILLed daemon cannot remove its segment")
-            with Processor(config) as proc:
-                for name in leftover:
-                    proc.wait_log(re.escape(name))
-                self.assertFalse(segments_of(daemon))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 // Plays the daemon against a real python3 worker (shm_echo_worker.py using
 // runtimes/python/edgefn_channel.py): creates a Channel, spawns the worker
-// with the segment name and the eventfd, sends events and checks the echoes.
+// with the segment's memfd and the eventfd, sends events and checks the
+// echoes.
 // Run by test/integration/test_shm_channel.py.
 //
 //   shm_echo_driver --python python3 --worker shm_echo_worker.py
@@ -8,8 +9,8 @@
 //                   [--events N] [--mode echo|bad-version] [--idle-seconds S]
 //
 // With --idle-seconds, the worker then waits S seconds for an event that does
-// not come and must use under 1% of a CPU meanwhile. Prints "segment <name>"
-// first; exits 0 when every check passed.
+// not come and must use under 1% of a CPU meanwhile. Exits 0 when every
+// check passed.
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -25,6 +26,9 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
+
+#include "runtime/python/worker_protocol.hpp"
 #include "shm/channel.hpp"
 
 namespace {
@@ -32,8 +36,10 @@ namespace {
 using namespace std::chrono_literals;
 using namespace edgefn;
 using namespace edgefn::shm;
+using namespace edgefn::python;
 
 constexpr int kChildNotifyFd = 3;
+constexpr int kChildSegmentFd = 4;
 
 struct Options {
   std::string python = "python3", worker, pythonpath, helper, mode = "echo";
@@ -41,7 +47,7 @@ struct Options {
   int idle_seconds = 0;
 };
 
-// Thrown, not exit(): the Channel's destructor must run to remove the segment.
+// Thrown, not exit(): the Channel's destructor must run and close the worker's channel.
 [[noreturn]] void die(const std::string& what) { throw std::runtime_error(what); }
 
 pid_t spawn_worker(const Options& o, const Channel& channel) {
@@ -49,8 +55,12 @@ pid_t spawn_worker(const Options& o, const Channel& channel) {
   if (pid < 0) die("fork failed");
   if (pid > 0) return pid;
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (inherit_fd(channel.notify_fd(), kChildNotifyFd) < 0) _exit(126);
-  setenv("EDGEFN_SHM_SEGMENT", channel.segment_name().c_str(), 1);
+  // Above both targets first, so that neither dup2() clobbers the other.
+  int notify = fcntl(channel.notify_fd(), F_DUPFD_CLOEXEC, 10);
+  int segment = fcntl(channel.segment_fd(), F_DUPFD_CLOEXEC, 10);
+  if (notify < 0 || segment < 0 || inherit_fd(notify, kChildNotifyFd) < 0 || inherit_fd(segment, kChildSegmentFd) < 0)
+    _exit(126);
+  setenv("EDGEFN_SHM_FD", std::to_string(kChildSegmentFd).c_str(), 1);
   setenv("EDGEFN_SHM_NOTIFY_FD", std::to_string(kChildNotifyFd).c_str(), 1);
   setenv("EDGEFN_RING_HELPER", o.helper.c_str(), 1);
   setenv("PYTHONPATH", o.pythonpath.c_str(), 1);
@@ -98,9 +108,7 @@ int run_echo(const Options& o) {
   ChannelSettings settings;
   settings.ring_capacity = 1u << 20;  // 4 MiB bodies must be chunked
   settings.max_message_size = 8u << 20;
-  Channel channel("echo", settings);
-  std::printf("segment %s\n", channel.segment_name().c_str());
-  std::fflush(stdout);
+  Channel channel(settings);
   pid_t pid = spawn_worker(o, channel);
   if (auto s = channel.accept(20s); s != ChannelStatus::kOk) die(std::string("handshake: ") + to_string(s));
   if (channel.worker_pid() != pid) die("HELLO carries pid " + std::to_string(channel.worker_pid()));
@@ -118,7 +126,7 @@ int run_echo(const Options& o) {
     e.fields = {{"q", "1"}};
     e.body = body_for(i);
     auto id = static_cast<std::uint64_t>(i + 1);
-    if (auto s = channel.send(MessageType::kEvent, id, encode_event_head(e), e.body, 20s); s != ChannelStatus::kOk) {
+    if (auto s = channel.send(kEventMessage, id, encode_event_head(e), e.body, 20s); s != ChannelStatus::kOk) {
       die("send " + std::to_string(i) + ": " + to_string(s));
     }
     bool logged = false;
@@ -127,7 +135,7 @@ int run_echo(const Options& o) {
       if (auto s = channel.receive(m, 20s); s != ChannelStatus::kOk) die("receive: " + std::string(to_string(s)));
       if (m.request_id != id)
         die("answer for request " + std::to_string(m.request_id) + ", want " + std::to_string(id));
-      if (m.type == MessageType::kLog) {
+      if (m.type == kLogMessage) {
         auto log = decode_log(m.head);
         logged = log && log->level == LogLevel::kInfo && log->message == "echo " + e.id &&
                  log->fields_json == "{\"size\":" + std::to_string(e.body.size()) + "}";
@@ -167,10 +175,8 @@ int run_echo(const Options& o) {
 // A segment claiming another protocol version: the worker must refuse it
 // with a message that says so (it exits 3, see shm_echo_worker.py).
 int run_bad_version(const Options& o) {
-  Channel channel("badversion");
-  std::printf("segment %s\n", channel.segment_name().c_str());
-  std::fflush(stdout);
-  static_cast<edgefn_shm_control*>(Segment::open(channel.segment_name()).data())->version = 99;
+  Channel channel;
+  static_cast<edgefn_shm_control*>(Segment::map(channel.segment_fd()).data())->version = 99;
   pid_t pid = spawn_worker(o, channel);
   int code = wait_exit(pid);
   if (code != 3) die("worker exited with " + std::to_string(code) + ", want 3");

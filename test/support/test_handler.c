@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <edgefn/handler.h>
 
@@ -71,4 +72,42 @@ EXPORT int bad_header(const edgefn_call *call, const edgefn_event *event) {
   edgefn_add_header(call, "X-Evil", 6, "a\r\nSet-Cookie: pwned=1", 22);
   edgefn_add_header(call, "Bad Name", 8, "x", 1);
   return edgefn_set_body(call, "ok", 2);
+}
+
+/* Blocks until edgefn_test_release() is called (or 30 s pass), counting the
+ * calls that returned: a handler that never returns while the processor
+ * stops. */
+static _Atomic int released;
+static _Atomic int returned;
+
+EXPORT void edgefn_test_release(void) { released = 1; }
+EXPORT int edgefn_test_returned(void) { return returned; }
+
+EXPORT int block(const edgefn_call *call, const edgefn_event *event) {
+  (void)event;
+  for (int i = 0; i < 30000 && !released; ++i) {
+    struct timespec ms = {0, 1000000};
+    nanosleep(&ms, NULL);
+  }
+  /* Touches the worker's state and the host after the wait: what a stop
+   * that gave up must leave valid. */
+  state_t *s = call->worker_state;
+  s->calls++;
+  edgefn_log(call, EDGEFN_LOG_INFO, "unblocked", 9);
+  int rc = edgefn_set_body(call, "unblocked", 9);
+  returned++;
+  return rc;
+}
+
+/* Publishes the request body to the output named by header X-Output, with
+ * topic "t/1" and one header; answers "published" or "refused". */
+EXPORT int publish(const edgefn_call *call, const edgefn_event *event) {
+  edgefn_str output = {"", 0};
+  for (size_t i = 0; i < event->num_headers; ++i)
+    if (event->headers[i].name.size == 8 && memcmp(event->headers[i].name.data, "X-Output", 8) == 0)
+      output = event->headers[i].value;
+  edgefn_header header = {{"X-Source", 8}, {"native", 6}};
+  edgefn_output_message message = {{"t/1", 3}, {"", 0}, &header, 1, event->body, event->body_size};
+  int rc = edgefn_publish(call, output.data, output.size, &message);
+  return rc == 0 ? edgefn_set_body(call, "published", 9) : edgefn_set_body(call, "refused", 7);
 }

@@ -151,6 +151,7 @@ TEST_CASE("a minimal function gets the default http trigger") {
   CHECK(config.namespace_name == "default");
   CHECK_FALSE(config.event_timeout);
   CHECK(config.build_path.empty());
+  CHECK(config.readiness_timeout == 120s);  // Nuclio's default
   REQUIRE(config.triggers.size() == 1);
   const auto& http = config.triggers[0];
   CHECK(http.name == "default-http");
@@ -203,8 +204,11 @@ TEST_CASE("a Nuclio-style function.yaml loads, its platform keys noted once each
   REQUIRE(config.runtime_attributes);
   CHECK(config.runtime_attributes->get_string("arguments") == "--verbose");
 
+  // Honoured, not a platform setting: how long a worker may take to start.
+  CHECK(config.readiness_timeout == 120s);
+  CHECK(count_notices(notices, "spec.readinessTimeoutSeconds") == 0);
   for (const char* key : {"spec.minReplicas", "spec.maxReplicas", "spec.replicas", "spec.targetCPU",
-                          "spec.readinessTimeoutSeconds", "spec.image", "spec.imageHash", "spec.platform",
+                          "spec.image", "spec.imageHash", "spec.platform",
                           "spec.resources", "spec.securityContext", "spec.volumes", "spec.serviceType",
                           "spec.build.baseImage", "spec.build.noCache", "spec.build.codeEntryType",
                           "spec.triggers.api.annotations"}) {

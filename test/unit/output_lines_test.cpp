@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/output_lines.hpp"
+#include "process/output_lines.hpp"
 
 TEST_CASE("output is cut into lines across reads, without CR, with long lines split") {
   edgefn::OutputLines lines;

@@ -388,7 +388,7 @@ TEST_CASE("endpoints check the control block and enforce the message limit", "[r
   CHECK(edgefn_endpoint_send(&pair.daemon, 2, 1, nullptr, 0, body.data(), body.size(), 0) == EDGEFN_RING_TOO_BIG);
   CHECK(edgefn_endpoint_recv_begin(&pair.worker, 0) == EDGEFN_RING_TIMEOUT);  // nothing was sent
   auto* control = static_cast<edgefn_shm_control*>(pair.memory.get());
-  control->version = 2;
+  control->version = EDGEFN_SHM_PROTOCOL_VERSION + 1;
   CHECK(edgefn_endpoint_attach(&ep, pair.memory.get(), pair.memory.size, EDGEFN_SHM_WORKER, -1, 0) ==
         EDGEFN_RING_PROTOCOL);
 }

@@ -1,3 +1,4 @@
+#include "runtime/handler_environment.hpp"
 #include "runtime/shell/shell_settings.hpp"
 
 #include <sys/stat.h>

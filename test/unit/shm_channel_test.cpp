@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "runtime/python/worker_protocol.hpp"
 #include "shm/async_channel.hpp"
 #include "shm/channel.hpp"
 
@@ -16,27 +17,28 @@ namespace {
 using namespace std::chrono_literals;
 using namespace edgefn;
 using namespace edgefn::shm;
+using namespace edgefn::python;
 
 constexpr std::int64_t kSecond = 1'000'000'000;
 
 struct FakeWorker {
-  explicit FakeWorker(const Channel& channel) : mapped(Segment::open(channel.segment_name())) {
+  explicit FakeWorker(const Channel& channel) : mapped(Segment::map(channel.segment_fd())) {
     REQUIRE(edgefn_endpoint_attach(&ep, mapped.data(), mapped.size(), EDGEFN_SHM_WORKER, channel.notify_fd(), 20'000) ==
             EDGEFN_RING_OK);
   }
   int send(MessageType type, std::uint64_t id, const std::string& head, const std::string& body = "") {
-    return edgefn_endpoint_send(&ep, static_cast<std::uint16_t>(type), id, head.data(), head.size(), body.data(),
+    return edgefn_endpoint_send(&ep, type, id, head.data(), head.size(), body.data(),
                                 body.size(), 10 * kSecond);
   }
   int hello(std::uint32_t version = EDGEFN_SHM_PROTOCOL_VERSION) {
-    return send(MessageType::kHello, 0, encode_hello({version, 777}));
+    return send(kHelloMessage, 0, encode_hello({version, 777}));
   }
   // The next message, or nullopt with `status` set.
   std::optional<Message> receive(int& status) {
     status = edgefn_endpoint_recv_begin(&ep, 10 * kSecond);
     if (status != EDGEFN_RING_OK) return std::nullopt;
     Message m;
-    m.type = static_cast<MessageType>(ep.in.type);
+    m.type = ep.in.type;
     m.request_id = ep.in.request_id;
     m.head.resize(ep.in.head_size);
     m.body.resize(ep.in.body_size);
@@ -55,10 +57,10 @@ std::string echo_worker(FakeWorker& worker, int events) {
   if (int rc = worker.hello(); rc != EDGEFN_RING_OK) return std::string("hello: ") + edgefn_ring_status_name(rc);
   int status = 0;
   auto reply = worker.receive(status);
-  if (!reply || reply->type != MessageType::kHello) return "no HELLO reply";
+  if (!reply || reply->type != kHelloMessage) return "no HELLO reply";
   for (int i = 0; i < events; ++i) {
     auto m = worker.receive(status);
-    if (!m || m->type != MessageType::kEvent) return "event " + std::to_string(i) + " missing";
+    if (!m || m->type != kEventMessage) return "event " + std::to_string(i) + " missing";
     auto event = decode_event(m->head, std::move(m->body));
     if (!event) return event.error();
     Response r;
@@ -66,9 +68,9 @@ std::string echo_worker(FakeWorker& worker, int events) {
     r.content_type = event->event.content_type;
     r.headers = {{"X-Path", event->event.path}};
     r.body.assign(event->event.body.rbegin(), event->event.body.rend());
-    if (worker.send(MessageType::kLog, m->request_id,
+    if (worker.send(kLogMessage, m->request_id,
                     encode_log_head({LogLevel::kInfo, "handled " + event->event.id, "{}"})) != EDGEFN_RING_OK ||
-        worker.send(MessageType::kResponse, m->request_id, encode_response_head(r), r.body) != EDGEFN_RING_OK) {
+        worker.send(kResponseMessage, m->request_id, encode_response_head(r), r.body) != EDGEFN_RING_OK) {
       return "cannot answer event " + std::to_string(i);
     }
   }
@@ -91,7 +93,7 @@ Event make_event(std::size_t body_size) {
 }  // namespace
 
 TEST_CASE("the worker's HELLO is answered and the channel is then connected", "[shm][channel]") {
-  Channel channel("hello");
+  Channel channel;
   FakeWorker worker(channel);
   std::string worker_error;
   std::thread t([&] { worker_error = echo_worker(worker, 0); });
@@ -103,11 +105,11 @@ TEST_CASE("the worker's HELLO is answered and the channel is then connected", "[
 }
 
 TEST_CASE("a worker speaking another protocol version is refused and the channel closed", "[shm][channel]") {
-  Channel channel("version");
+  Channel channel;
   FakeWorker worker(channel);
-  REQUIRE(worker.hello(2) == EDGEFN_RING_OK);
+  REQUIRE(worker.hello(EDGEFN_SHM_PROTOCOL_VERSION + 1) == EDGEFN_RING_OK);
   CHECK(channel.accept(5s) == ChannelStatus::kProtocolError);
-  CHECK_THAT(channel.last_error(), Catch::Contains("version 2"));
+  CHECK_THAT(channel.last_error(), Catch::Contains("version " + std::to_string(EDGEFN_SHM_PROTOCOL_VERSION + 1)));
   int status = 0;
   CHECK_FALSE(worker.receive(status));
   CHECK(status == EDGEFN_RING_CLOSED);
@@ -116,23 +118,23 @@ TEST_CASE("a worker speaking another protocol version is refused and the channel
 TEST_CASE("an event with a 3 MiB body goes out in chunks and its response comes back", "[shm][channel]") {
   ChannelSettings settings;
   settings.ring_capacity = 256 * 1024;
-  Channel channel("chunks", settings);
+  Channel channel(settings);
   FakeWorker worker(channel);
   std::string worker_error;
   std::thread t([&] { worker_error = echo_worker(worker, 2); });
   REQUIRE(channel.accept(5s) == ChannelStatus::kOk);
   for (std::uint64_t id : {1u, 2u}) {
     Event e = make_event(3u << 20);
-    REQUIRE(channel.send(MessageType::kEvent, id, encode_event_head(e), e.body, 10s) == ChannelStatus::kOk);
+    REQUIRE(channel.send(kEventMessage, id, encode_event_head(e), e.body, 10s) == ChannelStatus::kOk);
     Message m;
     REQUIRE(channel.receive(m, 10s) == ChannelStatus::kOk);
-    REQUIRE(m.type == MessageType::kLog);
+    REQUIRE(m.type == kLogMessage);
     CHECK(m.request_id == id);
     auto log = decode_log(m.head);
     REQUIRE(log.has_value());
     CHECK(log->message == "handled " + e.id);
     REQUIRE(channel.receive(m, 10s) == ChannelStatus::kOk);
-    REQUIRE(m.type == MessageType::kResponse);
+    REQUIRE(m.type == kResponseMessage);
     CHECK(m.request_id == id);
     auto response = decode_response(m.head, std::move(m.body));
     REQUIRE(response.has_value());
@@ -148,11 +150,11 @@ TEST_CASE("messages over the limit are refused by the sender and skipped by the 
   ChannelSettings settings;
   settings.ring_capacity = 64 * 1024;
   settings.max_message_size = 100 * 1024;
-  Channel channel("limit", settings);
+  Channel channel(settings);
   FakeWorker worker(channel);
   std::string big(200 * 1024, 'x');
-  CHECK(channel.start_send(MessageType::kEvent, 1, "", big) == ChannelStatus::kTooLarge);
-  CHECK(worker.send(MessageType::kResponse, 5, "", big) == EDGEFN_RING_TOO_BIG);
+  CHECK(channel.start_send(kEventMessage, 1, "", big) == ChannelStatus::kTooLarge);
+  CHECK(worker.send(kResponseMessage, 5, "", big) == EDGEFN_RING_TOO_BIG);
 
   // A worker that ignores the limit: write below the endpoint's check.
   std::thread t([&] {
@@ -161,7 +163,7 @@ TEST_CASE("messages over the limit are refused by the sender and skipped by the 
     while (edgefn_ring_msg_write(&worker.ep.tx, &out) == EDGEFN_RING_FULL) {
       edgefn_ring_wait_writable(&worker.ep.tx, edgefn_ring_msg_next_payload(&worker.ep.tx, &out), 0, kSecond);
     }
-    worker.send(MessageType::kResponse, 6, "", "small");
+    worker.send(kResponseMessage, 6, "", "small");
   });
   Message m;
   CHECK(channel.receive(m, 10s) == ChannelStatus::kTooLarge);
@@ -174,7 +176,7 @@ TEST_CASE("messages over the limit are refused by the sender and skipped by the 
 }
 
 TEST_CASE("closing the channel from another thread wakes a blocked receive", "[shm][channel]") {
-  Channel channel("close");
+  Channel channel;
   std::thread closer([&] {
     std::this_thread::sleep_for(50ms);
     channel.close();
@@ -186,25 +188,46 @@ TEST_CASE("closing the channel from another thread wakes a blocked receive", "[s
   closer.join();
 }
 
-TEST_CASE("a worker that closes is seen as gone; the segment goes with the channel", "[shm][channel]") {
-  std::string name;
-  {
-    Channel channel("gone");
-    name = channel.segment_name();
-    CHECK(std::filesystem::exists("/dev/shm/" + name));
-    FakeWorker worker(channel);
-    edgefn_endpoint_close(&worker.ep);
-    Message m;
-    CHECK(channel.receive(m, 5s) == ChannelStatus::kClosed);
-    CHECK(channel.start_send(MessageType::kEvent, 1, "", "") == ChannelStatus::kClosed);
-  }
-  CHECK_FALSE(std::filesystem::exists("/dev/shm/" + name));
+TEST_CASE("a worker that closes is seen as gone", "[shm][channel]") {
+  Channel channel;
+  FakeWorker worker(channel);
+  edgefn_endpoint_close(&worker.ep);
+  Message m;
+  CHECK(channel.receive(m, 5s) == ChannelStatus::kClosed);
+  CHECK(channel.start_send(kEventMessage, 1, "", "") == ChannelStatus::kClosed);
+}
+
+TEST_CASE("an interrupt wakes a sleeping async receive with kWouldBlock, a message still comes after", "[shm][channel][async]") {
+  Channel channel;
+  FakeWorker worker(channel);
+  asio::io_context io;
+  AsyncChannel async(io.get_executor(), channel);
+  std::vector<ChannelStatus> results;
+  asio::co_spawn(
+      io,
+      [&]() -> awaitable<void> {
+        Message m;
+        results.push_back(co_await async.receive(m, false));
+        results.push_back(co_await async.receive(m, false));
+      },
+      asio::detached);
+  std::thread sender;
+  asio::steady_timer timer(io, 20ms);
+  timer.async_wait([&](error_code) {
+    async.interrupt();
+    sender = std::thread([&] { worker.hello(); });
+  });
+  io.run_for(10s);
+  if (sender.joinable()) sender.join();
+  REQUIRE(results.size() == 2);
+  CHECK(results[0] == ChannelStatus::kWouldBlock);
+  CHECK(results[1] == ChannelStatus::kOk);
 }
 
 TEST_CASE("AsyncChannel handshakes, sends and receives on an io_context without blocking it", "[shm][channel][async]") {
   ChannelSettings settings;
   settings.ring_capacity = 64 * 1024;
-  Channel channel("async", settings);
+  Channel channel(settings);
   FakeWorker worker(channel);
   std::string worker_error;
   std::thread t([&] { worker_error = echo_worker(worker, 3); });
@@ -219,16 +242,16 @@ TEST_CASE("AsyncChannel handshakes, sends and receives on an io_context without 
         Message m;
         auto status = co_await async.receive(m);
         REQUIRE(status == ChannelStatus::kOk);
-        REQUIRE(m.type == MessageType::kHello);
+        REQUIRE(m.type == kHelloMessage);
         for (std::uint64_t id = 1; id <= 3; ++id) {
           Event e = make_event(id == 2 ? 300 * 1024 : 10);  // the second one is chunked
-          status = co_await async.send(MessageType::kEvent, id, encode_event_head(e), e.body);
+          status = co_await async.send(kEventMessage, id, encode_event_head(e), e.body);
           REQUIRE(status == ChannelStatus::kOk);
           do {
             status = co_await async.receive(m);
             REQUIRE(status == ChannelStatus::kOk);
-          } while (m.type == MessageType::kLog);
-          REQUIRE(m.type == MessageType::kResponse);
+          } while (m.type == kLogMessage);
+          REQUIRE(m.type == kResponseMessage);
           CHECK(m.request_id == id);
           CHECK(m.body == std::string(e.body.rbegin(), e.body.rend()));
           ++responses;
@@ -242,7 +265,7 @@ TEST_CASE("AsyncChannel handshakes, sends and receives on an io_context without 
 }
 
 TEST_CASE("closing a Channel completes a pending async receive with kClosed", "[shm][channel][async]") {
-  Channel channel("async_close");
+  Channel channel;
   asio::io_context io;
   AsyncChannel async(io.get_executor(), channel);
   std::optional<ChannelStatus> result;

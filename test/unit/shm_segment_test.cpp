@@ -1,5 +1,5 @@
-// Segments (names, mode 0600, removal, stale cleanup) and the two-process
-// ring stress test over a real segment.
+// Segments (anonymous sealed memfds: nothing in /dev/shm, no resizing by
+// the worker) and the two-process ring stress test over a real segment.
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -8,8 +8,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
-#include <regex>
+#include <set>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -22,86 +23,45 @@ namespace {
 namespace fs = std::filesystem;
 using edgefn::shm::Segment;
 
-bool exists_in_dev_shm(const std::string& name) { return fs::exists(fs::path("/dev/shm") / name); }
-
-// A pid that existed and is now gone: a child that has been reaped.
-pid_t dead_pid() {
-  pid_t pid = fork();
-  if (pid == 0) _exit(0);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return pid;
-}
-
-void create_raw_segment(const std::string& name) {
-  int fd = shm_open(("/" + name).c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
-  REQUIRE(fd >= 0);
-  close(fd);
+std::set<std::string> dev_shm() {
+  std::set<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/dev/shm", ec)) names.insert(entry.path().filename().string());
+  return names;
 }
 
 }  // namespace
 
-TEST_CASE("segments are named edgefn-<pid>-<label>-<random> and created with mode 0600", "[shm][segment]") {
-  // With umask 0 a default mode (Boost's 0644) would show: the 0600 must be
-  // passed explicitly.
-  mode_t old_mask = umask(0);
-  Segment segment = Segment::create("http/api 0", 65536);
-  umask(old_mask);
-  std::regex pattern("edgefn-" + std::to_string(getpid()) + "-http_api_0-[0-9a-f]{16}");
-  CHECK(std::regex_match(segment.name(), pattern));
+TEST_CASE("a segment is an anonymous memfd: zeroed, private, and never in /dev/shm", "[shm][segment]") {
+  const auto before = dev_shm();
+  Segment segment = Segment::create(65536);
+  CHECK(dev_shm() == before);
+  REQUIRE(segment.size() == 65536);
+  const auto* bytes = static_cast<const unsigned char*>(segment.data());
+  CHECK(std::all_of(bytes, bytes + segment.size(), [](unsigned char b) { return b == 0; }));
+  CHECK((fcntl(segment.fd(), F_GETFD) & FD_CLOEXEC) != 0);
+  // Another mapping of the same descriptor sees the same bytes.
+  Segment mapped = Segment::map(segment.fd());
+  static_cast<char*>(segment.data())[100] = 'x';
+  CHECK(static_cast<const char*>(mapped.data())[100] == 'x');
+}
+
+TEST_CASE("a worker cannot resize the segment under the daemon", "[shm][segment]") {
+  // An unsealed memfd could be truncated by the worker, and the daemon would
+  // die of SIGBUS on its next access to the mapping.
+  Segment segment = Segment::create(8192);
+  const int seals = fcntl(segment.fd(), F_GET_SEALS);
+  CHECK((seals & F_SEAL_SHRINK) != 0);
+  CHECK((seals & F_SEAL_GROW) != 0);
+  CHECK((seals & F_SEAL_SEAL) != 0);
+  CHECK(ftruncate(segment.fd(), 0) == -1);
+  CHECK(errno == EPERM);
+  CHECK(ftruncate(segment.fd(), 1 << 20) == -1);
+  CHECK(fcntl(segment.fd(), F_ADD_SEALS, F_SEAL_WRITE) == -1);  // nor take the daemon's writes away
+  static_cast<char*>(segment.data())[8191] = 1;  // still mapped, still writable
   struct stat st {};
-  REQUIRE(stat(("/dev/shm/" + segment.name()).c_str(), &st) == 0);
-  CHECK((st.st_mode & 07777) == 0600);
-  CHECK(st.st_size == 65536);
-  CHECK(segment.size() == 65536);
-  CHECK(static_cast<unsigned char*>(segment.data())[65535] == 0);
-}
-
-TEST_CASE("a segment is removed when its creator goes, not when an opener does", "[shm][segment]") {
-  std::string name;
-  {
-    Segment created = Segment::create("w", 4096);
-    name = created.name();
-    static_cast<char*>(created.data())[10] = 'x';
-    {
-      Segment opened = Segment::open(name);
-      CHECK(static_cast<char*>(opened.data())[10] == 'x');
-    }
-    CHECK(exists_in_dev_shm(name));
-    Segment moved = std::move(created);
-    CHECK(exists_in_dev_shm(name));
-  }
-  CHECK_FALSE(exists_in_dev_shm(name));
-  CHECK_THROWS_AS(Segment::open(name), edgefn::shm::ShmError);
-}
-
-TEST_CASE("segment names parse back to their daemon pid", "[shm][segment]") {
-  using edgefn::shm::segment_owner;
-  CHECK(segment_owner(edgefn::shm::segment_name(4242, "x", 1)) == 4242);
-  CHECK(edgefn::shm::segment_name(7, "a-b", 255) == "edgefn-7-a_b-00000000000000ff");
-  CHECK_FALSE(segment_owner("edgefn--x-1"));
-  CHECK_FALSE(segment_owner("edgefn-12x-w-1"));
-  CHECK_FALSE(segment_owner("other-12-w-1"));
-  CHECK_FALSE(segment_owner("edgefn-0-w-1"));
-  CHECK_FALSE(segment_owner("edgefn-123"));
-}
-
-TEST_CASE("stale segment removal takes only segments whose daemon died", "[shm][segment]") {
-  std::string suffix = "-stale_test-" + std::to_string(getpid());
-  std::string dead = "edgefn-" + std::to_string(dead_pid()) + suffix;
-  std::string mine = "edgefn-" + std::to_string(getpid()) + suffix;
-  std::string parent = "edgefn-" + std::to_string(getppid()) + suffix;
-  std::string unrelated = "edgefnx-1" + suffix;
-  for (const auto& name : {dead, mine, parent, unrelated}) create_raw_segment(name);
-
-  auto removed = edgefn::shm::remove_stale_segments();
-
-  CHECK(std::find(removed.begin(), removed.end(), dead) != removed.end());
-  CHECK_FALSE(exists_in_dev_shm(dead));
-  CHECK(exists_in_dev_shm(mine));
-  CHECK(exists_in_dev_shm(parent));
-  CHECK(exists_in_dev_shm(unrelated));
-  for (const auto& name : {mine, parent, unrelated}) shm_unlink(("/" + name).c_str());
+  REQUIRE(fstat(segment.fd(), &st) == 0);
+  CHECK(st.st_size == 8192);
 }
 
 TEST_CASE("ring stress: two processes over a real segment, both directions", "[shm][stress][process]") {
@@ -109,7 +69,7 @@ TEST_CASE("ring stress: two processes over a real segment, both directions", "[s
   StressPlan small{1000000, 0, 4096, 11};
   StressPlan large{1000, 1u << 20, 8u << 20, 12};
   std::uint64_t capacity = 1u << 20;
-  Segment segment = Segment::create("stress", edgefn_shm_segment_size(capacity));
+  Segment segment = Segment::create(edgefn_shm_segment_size(capacity));
   int notify = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   REQUIRE(notify >= 0);
   REQUIRE(edgefn_shm_format(segment.data(), segment.size(), capacity, 16u << 20, EDGEFN_SHM_DAEMON_EVENTFD, getpid()) ==
@@ -117,11 +77,11 @@ TEST_CASE("ring stress: two processes over a real segment, both directions", "[s
   pid_t child = fork();
   REQUIRE(child >= 0);
   if (child == 0) {
-    // The worker: maps the segment by name as a worker process would, checks
-    // everything the daemon sends, then sends the same plans back.
+    // The worker: maps the inherited descriptor as a worker process would,
+    // checks everything the daemon sends, then sends the same plans back.
     int code = 1;
     try {
-      Segment mapped = Segment::open(segment.name());
+      Segment mapped = Segment::map(segment.fd());
       edgefn_endpoint ep;
       if (edgefn_endpoint_attach(&ep, mapped.data(), mapped.size(), EDGEFN_SHM_WORKER, notify, 50'000) == 0) {
         std::string error = edgefn::test::stress_receive(&ep, small);

@@ -8,7 +8,11 @@ import base64
 import datetime
 import json
 
-__all__ = ["Response", "Event", "TriggerInfo", "QualifiedOffset", "Context", "Logger", "Platform"]
+__all__ = ["Response", "Event", "TriggerInfo", "QualifiedOffset", "Context", "Logger", "Platform", "PublishError"]
+
+
+class PublishError(Exception):
+    """context.platform.publish() could not hand the message to its output."""
 
 
 class Response:
@@ -19,6 +23,12 @@ class Response:
         self.body = body
         self.status_code = status_code
         self.content_type = content_type or "text/plain"
+        self.no_ack = False
+
+    def ensure_no_ack(self):
+        """With explicitAckMode enabled, the event is not acknowledged when
+        the handler returns: the handler calls platform.explicit_ack() later."""
+        self.no_ack = True
 
     def __repr__(self):
         return (f"Response(status_code={self.status_code!r}, content_type={self.content_type!r}, "
@@ -151,11 +161,12 @@ class Logger:
 class Platform:
     """context.platform: the processor's services to a handler."""
 
-    def __init__(self, kind="local", namespace="default", call_function=None, explicit_ack=None):
+    def __init__(self, kind="local", namespace="default", call_function=None, explicit_ack=None, publish=None):
         self.kind = kind
         self.namespace = namespace
         self._call_function = call_function
         self._explicit_ack = explicit_ack
+        self._publish = publish
         self._termination_callback = None
         self._drain_callback = None
 
@@ -171,9 +182,28 @@ class Platform:
         self._drain_callback = callback
 
     def explicit_ack(self, qualified_offset):
+        """Acknowledges a stream event whose handler deferred it. Sent at
+        once; the returned object may be awaited, as Nuclio's is."""
         if self._explicit_ack is None:
             raise RuntimeError("explicit_ack is only available for stream triggers with explicitAckMode enabled")
         self._explicit_ack(qualified_offset)
+        return _Done()
+
+    def publish(self, output, body, topic=None, key=None, headers=None):
+        """edgefn: publishes `body` to the output named `output` (a stream
+        trigger's connection) and returns once the output took it; raises
+        PublishError when it cannot. Bodies that are dicts or lists are sent
+        as JSON."""
+        if self._publish is None:
+            raise RuntimeError("publish is not available in this worker")
+        self._publish(output, body, topic, key, headers)
+
+
+class _Done:
+    """An awaitable that is already complete."""
+
+    def __await__(self):
+        return iter(())
 
 
 class _UserData:

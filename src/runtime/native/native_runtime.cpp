@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -22,6 +23,9 @@ struct HostCall {
   bool status_set = false;
   spdlog::logger* logger;
   InvocationLogs logs;
+  // Cleared when a stop gives up on a handler that never returns: the host
+  // services may be gone by the time it calls publish().
+  const std::atomic<HostServices*>* host;
 };
 
 HostCall& host_of(const edgefn_call* call) { return *static_cast<HostCall*>(call->host); }
@@ -35,6 +39,42 @@ spdlog::level::level_enum to_spdlog(int level) {
   }
 }
 
+std::string_view text(const char* data, size_t size) { return data ? std::string_view{data, size} : std::string_view{}; }
+
+int publish(const edgefn_call* call, const char* output, size_t output_size, const edgefn_output_message* message) {
+  if (!output || output_size == 0 || !message || (!message->body && message->body_size) ||
+      (!message->headers && message->num_headers))
+    return -1;
+  try {
+    auto& call_state = host_of(call);
+    HostServices* host = call_state.host->load(std::memory_order_acquire);
+    if (!host) return -1;
+    OutputMessage m;
+    m.topic = text(message->topic.data, message->topic.size);
+    m.key = text(message->key.data, message->key.size);
+    for (size_t i = 0; i < message->num_headers; ++i)
+      m.headers.emplace_back(text(message->headers[i].name.data, message->headers[i].name.size),
+                             text(message->headers[i].value.data, message->headers[i].value.size));
+    m.body.assign(static_cast<const char*>(message->body), message->body_size);
+    // An output refuses (no such output) before publish() returns, and the
+    // handler gets -1; a failure after that arrives from any thread and is
+    // only logged. 0: undecided, 1: returned to the handler, -1: refused.
+    auto verdict = std::make_shared<std::atomic<int>>(0);
+    auto logger = get_logger(call_state.logger->name());
+    std::string name{output, output_size};
+    host->publish(name, std::move(m), [logger, name, verdict](PublishOutcome outcome) {
+      if (outcome) return;
+      int undecided = 0;
+      if (verdict->compare_exchange_strong(undecided, -1)) return;
+      logger->warn("publishing to output '{}' failed: {}", name, outcome.error());
+    });
+    int undecided = 0;
+    return verdict->compare_exchange_strong(undecided, 1) ? 0 : -1;
+  } catch (...) {
+    return -1;
+  }
+}
+
 // The callbacks cross a C boundary: nothing may escape them.
 const edgefn_api kHostApi = {
     EDGEFN_ABI_VERSION,
@@ -42,9 +82,9 @@ const edgefn_api kHostApi = {
     [](const edgefn_call* call, int level, const char* message, size_t size) {
       try {
         auto& host = host_of(call);
-        std::string_view text{message ? message : "", message ? size : 0};
-        host.logger->log(to_spdlog(level), "{}", text);
-        host.logs.add(to_spdlog(level), text);
+        auto line = text(message, size);
+        host.logger->log(to_spdlog(level), "{}", line);
+        host.logs.add(to_spdlog(level), line);
       } catch (...) {
       }
     },
@@ -92,10 +132,11 @@ const edgefn_api kHostApi = {
     },
     [](const edgefn_call* call, const char* message, size_t size) {
       try {
-        host_of(call).error.assign(message ? message : "", message ? size : 0);
+        host_of(call).error.assign(text(message, size));
       } catch (...) {
       }
     },
+    publish,
 };
 
 edgefn_str view(std::string_view s) { return {s.data(), s.size()}; }
@@ -132,6 +173,74 @@ const edgefn_event& make_view(const Event& e) {
   return ev;
 }
 
+// One handler call, as every worker makes it.
+InvokeResult call_handler(const NativeHandler& handler, void* state, spdlog::logger* logger,
+                          const std::atomic<HostServices*>* host, const Event& event) noexcept {
+  try {
+    HostCall call_state{Response{}, {}, false, logger, InvocationLogs{event}, host};
+    edgefn_call c{&kHostApi, state, &call_state};
+    int rc = handler.handle(&c, &make_view(event));
+    auto& response = call_state.response;
+    if (rc != 0) {
+      if (!call_state.status_set || response.status < 400) response.status = 500;
+      if (call_state.error.empty()) call_state.error = "handler returned " + std::to_string(rc);
+      logger->error("handler failed for event {}: {}", event.id, call_state.error);
+      if (response.body.empty()) {
+        response.content_type = "text/plain";
+        response.body = call_state.error;
+      }
+    }
+    call_state.logs.attach(response);
+    return std::move(response);
+  } catch (const std::exception& e) {
+    return tl::make_unexpected(RuntimeError{RuntimeError::Code::kCrashed, e.what(), std::nullopt});
+  }
+}
+
+// Everything a blocking worker's thread touches. Shared by the runtime and
+// the thread, so that a thread left behind by stop() owns what it uses.
+struct ThreadState {
+  NativeHandler handler;  // holds the library open
+  void* state = nullptr;  // the handler's per-worker state
+  std::shared_ptr<spdlog::logger> logger;
+  std::atomic<HostServices*> host{nullptr};  // cleared when stop() gives up on this thread
+
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::optional<Event> event;  // the job: set by invoke(), taken by the thread
+  InvokeCompletion done;       // the job's completion; stop() may take it first
+  bool running = false;        // a handler call is in progress
+  bool stopping = false;
+  bool exited = false;
+  UniqueFunction<void()> on_exit;  // stop()'s done, if it is still waiting
+};
+
+void thread_main(std::shared_ptr<ThreadState> s) {
+  std::unique_lock lock(s->mutex);
+  for (;;) {
+    s->wake.wait(lock, [&] { return s->stopping || s->event.has_value(); });
+    if (!s->event) break;
+    Event event = std::move(*s->event);
+    s->event.reset();
+    s->running = true;
+    lock.unlock();
+    auto result = call_handler(s->handler, s->state, s->logger.get(), &s->host, event);
+    lock.lock();
+    s->running = false;
+    if (auto done = std::move(s->done)) {
+      lock.unlock();
+      done(std::move(result));
+      lock.lock();
+    }
+  }
+  s->exited = true;
+  const bool abandoned = !s->on_exit;  // stop() stopped waiting for this thread
+  auto on_exit = std::move(s->on_exit);
+  lock.unlock();
+  if (!abandoned && s->handler.shutdown) s->handler.shutdown(s->state);
+  if (on_exit) on_exit();
+}
+
 class NativeRuntime final : public Runtime {
  public:
   explicit NativeRuntime(NativeSettings settings)
@@ -139,9 +248,19 @@ class NativeRuntime final : public Runtime {
         logger_(get_logger("worker." + settings_.identity.pool_name + "." +
                            std::to_string(settings_.identity.id))) {}
 
-  ~NativeRuntime() override { stop(std::chrono::milliseconds{0}); }
+  ~NativeRuntime() override {
+    if (thread_ && !stop_requested_) {
+      std::lock_guard lock(thread_->mutex);
+      thread_->stopping = true;
+      thread_->host.store(nullptr);
+      thread_->wake.notify_one();
+    }
+    if (thread_handle_.joinable()) thread_handle_.detach();
+    if (!thread_ && initialized_ && !stop_requested_ && settings_.handler.shutdown)
+      settings_.handler.shutdown(state_);
+  }
 
-  void start() override {
+  void start(ReadinessCallback on_readiness) override {
     if (settings_.handler.init) {
       edgefn_worker_info info{EDGEFN_ABI_VERSION, settings_.identity.id, view(settings_.identity.function_name),
                               view(settings_.trigger_name)};
@@ -151,108 +270,98 @@ class NativeRuntime final : public Runtime {
                          std::to_string(rc) + " for worker " + std::to_string(settings_.identity.id));
     }
     initialized_ = true;
-    if (settings_.blocking) thread_ = std::thread([this] { thread_main(); });
+    if (settings_.blocking) {
+      thread_ = std::make_shared<ThreadState>();
+      thread_->handler = settings_.handler;
+      thread_->state = state_;
+      thread_->logger = logger_;
+      thread_->host.store(settings_.host);
+      thread_handle_ = std::thread(thread_main, thread_);
+    }
+    on_readiness(true);
   }
 
   bool runs_inline() const noexcept override { return !settings_.blocking; }
 
-  InvokeResult invoke_inline(const Event& event) noexcept override { return call(event); }
-
-  void invoke(Event event, InvokeCompletion done) noexcept override {
-    if (!settings_.blocking) {
-      done(call(event));
-      return;
-    }
-    {
-      std::lock_guard lock(mutex_);
-      job_.emplace(Job{std::move(event), std::move(done)});
-    }
-    cv_.notify_one();
+  InvokeResult invoke_inline(const Event& event) noexcept override {
+    return call_handler(settings_.handler, state_, logger_.get(), &host_, event);
   }
 
-  void stop(std::chrono::milliseconds timeout) noexcept override {
-    if (!initialized_) return;
-    bool stuck = false;
-    if (thread_.joinable()) {
-      std::unique_lock lock(mutex_);
-      stopping_ = true;
-      cv_.notify_one();
-      // A handler that never returns cannot be interrupted: leave its thread
-      // behind rather than hang the shutdown. An idle thread exits at once
-      // and is always joined, whatever the timeout.
-      stuck = !exited_cv_.wait_for(lock, timeout, [this] { return exited_ || !running_; });
-      lock.unlock();
-      if (stuck) {
-        logger_->warn("native handler still running after {} ms; not waiting for it", timeout.count());
-        thread_.detach();
-      } else {
-        thread_.join();
-      }
+  void invoke(Event event, InvokeCompletion done) noexcept override {
+    if (!thread_) {
+      auto result = invoke_inline(event);
+      asio::post(*settings_.io, [done = std::move(done), result = std::move(result)]() mutable {
+        done(std::move(result));
+      });
+      return;
     }
-    if (!stuck && settings_.handler.shutdown) settings_.handler.shutdown(state_);
-    initialized_ = false;
+    std::lock_guard lock(thread_->mutex);
+    thread_->event.emplace(std::move(event));
+    thread_->done = std::move(done);
+    thread_->wake.notify_one();
+  }
+
+  void stop(std::chrono::milliseconds timeout, UniqueFunction<void()> done) noexcept override {
+    stop_requested_ = true;
+    if (!thread_) {
+      if (initialized_ && settings_.handler.shutdown) settings_.handler.shutdown(state_);
+      initialized_ = false;
+      return done();
+    }
+    // The thread calls `done` when it exits; a handler that never returns
+    // cannot be interrupted, so after `timeout` the worker stops waiting
+    // for it: its event is answered kStopping now and the thread is left to
+    // finish on its own.
+    auto shared_done = std::make_shared<std::pair<std::atomic<bool>, UniqueFunction<void()>>>();
+    shared_done->second = std::move(done);
+    auto finish = [shared_done] {
+      if (!shared_done->first.exchange(true)) shared_done->second();
+    };
+    {
+      std::lock_guard lock(thread_->mutex);
+      thread_->stopping = true;
+      if (thread_->exited) return finish();
+      thread_->on_exit = finish;
+      thread_->wake.notify_one();
+    }
+    timer_.emplace(*settings_.io);
+    timer_->expires_after(timeout);
+    timer_->async_wait([this, state = thread_, finish, timeout](error_code ec) {
+      if (ec) return;
+      InvokeCompletion orphan;
+      {
+        std::lock_guard lock(state->mutex);
+        if (state->exited) return;
+        orphan = std::move(state->done);
+        state->on_exit = {};
+        state->host.store(nullptr);
+      }
+      logger_->warn("native handler still running {} ms after the stop; not waiting for it", timeout.count());
+      if (orphan)
+        orphan(tl::make_unexpected(
+            RuntimeError{RuntimeError::Code::kStopping, "processor stopped before the handler returned", std::nullopt}));
+      finish();
+    });
+  }
+
+  std::string describe() const override {
+    if (!thread_) return initialized_ ? "ready" : stop_requested_ ? "stopped" : "starting";
+    std::lock_guard lock(thread_->mutex);
+    if (thread_->exited) return "stopped";
+    if (thread_->running) return thread_->stopping ? "handler still running after the stop" : "running a handler";
+    return "ready";
   }
 
  private:
-  struct Job {
-    Event event;
-    InvokeCompletion done;
-  };
-
-  InvokeResult call(const Event& event) noexcept {
-    try {
-      HostCall host{Response{}, {}, false, logger_.get(), InvocationLogs{event}};
-      edgefn_call c{&kHostApi, state_, &host};
-      int rc = settings_.handler.handle(&c, &make_view(event));
-      if (rc != 0) {
-        if (!host.status_set || host.response.status < 400) host.response.status = 500;
-        if (host.error.empty()) host.error = "handler returned " + std::to_string(rc);
-        logger_->error("handler failed for event {}: {}", event.id, host.error);
-        if (host.response.body.empty()) {
-          host.response.content_type = "text/plain";
-          host.response.body = host.error;
-        }
-      }
-      host.logs.attach(host.response);
-      return std::move(host.response);
-    } catch (const std::exception& e) {
-      return tl::make_unexpected(DispatchError{DispatchError::Code::kCrashed, e.what()});
-    }
-  }
-
-  void thread_main() {
-    std::unique_lock lock(mutex_);
-    for (;;) {
-      cv_.wait(lock, [this] { return stopping_ || job_.has_value(); });
-      if (job_) {
-        Job job = std::move(*job_);
-        job_.reset();
-        running_ = true;
-        lock.unlock();
-        job.done(call(job.event));
-        lock.lock();
-        running_ = false;
-        exited_cv_.notify_all();
-        continue;
-      }
-      break;
-    }
-    exited_ = true;
-    exited_cv_.notify_all();
-  }
-
   NativeSettings settings_;
   std::shared_ptr<spdlog::logger> logger_;
   void* state_ = nullptr;
   bool initialized_ = false;
-  std::thread thread_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::condition_variable exited_cv_;
-  std::optional<Job> job_;
-  bool stopping_ = false;
-  bool running_ = false;  // a handler call is in progress on thread_
-  bool exited_ = false;
+  std::atomic<bool> stop_requested_{false};
+  std::shared_ptr<ThreadState> thread_;
+  std::thread thread_handle_;
+  std::optional<asio::steady_timer> timer_;
+  std::atomic<HostServices*> host_{settings_.host};
 };
 
 }  // namespace

@@ -9,7 +9,9 @@
 
 #include <edgefn/handler.h>
 
+#include "host/host_services.hpp"
 #include "runtime/runtime.hpp"
+#include "util/asio.hpp"
 
 namespace edgefn {
 
@@ -39,9 +41,18 @@ struct NativeSettings {
   bool blocking = false;  // runtimeAttributes.blocking: run on a thread of its own
   WorkerIdentity identity;
   std::string trigger_name;
+  asio::io_context* io = nullptr;  // completions and the stop timer; required
+  HostServices* host = nullptr;    // publish(); null: no outputs
 };
 
 // Builds one worker's runtime. Start-up thread.
+//
+// A blocking handler runs on a thread of the worker's own, which owns
+// everything it touches (the job, the handler's state, the library): when
+// stop() gives up on a handler that never returns, the thread is left
+// behind and may finish at any later time without touching anything
+// freed. Its event is then answered kStopping, and its shutdown hook never
+// runs (the handler may still be using its state).
 std::unique_ptr<Runtime> make_native_runtime(NativeSettings settings);
 
 }  // namespace edgefn

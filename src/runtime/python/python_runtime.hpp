@@ -1,41 +1,46 @@
 #pragma once
-// The Python runtime: one long-lived interpreter process per worker
-// (runtimes/python/edgefn_worker.py) connected over its own shm channel
-// (shm/channel.hpp). Everything a worker does happens on one strand of the
-// daemon's io_context; no thread waits on a worker.
+// The Python runtime: each worker keeps one long-lived interpreter process
+// (runtimes/python/edgefn_worker.py) running, connected over a shm channel
+// of its own (shm/channel.hpp) that speaks worker_protocol.hpp. Everything
+// a worker does happens on one strand of the daemon's io_context; no thread
+// waits on a process.
 //
-// Lifecycle of a worker process ("incarnation"):
-//   spawn (spawner.hpp) -> HELLO -> the worker imports the handler and runs
-//   init_context -> READY (alive() turns true) -> events, one at a time ->
-//   exit. The worker sends INIT_FAILED with the traceback instead of READY
-//   when the import or init_context raises; it is then respawned with
-//   backoff (1 s doubling to 30 s) and the traceback is logged once. A
-//   worker that dies after READY is respawned at once; the event it held
-//   fails with DispatchError kCrashed. abandon() (event timeout) SIGKILLs
-//   its process group, which ends in the same respawn. stop() SIGTERMs the
-//   worker (it runs the termination callback and exits), then SIGKILLs the
-//   group after the timeout.
+// Names: the pool's worker owns a ProcessSupervisor, which keeps one
+// WorkerProcess at a time alive (an interpreter and its channel) and
+// starts a new one when it ends.
 //
-// Runtime-layer message types on the channel (codec.hpp leaves 16 and up to
-// runtimes), worker -> daemon, request id 0, empty body:
-//   READY (16): init_context returned; head empty.
-//   INIT_FAILED (17): head = the error and traceback, UTF-8 text.
-// LOG frames become lines of logger "worker.<pool>.<id>" (and X-Nuclio-Logs);
-// the worker's real stdout and stderr (C extensions, the interpreter's own
-// fatal errors) are logged line by line.
+// A WorkerProcess's life: spawn (process/spawner.hpp; SIGTERM and SIGINT
+// ignored, the segment and the doorbell inherited as fds) -> HELLO -> the
+// handler is imported and init_context runs -> READY: the pool learns the
+// worker is ready -> events, one at a time -> STOP (the termination
+// callback runs) -> exit. Bounds and retries:
+// - READY must come within readinessTimeoutSeconds (default 120 s), else
+//   the process is killed. INIT_FAILED, a death before READY and that
+//   timeout are failed starts: retried after 1 s, doubling to 30 s; the
+//   traceback is logged once, then "same error" lines.
+// - A process that dies after READY is replaced at once; if the new one
+//   also dies within 10 s of its READY, replacements back off the same way.
+//   The event it held fails with kCrashed.
+// - abandon() (spec.eventTimeout) SIGKILLs the process group, which ends
+//   in a replacement.
+// - drain(): the drain callback runs (DRAIN) and no replacement is started
+//   any more. stop(): STOP, then SIGKILL of the group after the timeout.
+// PUBLISH and EXPLICIT_ACK from the handler go to the host services; the
+// worker's LOG frames become lines of logger "worker.<pool>.<id>" (and
+// X-Nuclio-Logs); its real stdout and stderr (C extensions, the
+// interpreter's own fatal errors) are logged line by line.
 #include <memory>
 
+#include "host/host_services.hpp"
 #include "runtime/python/python_settings.hpp"
 #include "runtime/runtime.hpp"
 #include "util/asio.hpp"
 
 namespace edgefn {
 
-inline constexpr std::uint16_t kPythonReadyMessage = 16;
-inline constexpr std::uint16_t kPythonInitFailedMessage = 17;
-
-// One worker's runtime. `io` must outlive it. Start-up thread.
+// One worker's runtime. `io` and `host` (null: no outputs) must outlive it.
+// Start-up thread.
 std::unique_ptr<Runtime> make_python_runtime(asio::io_context& io, std::shared_ptr<const PythonSettings> settings,
-                                             WorkerIdentity identity);
+                                             WorkerIdentity identity, HostServices* host);
 
 }  // namespace edgefn

@@ -8,9 +8,10 @@
 #include <system_error>
 
 #include "config/config_error.hpp"
+#include "runtime/handler_environment.hpp"
 #include "util/json.hpp"
+#include "util/memfd.hpp"
 
-extern char** environ;
 
 namespace edgefn {
 namespace {
@@ -25,25 +26,7 @@ fs::path executable_directory() {
   return ec ? fs::path{} : self.parent_path();
 }
 
-Environment daemon_environment() {
-  Environment env;
-  for (char** e = environ; e && *e; ++e) {
-    std::string_view entry = *e;
-    auto eq = entry.find('=');
-    if (eq == std::string_view::npos || eq == 0) continue;
-    env.emplace_back(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
-  }
-  return env;
-}
-
 }  // namespace
-
-PythonSettings::~PythonSettings() {
-  if (!source_directory.empty()) {
-    std::error_code ignored;
-    fs::remove_all(source_directory, ignored);
-  }
-}
 
 std::string resolve_python_interpreter(const FunctionConfig& config, const Environment& environment,
                                        std::string_view path) {
@@ -111,46 +94,29 @@ std::shared_ptr<PythonSettings> make_python_settings(const FunctionConfig& confi
 
   settings->function_directory = directory;
   if (!config.function_source_code.empty()) {
-    // A private directory per processor, so that workers never race to
-    // write the file and the function's own directory stays untouched.
-    std::string pattern = (fs::temp_directory_path() / "edgefn-source-XXXXXX").string();
-    if (!::mkdtemp(pattern.data()))
-      throw StartError("cannot create a directory for spec.build.functionSourceCode: " + pattern);
-    settings->source_directory = pattern;
-    fs::path file = settings->source_directory;
-    std::string_view rest = module;
-    for (auto dot = rest.find('.'); dot != std::string_view::npos; dot = rest.find('.')) {
-      file /= std::string(rest.substr(0, dot));
-      fs::create_directories(file, ec);
-      std::ofstream(file / "__init__.py", std::ios::app);
-      rest.remove_prefix(dot + 1);
-    }
-    file /= std::string(rest) + ".py";
-    std::ofstream out(file, std::ios::binary);
-    out.write(config.function_source_code.data(), static_cast<std::streamsize>(config.function_source_code.size()));
-    if (!out) throw StartError("cannot write spec.build.functionSourceCode to " + file.string());
+    settings->source_fd = sealed_memfd("edgefn-source", config.function_source_code);
   } else if (!python_module_exists(directory, module)) {
     throw StartError("spec.handler '" + config.handler + "': module '" + module + "' not found in " +
                      directory.string() + " (expected " + module + ".py there; check spec.handler and spec.build.path)");
   }
   settings->handler = config.handler;
   settings->function_urls = function_urls;
+  settings->readiness_timeout = config.readiness_timeout;
   return settings;
 }
 
-std::vector<std::string> worker_environment(const PythonSettings& s, const std::string& segment, int notify_fd,
-                                            int worker_id) {
+std::vector<std::string> worker_environment(const PythonSettings& s, int worker_id) {
   JsonWriter urls;
   urls.begin_object();
   for (const auto& [name, url] : s.function_urls) urls.key(name).value(url);
   urls.end_object();
   return execve_environment(s.environment, {
-      {"EDGEFN_SHM_SEGMENT", segment},
-      {"EDGEFN_SHM_NOTIFY_FD", std::to_string(notify_fd)},
+      {"EDGEFN_SHM_FD", std::to_string(kWorkerSegmentFd)},
+      {"EDGEFN_SHM_NOTIFY_FD", std::to_string(kWorkerNotifyFd)},
       {"EDGEFN_RING_HELPER", s.ring_helper.string()},
       {"EDGEFN_HANDLER", s.handler},
       {"EDGEFN_FUNCTION_DIR", s.function_directory.string()},
-      {"EDGEFN_WORKER_SOURCE_DIR", s.source_directory.string()},
+      {"EDGEFN_SOURCE_FD", s.source_fd ? std::to_string(kWorkerSourceFd) : std::string{}},
       {"EDGEFN_WORKER_ID", std::to_string(worker_id)},
       {"EDGEFN_TRIGGER_KIND", s.trigger_kind},
       {"EDGEFN_TRIGGER_NAME", s.trigger_name},

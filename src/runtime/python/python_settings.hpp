@@ -11,7 +11,8 @@
 #include <vector>
 
 #include "config/function_config.hpp"
-#include "runtime/shell/shell_settings.hpp"
+#include "process/environment.hpp"
+#include "util/unique_fd.hpp"
 
 namespace edgefn {
 
@@ -24,7 +25,9 @@ struct PythonSettings {
   std::filesystem::path worker_script;      // .../runtimes/python/edgefn_worker.py
   std::filesystem::path ring_helper;        // .../lib/libedgefn_ring.so
   std::filesystem::path function_directory;  // the worker's cwd; on its sys.path
-  std::filesystem::path source_directory;   // functionSourceCode written here; empty if none
+  // spec.build.functionSourceCode, as a sealed memfd every worker inherits
+  // and imports the module from: nothing is written to disk.
+  UniqueFd source_fd;
   std::string handler;                      // module:entrypoint
   Environment environment;                  // without the per-worker EDGEFN_* variables
   FunctionUrls function_urls;
@@ -32,12 +35,9 @@ struct PythonSettings {
   std::string trigger_name;
   std::string namespace_name;  // context.platform.namespace
   bool dev_mode = false;
-
-  PythonSettings() = default;
-  PythonSettings(const PythonSettings&) = delete;
-  PythonSettings& operator=(const PythonSettings&) = delete;
-  // Removes source_directory.
-  ~PythonSettings();
+  // readinessTimeoutSeconds: a worker process that has not sent READY by
+  // then (import and init_context included) is killed and started again.
+  std::chrono::milliseconds readiness_timeout{120'000};
 };
 
 // The interpreter for spec.runtime ("python", "python:3.11"):
@@ -64,10 +64,14 @@ std::shared_ptr<PythonSettings> make_python_settings(const FunctionConfig& confi
                                                      const std::filesystem::path& directory,
                                                      const FunctionUrls& function_urls);
 
+// The descriptors a worker inherits, at these numbers.
+inline constexpr int kWorkerNotifyFd = 3;
+inline constexpr int kWorkerSegmentFd = 4;
+inline constexpr int kWorkerSourceFd = 5;
+
 // The worker's environment as "NAME=value" strings: settings.environment,
 // then the EDGEFN_* variables edgefn_worker.py reads (which win over any of
 // the same name). Pure; any thread.
-std::vector<std::string> worker_environment(const PythonSettings& settings, const std::string& segment,
-                                            int notify_fd, int worker_id);
+std::vector<std::string> worker_environment(const PythonSettings& settings, int worker_id);
 
 }  // namespace edgefn

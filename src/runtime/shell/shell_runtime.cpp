@@ -7,12 +7,13 @@
 #include <csignal>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 #include "log/log.hpp"
+#include "process/exit_watcher.hpp"
+#include "process/output_lines.hpp"
+#include "process/spawner.hpp"
+#include "runtime/handler_environment.hpp"
 #include "runtime/invocation_logs.hpp"
-#include "runtime/output_lines.hpp"
-#include "runtime/shell/child_process.hpp"
 #include "runtime/shell/shell_args.hpp"
 
 namespace edgefn {
@@ -23,84 +24,87 @@ using Descriptor = asio::posix::stream_descriptor;
 using Strand = asio::strand<asio::io_context::executor_type>;
 
 constexpr std::size_t kReadChunk = 64 * 1024;
-// Longer stderr lines are logged in pieces of this size.
 // How much of the end of stderr a --dev 500 body carries.
 constexpr std::size_t kStderrTail = 64 * 1024;
 // After the handler's group is gone, only a process that left the group
 // (setsid) can still hold its stdout or stderr open; waiting for it
 // longer than this would let it hold the event hostage.
 constexpr auto kPipeGrace = 1s;
-// Exit polling, only where the kernel has no pidfd (Linux < 5.3).
-constexpr auto kPollFirst = 2ms;
-constexpr auto kPollMax = 50ms;
+
+RuntimeError runtime_error(RuntimeError::Code code, std::string detail) { return {code, std::move(detail), {}}; }
 
 class Invocation;
 
-// What a runtime shares with its invocation in flight, which may outlive
-// the runtime by a few completions.
+// One worker: what the runtime shares with its invocation in flight, which
+// may outlive the runtime by a few completions. Its strand orders
+// everything an invocation does.
 struct Slot {
-  Slot(asio::io_context& io_context, std::shared_ptr<const ShellSettings> s, std::shared_ptr<spdlog::logger> log)
-      : io(io_context), settings(std::move(s)), logger(std::move(log)) {}
-  asio::io_context& io;
+  Slot(asio::io_context& io, std::shared_ptr<const ShellSettings> s, std::shared_ptr<spdlog::logger> log)
+      : strand(asio::make_strand(io)), settings(std::move(s)), logger(std::move(log)) {}
+  Strand strand;
   std::shared_ptr<const ShellSettings> settings;
   std::shared_ptr<spdlog::logger> logger;
   std::mutex mutex;
   std::shared_ptr<Invocation> current;  // guarded by mutex
+  UniqueFunction<void()> stopped;       // guarded by mutex: stop()'s done, while an invocation ends
   std::atomic<bool> stopping{false};
 };
 
-// One event's process. Everything but terminate() and child() runs on the
-// strand; the event completes when the process was reaped and stdout and
-// stderr were read to their end.
+// One event's process, from the spawn to the last byte of its output.
+// Everything but the constructor runs on the slot's strand; the event
+// completes when the process was reaped and stdout and stderr were read to
+// their end.
 class Invocation : public std::enable_shared_from_this<Invocation> {
  public:
-  Invocation(std::shared_ptr<Slot> slot, Event event, std::unique_ptr<ChildProcess> child, ChildProcess::Pipes pipes,
-             InvokeCompletion&& done)
+  Invocation(std::shared_ptr<Slot> slot, Event event, InvokeCompletion done)
       : slot_(std::move(slot)),
         settings_(*slot_->settings),
-        strand_(asio::make_strand(slot_->io)),
         event_(std::move(event)),
         logs_(event_),
-        child_(std::move(child)),
-        stdin_(strand_, pipes.stdin_write.release()),
-        stdout_(strand_, pipes.stdout_read.release()),
-        stderr_(strand_, pipes.stderr_read.release()),
-        deadline_(strand_),
-        poll_(strand_),
-        // Last, so that `done` is still the caller's if anything above throws.
-        done_(std::move(done)) {
-    if (pipes.pidfd) pidfd_.emplace(strand_, pipes.pidfd.release());
+        stdin_(slot_->strand),
+        stdout_(slot_->strand),
+        stderr_(slot_->strand),
+        deadline_(slot_->strand),
+        done_(std::move(done)) {}
+
+  // Hands the spawn to the spawner thread. Any thread.
+  void start(SpawnRequest request) {
+    spawn_async(std::move(request), slot_->strand,
+                [self = shared_from_this()](SpawnResult result) { self->on_spawned(std::move(result)); });
   }
 
-  ChildProcess& child() noexcept { return *child_; }
-
-  void start() {
-    asio::dispatch(strand_, [self = shared_from_this()] { self->begin(); });
-  }
-
-  // The event timed out: SIGTERM the group now, SIGKILL it after the
-  // termination timeout. Any thread.
-  void terminate() {
-    asio::dispatch(strand_, [self = shared_from_this()] {
-      if (self->finished_ || self->status_ || self->terminating_) return;
+  // SIGTERM the group now, SIGKILL it after the termination timeout: for an
+  // event timeout (abandon) or a stop. Any thread.
+  void terminate(bool timed_out) {
+    asio::dispatch(slot_->strand, [self = shared_from_this(), timed_out] {
+      self->timed_out_ = self->timed_out_ || timed_out;
+      if (self->terminating_ || self->finished_) return;
       self->terminating_ = true;
-      const auto timeout = self->settings_.termination_timeout;
-      self->slot_->logger->warn("event {} timed out: sending SIGTERM to handler process group {}", self->event_.id,
-                                self->child_->pid());
-      self->child_->signal_group(SIGTERM);
-      self->deadline_.expires_after(timeout);
-      self->deadline_.async_wait([self, timeout](error_code ec) {
-        if (ec || self->finished_ || self->status_) return;
-        self->slot_->logger->warn(
-            "handler process group {} still running {} ms after SIGTERM (workerTerminationTimeout); sending SIGKILL",
-            self->child_->pid(), timeout.count());
-        self->child_->signal_group(SIGKILL);
-      });
+      if (!self->child_) return;  // still spawning: on_spawned() kills it
+      self->send_terminate();
     });
   }
 
  private:
-  void begin() {
+  void on_spawned(SpawnResult result) {
+    if (!result.child) {
+      slot_->logger->error("event {}: {}", event_.id, result.child.error());
+      return finish(tl::make_unexpected(runtime_error(RuntimeError::Code::kCrashed, result.child.error())));
+    }
+    child_ = std::move(result.child.value());
+    try {
+      stdin_.assign(result.pipes.stdin_write.release());
+      stdout_.assign(result.pipes.stdout_read.release());
+      stderr_.assign(result.pipes.stderr_read.release());
+      exit_watcher_.emplace(slot_->strand, child_, std::move(result.pipes.pidfd),
+                            [self = shared_from_this()](int status) { self->on_exit(status); });
+    } catch (const std::exception& e) {
+      slot_->logger->error("event {}: cannot watch the handler process: {}", event_.id, e.what());
+      child_->signal_group(SIGKILL);
+      child_->reap();
+      return finish(tl::make_unexpected(runtime_error(RuntimeError::Code::kCrashed, e.what())));
+    }
+    if (terminating_) send_terminate();
     if (event_.body.empty()) {
       close(stdin_);
     } else {
@@ -111,10 +115,21 @@ class Invocation : public std::enable_shared_from_this<Invocation> {
     }
     read_stdout();
     read_stderr();
-    if (pidfd_)
-      watch_pidfd();
-    else
-      poll_exit(kPollFirst);
+  }
+
+  void send_terminate() {
+    const auto timeout = settings_.termination_timeout;
+    slot_->logger->warn("event {}{}: sending SIGTERM to handler process group {}", event_.id,
+                        timed_out_ ? " timed out" : "", child_->pid());
+    child_->signal_group(SIGTERM);
+    deadline_.expires_after(timeout);
+    deadline_.async_wait([self = shared_from_this(), timeout](error_code ec) {
+      if (ec || self->finished_ || self->status_) return;
+      self->slot_->logger->warn(
+          "handler process group {} still running {} ms after SIGTERM (workerTerminationTimeout); sending SIGKILL",
+          self->child_->pid(), timeout.count());
+      self->child_->signal_group(SIGKILL);
+    });
   }
 
   static void close(Descriptor& d) {
@@ -165,38 +180,8 @@ class Invocation : public std::enable_shared_from_this<Invocation> {
     logs_.add(spdlog::level::info, line);
   }
 
-  void watch_pidfd() {
-    pidfd_->async_wait(Descriptor::wait_read, [self = shared_from_this()](error_code ec) {
-      if (self->finished_ || self->status_ || ec == asio::error::operation_aborted) return;
-      if (ec) {
-        self->slot_->logger->warn("cannot wait on a pidfd ({}); polling for handler exits", ec.message());
-        self->pidfd_.reset();
-        return self->poll_exit(kPollFirst);
-      }
-      if (!self->reap_if_exited()) self->watch_pidfd();
-    });
-    // Asio registers descriptors edge-triggered and its wait operations do
-    // not look before they sleep: an exit between registering the pidfd and
-    // queueing this wait would never be reported. Look once it is queued.
-    reap_if_exited();
-  }
-
-  void poll_exit(std::chrono::milliseconds interval) {
-    if (reap_if_exited()) return;
-    poll_.expires_after(interval);
-    poll_.async_wait([self = shared_from_this(), interval](error_code ec) {
-      if (ec || self->finished_ || self->status_) return;
-      self->poll_exit(std::min<std::chrono::milliseconds>(interval * 2, kPollMax));
-    });
-  }
-
-  bool reap_if_exited() {
-    if (status_) return true;
-    auto status = child_->try_reap();
-    if (!status) return false;
+  void on_exit(int status) {
     status_ = status;
-    if (pidfd_) close(*pidfd_);
-    poll_.cancel();
     deadline_.cancel();
     if (stdout_open_ || stderr_open_) {
       deadline_.expires_after(kPipeGrace);
@@ -211,35 +196,39 @@ class Invocation : public std::enable_shared_from_this<Invocation> {
       });
     }
     maybe_finish();
-    return true;
   }
 
   void maybe_finish() {
     if (finished_ || !status_ || stdout_open_ || stderr_open_) return;
+    output_.resize(output_size_);
+    finish(outcome());
+  }
+
+  void finish(InvokeResult result) {
     finished_ = true;
     close(stdin_);
     close(stdout_);
     close(stderr_);
-    if (pidfd_) close(*pidfd_);
     deadline_.cancel();
-    poll_.cancel();
-    output_.resize(output_size_);
-    InvokeResult result = outcome();
+    exit_watcher_.reset();
+    UniqueFunction<void()> stopped;
     {
       std::lock_guard lock(slot_->mutex);
       if (slot_->current.get() == this) slot_->current.reset();
+      stopped = std::move(slot_->stopped);
     }
     auto done = std::move(done_);
     done(std::move(result));
+    if (stopped) stopped();
   }
 
   InvokeResult outcome() {
     const int status = *status_;
-    if (slot_->stopping.load())
-      return tl::make_unexpected(DispatchError{DispatchError::Code::kStopping, "processor is stopping"});
+    if (timed_out_)
+      return tl::make_unexpected(runtime_error(RuntimeError::Code::kCrashed, "event timeout exceeded; handler ended with " +
+                                                                                 describe_wait_status(status)));
     if (terminating_)
-      return tl::make_unexpected(DispatchError{DispatchError::Code::kTimedOut,
-                                      "event timeout exceeded; handler ended with " + describe_wait_status(status)});
+      return tl::make_unexpected(runtime_error(RuntimeError::Code::kStopping, "processor is stopping"));
     auto& log = *slot_->logger;
     if (overflow_) {
       const auto limit = settings_.attributes.max_output_size;
@@ -272,16 +261,14 @@ class Invocation : public std::enable_shared_from_this<Invocation> {
 
   std::shared_ptr<Slot> slot_;
   const ShellSettings& settings_;  // kept alive by slot_
-  Strand strand_;
   Event event_;
   InvocationLogs logs_;
-  std::unique_ptr<ChildProcess> child_;
+  std::shared_ptr<ChildProcess> child_;
+  std::optional<ExitWatcher> exit_watcher_;
   Descriptor stdin_;
   Descriptor stdout_;
   Descriptor stderr_;
-  std::optional<Descriptor> pidfd_;
   asio::steady_timer deadline_;  // SIGKILL after SIGTERM; then the pipe grace after the exit
-  asio::steady_timer poll_;
   std::string output_;  // the first output_size_ bytes are stdout so far
   std::size_t output_size_ = 0;
   std::array<char, kReadChunk> stderr_buffer_{};
@@ -291,6 +278,7 @@ class Invocation : public std::enable_shared_from_this<Invocation> {
   bool stderr_open_ = true;
   bool overflow_ = false;
   bool terminating_ = false;
+  bool timed_out_ = false;
   bool finished_ = false;
   std::optional<int> status_;
   InvokeCompletion done_;
@@ -302,92 +290,80 @@ class ShellRuntime final : public Runtime {
       : slot_(std::make_shared<Slot>(io, std::move(settings),
                                      get_logger("worker." + identity.pool_name + "." + std::to_string(identity.id)))) {}
 
-  ~ShellRuntime() override { stop(0ms); }
-
-  void start() override {
-    // A handler that exits without reading all of its input makes the next
-    // write to its stdin raise SIGPIPE, whose default action would end the
-    // daemon; ignored, the write fails with EPIPE instead. Process-wide and
-    // idempotent; children get the default back before exec.
-    std::signal(SIGPIPE, SIG_IGN);
+  ~ShellRuntime() override {
+    slot_->stopping.store(true);
+    if (auto invocation = current()) invocation->terminate(false);
   }
+
+  void start(ReadinessCallback on_readiness) override { on_readiness(true); }
 
   bool runs_inline() const noexcept override { return false; }
 
   void invoke(Event event, InvokeCompletion done) noexcept override {
     try {
       if (slot_->stopping.load())
-        return done(tl::make_unexpected(DispatchError{DispatchError::Code::kStopping, "processor is stopping"}));
+        return post(std::move(done), tl::make_unexpected(runtime_error(RuntimeError::Code::kStopping,
+                                                                       "processor is stopping")));
       const auto& settings = *slot_->settings;
       std::vector<std::string> argv = settings.command.prefix;
       if (auto header = event.header("X-Nuclio-Arguments"); !header.empty()) {
         auto split = split_arguments(header);
-        if (!split) return done(Response{400, "text/plain", {}, "X-Nuclio-Arguments: " + split.error() + "\n"});
+        if (!split) return post(std::move(done), Response{400, "text/plain", {}, "X-Nuclio-Arguments: " + split.error() + "\n"});
         argv.insert(argv.end(), split.value().begin(), split.value().end());
       } else {
         argv.insert(argv.end(), settings.attributes.arguments.begin(), settings.attributes.arguments.end());
       }
-      SpawnRequest request{std::move(argv), event_environment(settings.environment, event), settings.working_directory};
-      ChildProcess::Pipes pipes;
-      auto child = ChildProcess::spawn(request, pipes);
-      if (!child) {
-        slot_->logger->error("event {}: {}", event.id, child.error());
-        return done(tl::make_unexpected(DispatchError{DispatchError::Code::kCrashed, child.error()}));
-      }
-      auto invocation = std::make_shared<Invocation>(slot_, std::move(event), std::move(child.value()),
-                                                     std::move(pipes), std::move(done));
+      SpawnRequest request{std::move(argv), event_environment(settings.environment, event), settings.working_directory,
+                           {}, false};
+      auto invocation = std::make_shared<Invocation>(slot_, std::move(event), std::move(done));
       bool missed_stop;
       {
         std::lock_guard lock(slot_->mutex);
         slot_->current = invocation;
         missed_stop = slot_->stopping.load();
       }
+      invocation->start(std::move(request));
       // stop() ran between the check above and now, and did not see it.
-      if (missed_stop) invocation->child().signal_group(SIGKILL);
-      invocation->start();
+      if (missed_stop) invocation->terminate(false);
     } catch (const std::exception& e) {
       slot_->logger->error("cannot run the shell handler: {}", e.what());
-      if (done) done(tl::make_unexpected(DispatchError{DispatchError::Code::kCrashed, e.what()}));
+      if (done) post(std::move(done), tl::make_unexpected(runtime_error(RuntimeError::Code::kCrashed, e.what())));
     }
   }
 
   void abandon() noexcept override {
-    if (auto invocation = current()) {
-      try {
-        invocation->terminate();
-      } catch (const std::exception& e) {
-        slot_->logger->error("cannot stop a timed-out handler: {}; killing it", e.what());
-        invocation->child().signal_group(SIGKILL);
-      }
-    }
+    if (auto invocation = current()) invocation->terminate(true);
   }
 
-  // Blocks the calling thread for up to `timeout` while a handler that
-  // ignores SIGTERM runs on: the pool stops its workers one after another,
-  // and no I/O is needed here, so this is safe on an I/O thread too.
-  void stop(std::chrono::milliseconds timeout) noexcept override {
+  void stop(std::chrono::milliseconds, UniqueFunction<void()> done) noexcept override {
     std::shared_ptr<Invocation> invocation;
     {
       std::lock_guard lock(slot_->mutex);
       slot_->stopping.store(true);
       invocation = slot_->current;
+      if (invocation) slot_->stopped = std::move(done);
     }
-    if (!invocation) return;
-    auto& child = invocation->child();
-    child.signal_group(SIGTERM);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!child.exited() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
-    if (!child.exited())
-      slot_->logger->warn("handler process group {} still running {} ms after SIGTERM; sending SIGKILL", child.pid(),
-                          timeout.count());
-    child.signal_group(SIGKILL);
-    child.reap();
+    // The invocation's own termination timeout (workerTerminationTimeout)
+    // bounds it; it calls `done` once its process group is gone.
+    if (invocation)
+      invocation->terminate(false);
+    else
+      done();
+  }
+
+  std::string describe() const override {
+    if (slot_->stopping.load()) return "stopped";
+    return current() ? "running a handler" : "ready";
   }
 
  private:
-  std::shared_ptr<Invocation> current() {
+  std::shared_ptr<Invocation> current() const {
     std::lock_guard lock(slot_->mutex);
     return slot_->current;
+  }
+
+  void post(InvokeCompletion done, InvokeResult result) {
+    asio::post(slot_->strand, [done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); });
   }
 
   std::shared_ptr<Slot> slot_;

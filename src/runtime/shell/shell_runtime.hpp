@@ -4,14 +4,19 @@
 // X-Nuclio-Arguments header or runtimeAttributes.arguments, split without a
 // shell. The event body streams to its stdin while stdout (the response
 // body, up to maxOutputSize) and stderr (logged line by line) are read, all
-// on the daemon's io_context: nothing blocks an I/O thread but fork/exec.
+// on the daemon's io_context; the fork and exec happen on the spawner
+// thread (process/spawner.hpp), so nothing blocks an I/O thread.
 //
 // Outcomes: exit 0 -> 200 with runtimeAttributes.responseHeaders and
 // contentType; any other exit, a signal, or too much output -> 500 (stderr
 // in the body only in --dev mode); an unparsable X-Nuclio-Arguments -> 400;
-// a process that could not be started -> DispatchError kCrashed.
+// a process that could not be started -> RuntimeError kCrashed.
 // abandon() (event timeout) and stop() SIGTERM the process group, then
-// SIGKILL it after the termination timeout. Every process is reaped.
+// SIGKILL it after the termination timeout; stop()'s done comes when the
+// group is gone. Every process is reaped. A shell handler runs with the
+// default signal dispositions: a signal sent to every process at once (a
+// control-group kill) reaches it too, which is why the systemd unit uses
+// KillMode=mixed.
 #include <chrono>
 #include <memory>
 

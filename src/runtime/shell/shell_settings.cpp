@@ -18,18 +18,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// What execvp() would search with no PATH at all, minus the current
-// directory.
-constexpr std::string_view kDefaultPath = "/usr/local/bin:/usr/bin:/bin";
-
 bool is_token_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) ||
          std::string_view{"!#$%&'*+-.^_`|~"}.find(c) != std::string_view::npos;
-}
-
-bool is_executable_file(const fs::path& p) {
-  std::error_code ec;
-  return fs::is_regular_file(p, ec) && ::access(p.c_str(), X_OK) == 0;
 }
 
 std::string trim(std::string_view s) {
@@ -144,20 +135,6 @@ bool wants_bash(const Shebang& shebang) {
          trim(shebang.argument) == first_word(shebang.argument);
 }
 
-fs::path find_on_path(std::string_view name, std::string_view path) {
-  while (!path.empty()) {
-    auto colon = path.find(':');
-    auto dir = path.substr(0, colon);
-    path = colon == std::string_view::npos ? std::string_view{} : path.substr(colon + 1);
-    // An empty entry means the current directory to execvp(); a daemon's
-    // current directory is no place to pick commands up from.
-    if (dir.empty()) continue;
-    fs::path candidate = fs::path(dir) / name;
-    if (is_executable_file(candidate)) return fs::absolute(candidate);
-  }
-  return {};
-}
-
 ShellCommand resolve_shell_command(const std::string& handler, const fs::path& directory, std::string_view path) {
   const auto name = handler.substr(0, handler.find(':'));
   if (name.empty())
@@ -180,79 +157,6 @@ ShellCommand resolve_shell_command(const std::string& handler, const fs::path& d
     throw StartError("spec.handler '" + handler + "': no file '" + name + "' in the function directory " +
                      directory.string() + ", and no executable '" + name + "' on PATH (" + std::string(path) + ")");
   return with_description({found.string()});
-}
-
-Environment inherited_environment() {
-  Environment env;
-  for (const char* name : {"HOME", "LANG", "PATH", "TZ"})
-    if (const char* value = std::getenv(name)) env.emplace_back(name, value);
-  return env;
-}
-
-Environment base_environment(const FunctionConfig& config, const Environment& inherited) {
-  std::map<std::string, std::string> env(inherited.begin(), inherited.end());
-  for (const auto& [name, value] : config.env) env[name] = value;
-  env["NUCLIO_FUNCTION_NAME"] = config.name;
-  env["NUCLIO_FUNCTION_DESCRIPTION"] = config.description;
-  // Nuclio's version is a number, -1 when the function was never published.
-  env["NUCLIO_FUNCTION_VERSION"] = config.version.empty() ? "-1" : config.version;
-  env["NUCLIO_FUNCTION_HANDLER"] = config.handler;
-  return {env.begin(), env.end()};
-}
-
-std::string_view find_env(const Environment& environment, std::string_view name) {
-  for (const auto& [key, value] : environment)
-    if (key == name) return value;
-  return {};
-}
-
-std::string handler_path(const Environment& base) {
-  auto path = find_env(base, "PATH");
-  return std::string(path.empty() ? kDefaultPath : path);
-}
-
-std::vector<std::string> execve_environment(const Environment& base, const EnvironmentOverrides& overrides) {
-  std::vector<std::string> out;
-  out.reserve(base.size() + overrides.size());
-  for (const auto& [name, value] : base) {
-    bool replaced = std::any_of(overrides.begin(), overrides.end(), [&, &n = name](const auto& o) { return o.first == n; });
-    if (!replaced) out.push_back(name + "=" + value);
-  }
-  for (const auto& [name, value] : overrides) out.push_back(std::string(name) + "=" + value);
-  return out;
-}
-
-std::vector<std::string> event_environment(const Environment& base, const Event& event) {
-  const std::string kind = event.trigger ? event.trigger->kind : std::string{};
-  return execve_environment(base, {
-      {"NUCLIO_EVENT_ID", event.id},
-      // Nuclio's classes: http answers its caller ("sync"); streams and
-      // timers do not ("async").
-      {"NUCLIO_TRIGGER_CLASS", kind.empty()     ? ""
-                               : kind == "http" ? "sync"
-                                                : "async"},
-      {"NUCLIO_TRIGGER_KIND", kind},
-      {"NUCLIO_EVENT_CONTENT_TYPE", event.content_type},
-      {"NUCLIO_EVENT_TIMESTAMP", rfc3339(event.timestamp)},
-      {"NUCLIO_EVENT_PATH", event.path},
-      {"NUCLIO_EVENT_URL", event.url},
-      {"NUCLIO_EVENT_METHOD", event.method},
-      // Nuclio reports 0 for events that do not come from a partition.
-      {"NUCLIO_EVENT_SHARD_ID", std::to_string(std::max(event.shard_id, 0))},
-      {"NUCLIO_EVENT_NUM_SHARDS", std::to_string(event.num_shards)},
-      {"NUCLIO_EVENT_TYPE", event.type},
-      {"NUCLIO_EVENT_TYPE_VERSION", event.type_version},
-      {"NUCLIO_EVENT_VERSION", event.version},
-  });
-}
-
-std::string rfc3339(std::chrono::system_clock::time_point time) {
-  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(time));
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buffer[32];
-  const auto n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return std::string(buffer, n);
 }
 
 }  // namespace edgefn

@@ -14,6 +14,7 @@
 
 #include "config/function_config.hpp"
 #include "event/event.hpp"
+#include "process/environment.hpp"
 
 namespace edgefn {
 
@@ -59,38 +60,5 @@ struct ShellCommand {
 // the filesystem); start-up thread.
 ShellCommand resolve_shell_command(const std::string& handler, const std::filesystem::path& directory,
                                    std::string_view path);
-
-// Finds an executable regular file named `name` on `path`; empty if none.
-std::filesystem::path find_on_path(std::string_view name, std::string_view path);
-
-using Environment = std::vector<std::pair<std::string, std::string>>;
-
-// The only variables of the daemon's own environment a handler sees: PATH,
-// HOME, LANG and TZ, those that are set. Any thread.
-Environment inherited_environment();
-
-// The environment shared by all events: `inherited`, then spec.env, then
-// the NUCLIO_FUNCTION_* variables; a later entry of the same name wins.
-// Sorted by name. Pure.
-Environment base_environment(const FunctionConfig& config, const Environment& inherited);
-
-// The value of `name` in `environment`; empty when it is not there.
-std::string_view find_env(const Environment& environment, std::string_view name);
-
-// The PATH a handler process gets: from `base`, or a conventional default.
-std::string handler_path(const Environment& base);
-
-using EnvironmentOverrides = std::vector<std::pair<std::string_view, std::string>>;
-
-// `base` with `overrides` replacing entries of the same name and added at
-// the end, as "NAME=value" strings ready for execve(). Pure.
-std::vector<std::string> execve_environment(const Environment& base, const EnvironmentOverrides& overrides);
-
-// `base` plus the NUCLIO_EVENT_* and NUCLIO_TRIGGER_* variables of
-// `event`, as "NAME=value" strings ready for execve(). Pure; any thread.
-std::vector<std::string> event_environment(const Environment& base, const Event& event);
-
-// "2024-05-01T12:00:00Z", as Go's time.RFC3339 prints a UTC time.
-std::string rfc3339(std::chrono::system_clock::time_point time);
 
 }  // namespace edgefn

@@ -64,12 +64,13 @@ struct Core {
         metrics(register_metrics(ctx.metrics, ctx.config.name)),
         logger(get_logger("trigger.cron." + ctx.config.name)),
         steady_timer(strand),
-        system_timer(strand) {}
+        system_timer(strand),
+        drain_timer(strand) {}
 
   asio::strand<asio::io_context::executor_type> strand;
   TriggerInfo info;
   const CronSettings settings;
-  WorkerPool& pool;
+  Dispatcher& pool;
   std::chrono::milliseconds availability_timeout;
   Metrics metrics;
   std::shared_ptr<spdlog::logger> logger;
@@ -79,8 +80,10 @@ struct Core {
   // an operator moves it.
   asio::steady_timer steady_timer;
   asio::system_timer system_timer;
+  asio::steady_timer drain_timer;
 
   std::atomic<bool> stopping{false};
+  std::atomic<bool> paused{false};
   std::atomic<std::size_t> in_flight{0};
   std::atomic<std::uint64_t> failed{0};
   std::atomic<std::int64_t> max_lateness_ns{0};
@@ -90,6 +93,7 @@ struct Core {
   // Strand only.
   std::uint64_t unlogged_missed = 0;
   std::optional<SteadyClock::time_point> last_missed_log;
+  UniqueFunction<void()> drained;  // drain()'s done, until the tick in flight is answered
 
   void note_missed(std::uint64_t count, bool capped) {
     if (count == 0) return;
@@ -120,7 +124,20 @@ struct Core {
     return e;
   }
 
+  // Strand only: the drain is over once no tick is in flight.
+  void maybe_drained() {
+    if (stopping.load() && in_flight.load() == 0 && drained) {
+      auto done = std::move(drained);
+      done();
+    }
+  }
+
   awaitable<void> fire(std::chrono::nanoseconds lateness) {
+    if (paused.load()) {
+      logger->debug("paused: skipping a tick");
+      metrics.missed->inc();
+      co_return;
+    }
     const auto late_ns = std::max<std::int64_t>(0, lateness.count());
     metrics.lateness->observe(static_cast<double>(late_ns) / 1e9);
     auto seen = max_lateness_ns.load(std::memory_order_relaxed);
@@ -136,9 +153,10 @@ struct Core {
     in_flight.fetch_add(1, std::memory_order_relaxed);
     logger->debug("tick {} ({} ms late)", id, late_ns / 1'000'000);
     const auto started = SteadyClock::now();
-    auto result = co_await pool.dispatch(std::move(event), availability_timeout);
+    auto result = co_await pool.dispatch(std::move(event), DispatchOptions::within(availability_timeout));
     metrics.events.record(result, SteadyClock::now() - started);
     in_flight.fetch_sub(1, std::memory_order_relaxed);
+    maybe_drained();
 
     if (result) {
       if (result->status < 500) co_return;
@@ -162,6 +180,7 @@ struct Core {
         logger->error("tick {}: the worker failed: {}", id, error.detail);
         break;
       case DispatchError::Code::kStopping:
+      case DispatchError::Code::kCancelled:
         logger->info("tick {} dropped: the processor is stopping", id);
         break;
     }
@@ -248,24 +267,44 @@ class CronTrigger final : public Trigger {
     asio::co_spawn(core_->strand, run(core_), asio::detached);
   }
 
-  void stop_accepting() noexcept override {
-    if (core_->stopping.exchange(true)) return;
-    try {
-      // Timers belong to the strand; the posted handler keeps Core alive
-      // even when this trigger is destroyed before it runs.
-      asio::post(core_->strand, [core = core_] {
-        core->steady_timer.cancel();
-        core->system_timer.cancel();
+  void pause() noexcept override { core_->paused.store(true); }
+  void resume() noexcept override { core_->paused.store(false); }
+
+  // No tick is fired from now on; the one in flight, if any, is answered
+  // (or the deadline passes) before `done`.
+  void drain(Clock::time_point deadline, UniqueFunction<void()> done) noexcept override {
+    struct Once {
+      std::atomic<bool> fired{false};
+      UniqueFunction<void()> done;
+    };
+    auto once = std::make_shared<Once>();
+    once->done = std::move(done);
+    auto fire = [once] {
+      if (!once->fired.exchange(true)) once->done();
+    };
+    asio::post(core_->strand, [core = core_, deadline, fire] {
+      core->stopping.store(true);
+      core->steady_timer.cancel();
+      core->system_timer.cancel();
+      core->drained = fire;
+      core->drain_timer.expires_at(deadline);
+      core->drain_timer.async_wait([fire](error_code ec) {
+        if (!ec) fire();
       });
-    } catch (const std::exception&) {
-      // Only allocation can fail here; the loop still sees `stopping` at
-      // its next wake-up.
-    }
+      core->maybe_drained();
+    });
   }
 
   std::size_t in_flight() const noexcept override { return core_->in_flight.load(std::memory_order_relaxed); }
 
-  void stop() noexcept override { stop_accepting(); }
+  void stop() noexcept override {
+    asio::post(core_->strand, [core = core_] {
+      core->stopping.store(true);
+      core->steady_timer.cancel();
+      core->system_timer.cancel();
+      core->drain_timer.cancel();
+    });
+  }
 
   void write_status(JsonWriter& out) const override {
     const auto& s = core_->settings;
@@ -278,6 +317,7 @@ class CronTrigger final : public Trigger {
     out.key("ticks").value(core_->metrics.ticks->value());
     out.key("missed").value(core_->metrics.missed->value());
     out.key("failed").value(core_->failed.load(std::memory_order_relaxed));
+    out.key("paused").value(core_->paused.load());
     out.key("inFlight").value(static_cast<std::uint64_t>(in_flight()));
     auto instant = [&out](const char* key, std::int64_t nanos) {
       out.key(key);

@@ -1,11 +1,16 @@
 #pragma once
 // State shared by the HTTP trigger and its sessions. Sessions hold it by
 // shared_ptr, so a session finishing after the trigger object is gone
-// touches nothing freed.
+// touches nothing freed. Each session runs on a strand of its own (its
+// socket's executor); what they share is here, under one mutex or atomic.
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
+
+#include <boost/beast/http/message.hpp>
+#include <spdlog/logger.h>
 
 #include "trigger/event_metrics.hpp"
 #include "trigger/http/http_settings.hpp"
@@ -19,14 +24,47 @@ struct Counters {
   Gauge* connections;
 };
 
+// A request body as it arrives: unlike Beast's string_body, which reserves
+// the whole declared Content-Length as soon as the header is read (1,024
+// connections times 4 MiB committed by headers alone, on a device without
+// overcommit), it grows with the bytes actually received.
+struct GrowingBody {
+  using value_type = std::string;
+  static std::uint64_t size(const value_type& body) { return body.size(); }
+
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(boost::beast::http::header<isRequest, Fields>&, value_type& body) : body_(body) {}
+    void init(const boost::optional<std::uint64_t>&, error_code& ec) { ec = {}; }
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, error_code& ec) {
+      std::size_t n = 0;
+      for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it) {
+        asio::const_buffer b = *it;
+        body_.append(static_cast<const char*>(b.data()), b.size());
+        n += b.size();
+      }
+      ec = {};
+      return n;
+    }
+    void finish(error_code& ec) { ec = {}; }
+
+   private:
+    value_type& body_;
+  };
+};
+
+using Request = boost::beast::http::request<GrowingBody>;
+
 struct Core {
-  Core(asio::io_context& context, TriggerInfo trigger_info, HttpSettings http_settings, WorkerPool& worker_pool,
+  Core(asio::io_context& context, TriggerInfo trigger_info, HttpSettings http_settings, Dispatcher& dispatcher,
        std::chrono::milliseconds availability, bool dev, Counters metric_counters,
        std::shared_ptr<spdlog::logger> trigger_logger)
       : io(context),
         info(std::move(trigger_info)),
         settings(std::move(http_settings)),
-        pool(worker_pool),
+        pool(dispatcher),
         availability_timeout(availability),
         dev_mode(dev),
         counters(metric_counters),
@@ -35,26 +73,52 @@ struct Core {
   asio::io_context& io;
   TriggerInfo info;
   HttpSettings settings;
-  WorkerPool& pool;
+  Dispatcher& pool;
   std::chrono::milliseconds availability_timeout;
   bool dev_mode;
   Counters counters;
   std::shared_ptr<spdlog::logger> logger;
 
-  std::atomic<bool> draining{false};
-  // Open connections by id, with whether each waits for a request. Used to
-  // cut idle connections at drain with shutdown(2) on the descriptor, which
-  // is safe from any thread, unlike touching another thread's Asio socket.
+  // Open connections by id, with whether each has a request dispatched
+  // (taken: it will be answered). Used to cut connections at drain with
+  // shutdown(2) on the descriptor, which is safe from any thread, unlike
+  // touching another strand's socket.
   struct Connection {
     int fd;
-    bool idle;
+    bool dispatched;
   };
-  std::mutex mutex;
-  std::unordered_map<std::uint64_t, Connection> connections;
-  std::uint64_t next_connection_id = 0;
+
+  // A connection's request was dispatched, or answered. Any thread.
+  void set_dispatched(std::uint64_t id, bool dispatched);
+  // Starts the drain: connections with nothing dispatched are cut now (an
+  // idle keep-alive connection or a half-received request), the others
+  // once answered; `done` runs when none has a request dispatched. Any
+  // thread.
+  void begin_drain(UniqueFunction<void()> done);
+  // After the drain: reads stop on every connection; what is left closes
+  // once it has written its answer, or is cut after `grace`. Any thread.
+  void shut_down(std::chrono::milliseconds grace);
+  bool draining() const noexcept { return draining_.load(std::memory_order_relaxed); }
+  std::size_t dispatched() const;
+  std::size_t connection_count() const;
+
+  std::uint64_t add_connection(int fd);
+  void remove_connection(std::uint64_t id);
+
+ private:
+  void maybe_drained_locked(UniqueFunction<void()>& out);
+
+  mutable std::mutex mutex_;
+  std::optional<asio::steady_timer> grace_timer_;  // under mutex_, as every call on it
+  std::unordered_map<std::uint64_t, Connection> connections_;
+  std::uint64_t next_connection_id_ = 0;
+  std::size_t dispatched_ = 0;
+  std::atomic<bool> draining_{false};
+  UniqueFunction<void()> drained_;
 };
 
-// One connection, from accept to close. Never throws.
+// One connection, from accept to close, on the socket's executor (a
+// strand). Never throws.
 awaitable<void> run_session(std::shared_ptr<Core> core, asio::ip::tcp::socket socket);
 
 }  // namespace edgefn::http_trigger

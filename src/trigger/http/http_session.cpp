@@ -15,30 +15,17 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-// The connection's entry in Core::connections, removed on every exit path.
+// The connection's entry in the Core's registry, removed on every exit
+// path, before the descriptor is closed (its number may then be reused,
+// and a drain must not shut down a stranger).
 class Registration {
  public:
-  Registration(Core& core, int fd) : core_(core) {
-    std::lock_guard lock(core_.mutex);
-    id_ = core_.next_connection_id++;
-    core_.connections.emplace(id_, Core::Connection{fd, false});
-    core_.counters.connections->add(1);
-  }
-  ~Registration() {
-    std::lock_guard lock(core_.mutex);
-    core_.connections.erase(id_);
-    core_.counters.connections->add(-1);
-  }
+  Registration(Core& core, int fd) : core_(core), id_(core.add_connection(fd)) {}
+  ~Registration() { core_.remove_connection(id_); }
   Registration(const Registration&) = delete;
   Registration& operator=(const Registration&) = delete;
 
-  // False when the trigger drains: an idle connection then closes instead of
-  // waiting for another request.
-  bool set_idle(bool idle) {
-    std::lock_guard lock(core_.mutex);
-    core_.connections[id_].idle = idle;
-    return !(idle && core_.draining.load(std::memory_order_relaxed));
-  }
+  void set_dispatched(bool dispatched) { core_.set_dispatched(id_, dispatched); }
 
  private:
   Core& core_;
@@ -109,7 +96,7 @@ Response plain(int status, std::string body) {
   return r;
 }
 
-Event make_event(const Core& core, http::request<http::string_body>& req) {
+Event make_event(const Core& core, Request& req) {
   Event e;
   e.id = new_event_id();
   e.trigger = &core.info;
@@ -144,13 +131,14 @@ class Session {
     bool first = true;
     for (;;) {
       if (buffer_.size() == 0) {
-        if (!registration_->set_idle(true)) break;
+        // Draining: an idle connection closes instead of waiting for
+        // another request.
+        if (core_->draining()) break;
         stream_.expires_after(first ? core_->settings.header_timeout : core_->settings.keep_alive_timeout);
         auto n = co_await stream_.async_read_some(buffer_.prepare(kReadChunk),
                                                   asio::redirect_error(asio::use_awaitable, ec));
         if (ec) break;
         buffer_.commit(n);
-        registration_->set_idle(false);
       }
       first = false;
       if (!co_await serve_one()) break;
@@ -208,24 +196,38 @@ class Session {
       response = preflight_response(core_->settings.cors, req, extra);
     } else {
       add_cors_headers(core_->settings.cors, req[http::field::origin], extra);
+      registration_->set_dispatched(true);
       response = co_await dispatch(make_event(*core_, req));
     }
-    co_return co_await write(response, extra, keep_alive && !core_->draining.load(std::memory_order_relaxed), http10,
-                             head);
+    // Answered as far as a drain is concerned: what is left is the write,
+    // bounded by the send timeout.
+    auto written = co_await write(response, extra, keep_alive && !core_->draining(), http10, head);
+    registration_->set_dispatched(false);
+    co_return written;
   }
 
   awaitable<Response> dispatch(Event event) {
     const auto started = std::chrono::steady_clock::now();
-    auto result = co_await core_->pool.dispatch(std::move(event), core_->availability_timeout);
+    auto result =
+        co_await core_->pool.dispatch(std::move(event), DispatchOptions::within(core_->availability_timeout));
     core_->counters.events.record(result, std::chrono::steady_clock::now() - started);
     if (result) co_return std::move(result.value());
     const auto& error = result.error();
+    if (error.code == DispatchError::Code::kTimedOut) {
+      // Nuclio's answer, which clients written for it parse.
+      Response r;
+      r.status = http_status(error.code);
+      r.content_type = "application/json";
+      r.body = R"({"error": "handler timed out"})";
+      co_return r;
+    }
     std::string body;
     switch (error.code) {
       case DispatchError::Code::kOverloaded: body = "no worker available\n"; break;
-      case DispatchError::Code::kTimedOut: body = "event timed out\n"; break;
+      case DispatchError::Code::kTimedOut: break;
       case DispatchError::Code::kCrashed: body = "worker failed\n"; break;
-      case DispatchError::Code::kStopping: body = "processor is stopping\n"; break;
+      case DispatchError::Code::kStopping:
+      case DispatchError::Code::kCancelled: body = "processor is stopping\n"; break;
     }
     if (core_->dev_mode && !error.detail.empty()) body += error.detail + "\n";
     co_return plain(http_status(error.code), std::move(body));
@@ -286,7 +288,7 @@ class Session {
   beast::tcp_stream stream_;
   std::optional<Registration> registration_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<GrowingBody>> parser_;
   std::string head_;
   bool linger_ = false;
 };

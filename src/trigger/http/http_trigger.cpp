@@ -1,7 +1,5 @@
 #include "trigger/http/http_trigger.hpp"
 
-#include <sys/socket.h>
-
 #include "config/config_error.hpp"
 #include "log/log.hpp"
 #include "trigger/http/http_core.hpp"
@@ -10,8 +8,13 @@
 namespace edgefn {
 namespace {
 
+using namespace std::chrono_literals;
 using tcp = asio::ip::tcp;
 using http_trigger::Core;
+
+// After the pools have stopped, connections still writing their last
+// answer get this long before they are cut.
+constexpr auto kStopGrace = 1s;
 
 // Too many connections: a short 503 rather than a silent refusal, then close.
 awaitable<void> refuse(tcp::socket socket) {
@@ -22,22 +25,31 @@ awaitable<void> refuse(tcp::socket socket) {
   socket.shutdown(tcp::socket::shutdown_both, ec);
 }
 
+// The acceptor and what only the accept loop touches, on one strand.
+struct Listener {
+  explicit Listener(asio::io_context& io) : strand(asio::make_strand(io)), acceptor(strand), resume(strand) {}
+  asio::strand<asio::io_context::executor_type> strand;
+  tcp::acceptor acceptor;
+  asio::steady_timer resume;  // the accept loop waits on it while paused
+  bool paused = false;
+  bool closed = false;
+};
+
 class HttpTrigger final : public Trigger {
  public:
   HttpTrigger(const TriggerContext& ctx, HttpSettings settings)
       : core_(std::make_shared<Core>(
-            ctx.io,
-            TriggerInfo{"http", ctx.config.name},
-            std::move(settings),
-            ctx.pool,
-            ctx.config.worker_availability_timeout,
-            ctx.dev_mode,
-            http_trigger::Counters{EventMetrics(ctx.metrics, ctx.config.name),
-             &ctx.metrics.counter("edgefn_http_rejected_total", "Requests refused before dispatch (framing, limits)",
-                                  {{"trigger", ctx.config.name}}),
-             &ctx.metrics.gauge("edgefn_http_connections", "Open client connections", {{"trigger", ctx.config.name}})},
+            ctx.io, TriggerInfo{"http", ctx.config.name}, std::move(settings), ctx.pool,
+            ctx.config.worker_availability_timeout, ctx.dev_mode,
+            http_trigger::Counters{
+                EventMetrics(ctx.metrics, ctx.config.name),
+                &ctx.metrics.counter("edgefn_http_rejected_total",
+                                     "Requests refused before dispatch (framing, limits)",
+                                     {{"trigger", ctx.config.name}}),
+                &ctx.metrics.gauge("edgefn_http_connections", "Open client connections", {{"trigger", ctx.config.name}})},
             get_logger("trigger.http." + ctx.config.name))),
-        acceptor_(std::make_shared<tcp::acceptor>(ctx.io)) {}
+        listener_(std::make_shared<Listener>(ctx.io)),
+        drain_timer_(ctx.io) {}
 
   ~HttpTrigger() override { stop(); }
 
@@ -46,95 +58,124 @@ class HttpTrigger final : public Trigger {
   void start() override {
     const auto& s = core_->settings;
     std::string shown = (s.host.empty() ? std::string{"0.0.0.0"} : s.host) + ":" + std::to_string(s.port);
+    auto& acceptor = listener_->acceptor;
     try {
       auto address = s.host.empty() ? asio::ip::address(asio::ip::address_v4::any())
                                     : asio::ip::make_address(s.host == "localhost" ? "127.0.0.1" : s.host);
       tcp::endpoint endpoint{address, s.port};
-      acceptor_->open(endpoint.protocol());
-      acceptor_->set_option(tcp::acceptor::reuse_address(true));
-      acceptor_->bind(endpoint);
-      acceptor_->listen(asio::socket_base::max_listen_connections);
-      bound_ = acceptor_->local_endpoint();
+      acceptor.open(endpoint.protocol());
+      acceptor.set_option(tcp::acceptor::reuse_address(true));
+      acceptor.bind(endpoint);
+      acceptor.listen(asio::socket_base::max_listen_connections);
+      bound_ = acceptor.local_endpoint();
     } catch (const boost::system::system_error& e) {
       throw StartError("HTTP trigger '" + core_->info.name + "' cannot listen on " + shown + ": " +
                        e.code().message() + " (set the trigger url, attributes.port or --http-listen)");
     }
     core_->logger->info("listening on {}:{}", bound_.address().to_string(), bound_.port());
-    asio::co_spawn(core_->io, accept_loop(core_, acceptor_), asio::detached);
+    asio::co_spawn(listener_->strand, accept_loop(core_, listener_), asio::detached);
   }
 
-  void stop_accepting() noexcept override {
-    if (core_->draining.exchange(true)) return;
+  // New connections wait in the listen backlog; open ones go on.
+  void pause() noexcept override {
+    asio::post(listener_->strand, [listener = listener_] { listener->paused = true; });
+  }
+
+  void resume() noexcept override {
+    asio::post(listener_->strand, [listener = listener_] {
+      listener->paused = false;
+      listener->resume.cancel();
+    });
+  }
+
+  void drain(Clock::time_point deadline, UniqueFunction<void()> done) noexcept override {
     close_acceptor();
-    // Idle keep-alive connections would otherwise wait for their timeout.
-    std::lock_guard lock(core_->mutex);
-    for (const auto& [id, connection] : core_->connections)
-      if (connection.idle) ::shutdown(connection.fd, SHUT_RD);
-  }
-
-  std::size_t in_flight() const noexcept override {
-    std::lock_guard lock(core_->mutex);
-    return core_->connections.size();
+    // Whichever comes first: the last dispatched request answered, or the
+    // deadline. Requests waiting for a worker are served until then.
+    struct Once {
+      std::atomic<bool> fired{false};
+      UniqueFunction<void()> done;
+    };
+    auto once = std::make_shared<Once>();
+    once->done = std::move(done);
+    auto fire = [once] {
+      if (!once->fired.exchange(true)) once->done();
+    };
+    // Armed before the drain begins, whose callback (posted) cancels it.
+    drain_timer_.expires_at(deadline);
+    drain_timer_.async_wait([fire](error_code ec) {
+      if (!ec) fire();
+    });
+    core_->begin_drain([this, fire] {
+      drain_timer_.cancel();
+      fire();
+    });
   }
 
   void stop() noexcept override {
-    core_->draining.store(true);
+    if (stopped_.exchange(true)) return;
     close_acceptor();
-    std::lock_guard lock(core_->mutex);
-    for (const auto& [id, connection] : core_->connections) ::shutdown(connection.fd, SHUT_RDWR);
+    // Reads stop now; a connection still writing its answer (a 503 for a
+    // request the pool gave up on) finishes, or is cut after a grace.
+    core_->shut_down(kStopGrace);
   }
+
+  std::size_t in_flight() const noexcept override { return core_->dispatched(); }
 
   void write_status(JsonWriter& out) const override {
     out.key("address").value(bound_.address().to_string() + ":" + std::to_string(bound_.port()));
     out.key("port").value(static_cast<int>(bound_.port()));
-    out.key("connections").value(static_cast<std::uint64_t>(in_flight()));
+    out.key("connections").value(static_cast<std::uint64_t>(core_->connection_count()));
+    out.key("inFlight").value(static_cast<std::uint64_t>(core_->dispatched()));
     out.key("maxRequestBodySize").value(static_cast<std::uint64_t>(core_->settings.max_request_body_size));
   }
 
  private:
   void close_acceptor() noexcept {
-    std::lock_guard lock(acceptor_mutex_);
-    if (acceptor_closed_) return;
-    acceptor_closed_ = true;
-    // The acceptor belongs to the I/O threads; close it there.
-    asio::post(core_->io, [acceptor = acceptor_] {
+    asio::post(listener_->strand, [listener = listener_] {
+      listener->closed = true;
+      listener->resume.cancel();
       error_code ec;
-      acceptor->close(ec);
+      listener->acceptor.close(ec);
     });
   }
 
-  static awaitable<void> accept_loop(std::shared_ptr<Core> core, std::shared_ptr<tcp::acceptor> acceptor) {
-    asio::steady_timer backoff(core->io);
+  static awaitable<void> accept_loop(std::shared_ptr<Core> core, std::shared_ptr<Listener> listener) {
+    asio::steady_timer backoff(listener->strand);
     for (;;) {
       error_code ec;
-      tcp::socket socket = co_await acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec));
-      if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor || !acceptor->is_open()) break;
+      while (listener->paused && !listener->closed) {
+        listener->resume.expires_at(asio::steady_timer::time_point::max());
+        co_await listener->resume.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      }
+      if (listener->closed) break;
+      // Each connection gets a strand of its own: its socket, its timers
+      // and its coroutine never run on two I/O threads at once.
+      tcp::socket socket = co_await listener->acceptor.async_accept(asio::make_strand(core->io),
+                                                                    asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor || listener->closed) break;
       if (ec) {
         // Out of descriptors or memory: retrying at once would spin.
         core->logger->warn("accept failed: {}", ec.message());
-        backoff.expires_after(std::chrono::milliseconds(100));
+        backoff.expires_after(100ms);
         co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         continue;
       }
       socket.set_option(tcp::no_delay(true), ec);
-      bool full;
-      {
-        std::lock_guard lock(core->mutex);
-        full = core->connections.size() >= core->settings.max_connections;
-      }
-      if (full) {
-        asio::co_spawn(core->io, refuse(std::move(socket)), asio::detached);
+      auto executor = socket.get_executor();
+      if (core->connection_count() >= core->settings.max_connections) {
+        asio::co_spawn(executor, refuse(std::move(socket)), asio::detached);
         continue;
       }
-      asio::co_spawn(core->io, http_trigger::run_session(core, std::move(socket)), asio::detached);
+      asio::co_spawn(executor, http_trigger::run_session(core, std::move(socket)), asio::detached);
     }
   }
 
   std::shared_ptr<Core> core_;
-  std::shared_ptr<tcp::acceptor> acceptor_;
+  std::shared_ptr<Listener> listener_;
   tcp::endpoint bound_;
-  std::mutex acceptor_mutex_;
-  bool acceptor_closed_ = false;
+  asio::steady_timer drain_timer_;
+  std::atomic<bool> stopped_{false};
 };
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "runtime/shell/child_process.hpp"
+#include "process/child_process.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -65,7 +66,9 @@ struct ChildPlan {
   char* const* envp;
   const char* directory;
   int stdin_read, stdout_write, stderr_write, report_write;
-  int pass_fd, pass_fd_as;
+  PassedFd pass[kMaxPassedFds];
+  std::size_t pass_count;
+  bool ignore_termination_signals;
   pid_t parent;
   int fallback_max_fd;
 };
@@ -103,19 +106,34 @@ struct ChildPlan {
     for (int fd = 3; fd < plan.fallback_max_fd; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
 
   ChildPlan adjusted = plan;
-  if (plan.pass_fd >= 0) {
-    // The report pipe must survive until exec: move it out of the way.
-    if (adjusted.report_write == plan.pass_fd_as)
-      adjusted.report_write = ::fcntl(plan.report_write, F_DUPFD_CLOEXEC, plan.pass_fd_as + 1);
-    if (inherit_fd(plan.pass_fd, plan.pass_fd_as) != 0) fail_child(adjusted, Stage::kPassFd);
+  if (plan.pass_count > 0) {
+    // Lift every descriptor to pass, and the report pipe, above all the
+    // targets first: a straight dup2() of one onto its target could
+    // clobber another that still sits there.
+    int above = 3;
+    for (std::size_t i = 0; i < plan.pass_count; ++i) above = std::max(above, plan.pass[i].as + 1);
+    adjusted.report_write = ::fcntl(plan.report_write, F_DUPFD_CLOEXEC, above);
+    if (adjusted.report_write < 0) ::_exit(127);
+    for (std::size_t i = 0; i < plan.pass_count; ++i) {
+      adjusted.pass[i].fd = ::fcntl(plan.pass[i].fd, F_DUPFD_CLOEXEC, above);
+      if (adjusted.pass[i].fd < 0) fail_child(adjusted, Stage::kPassFd);
+    }
+    for (std::size_t i = 0; i < plan.pass_count; ++i)
+      if (inherit_fd(adjusted.pass[i].fd, plan.pass[i].as) != 0) fail_child(adjusted, Stage::kPassFd);
   }
 
   // Ignored signals survive execve(): the daemon ignores SIGPIPE, and a
-  // handler in a pipeline must not.
+  // handler in a pipeline must not. A worker that the daemon stops itself
+  // ignores SIGTERM and SIGINT from the very start of its interpreter.
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig)
-    if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &dfl, nullptr);
+  struct sigaction ign {};
+  ign.sa_handler = SIG_IGN;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    const bool ignore = plan.ignore_termination_signals && (sig == SIGTERM || sig == SIGINT);
+    ::sigaction(sig, ignore ? &ign : &dfl, nullptr);
+  }
   sigset_t none;
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -151,8 +169,9 @@ std::string error_text(int error) { return std::strerror(error); }
 
 }  // namespace
 
-tl::expected<std::unique_ptr<ChildProcess>, std::string> ChildProcess::spawn(const SpawnRequest& request, Pipes& pipes) {
+tl::expected<std::shared_ptr<ChildProcess>, std::string> ChildProcess::spawn(const SpawnRequest& request, Pipes& pipes) {
   if (request.argv.empty()) return tl::make_unexpected(std::string("nothing to run"));
+  if (request.pass_fds.size() > kMaxPassedFds) return tl::make_unexpected(std::string("too many descriptors to pass"));
   std::vector<char*> argv;
   for (const auto& a : request.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -170,10 +189,19 @@ tl::expected<std::unique_ptr<ChildProcess>, std::string> ChildProcess::spawn(con
   int max_fd = 1024;
   if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
     max_fd = static_cast<int>(std::min<rlim_t>(limit.rlim_cur, 65536));
-  const ChildPlan plan{argv.data(),        envp.data(),        directory.c_str(),
-                       stdin_read.get(),   stdout_write.get(), stderr_write.get(),
-                       report_write.get(), request.pass_fd,    request.pass_fd_as,
-                       ::getpid(),         max_fd};
+  ChildPlan plan{};
+  plan.argv = argv.data();
+  plan.envp = envp.data();
+  plan.directory = directory.c_str();
+  plan.stdin_read = stdin_read.get();
+  plan.stdout_write = stdout_write.get();
+  plan.stderr_write = stderr_write.get();
+  plan.report_write = report_write.get();
+  plan.pass_count = request.pass_fds.size();
+  std::copy(request.pass_fds.begin(), request.pass_fds.end(), plan.pass);
+  plan.ignore_termination_signals = request.ignore_termination_signals;
+  plan.parent = ::getpid();
+  plan.fallback_max_fd = max_fd;
 
   const pid_t pid = start_child(plan);
   if (pid < 0) return tl::make_unexpected("cannot start " + request.argv[0] + ": vfork: " + error_text(errno));
@@ -186,7 +214,7 @@ tl::expected<std::unique_ptr<ChildProcess>, std::string> ChildProcess::spawn(con
   stderr_write = {};
   report_write = {};
 
-  std::unique_ptr<ChildProcess> child(new ChildProcess(pid));
+  std::shared_ptr<ChildProcess> child(new ChildProcess(pid));
   Report report{};
   ssize_t n;
   do {
@@ -195,8 +223,7 @@ tl::expected<std::unique_ptr<ChildProcess>, std::string> ChildProcess::spawn(con
   if (n == static_cast<ssize_t>(sizeof report)) {
     child->reap();
     if (report.stage == Stage::kPassFd)
-      return tl::make_unexpected("cannot pass fd " + std::to_string(request.pass_fd_as) + " to " + request.argv[0] + ": " +
-                        error_text(report.error));
+      return tl::make_unexpected("cannot pass descriptors to " + request.argv[0] + ": " + error_text(report.error));
     const char* what = report.stage == Stage::kChdir ? "cannot enter " : "cannot execute ";
     const std::string& target = report.stage == Stage::kChdir ? directory : request.argv[0];
     return tl::make_unexpected(what + target + ": " + error_text(report.error));
@@ -225,7 +252,13 @@ bool ChildProcess::exited_locked() noexcept {
   if (status_) return true;
   siginfo_t info{};
   // WNOWAIT leaves the zombie, and with it the pid and the group id, in place.
-  if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return errno == ECHILD;
+  if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
+    if (errno != ECHILD) return false;
+    // Reaped by something else (SIGCHLD set to SIG_IGN, a waitpid(-1)):
+    // the status is lost, and the group must never be signalled again.
+    status_ = -1;
+    return true;
+  }
   return info.si_pid != 0;
 }
 
@@ -238,8 +271,10 @@ int ChildProcess::reap_locked(bool wait) noexcept {
   if (status_) return *status_;
   if (wait) {
     siginfo_t info{};
-    while (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR) {
+    int rc;
+    while ((rc = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT)) != 0 && errno == EINTR) {
     }
+    if (rc != 0 && errno == ECHILD) return *(status_ = -1);
   }
   ::kill(-pid_, SIGKILL);
   int status = 0;

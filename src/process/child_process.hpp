@@ -20,19 +20,31 @@
 #include <vector>
 
 #include <tl/expected.hpp>
+
 #include "util/unique_fd.hpp"
 
 namespace edgefn {
+
+// A descriptor of the daemon's that the child gets as fd `as` (3 or above)
+// across exec, such as a shm channel's segment or eventfd.
+struct PassedFd {
+  int fd;
+  int as;
+};
 
 struct SpawnRequest {
   std::vector<std::string> argv;  // argv[0] is the path execve() runs
   std::vector<std::string> env;   // "NAME=value"
   std::filesystem::path working_directory;
-  // A descriptor of the daemon's the child gets as fd `pass_fd_as` (3 or
-  // above) across exec, such as a shm channel's notify eventfd; -1: none.
-  int pass_fd = -1;
-  int pass_fd_as = -1;
+  std::vector<PassedFd> pass_fds;  // at most kMaxPassedFds; each `as` distinct
+  // SIGTERM and SIGINT ignored across exec: for workers that stop when the
+  // daemon tells them, so that a signal sent to every process at once (a
+  // container runtime, systemd's control-group kill, pkill) reaches only
+  // the daemon, which then drains. Handlers run with default signals.
+  bool ignore_termination_signals = false;
 };
+
+inline constexpr std::size_t kMaxPassedFds = 4;
 
 class ChildProcess {
  public:
@@ -48,8 +60,10 @@ class ChildProcess {
 
   // Forks and execs. Blocks only until the child has exec'd (or failed
   // to), as posix_spawn() does. Returns a message naming the program and
-  // errno on failure. Any thread.
-  static tl::expected<std::unique_ptr<ChildProcess>, std::string> spawn(const SpawnRequest& request, Pipes& pipes);
+  // errno on failure. The child's PR_SET_PDEATHSIG is tied to the calling
+  // thread: use the spawner (spawner.hpp), whose thread lives as long as
+  // the daemon, rather than calling this directly.
+  static tl::expected<std::shared_ptr<ChildProcess>, std::string> spawn(const SpawnRequest& request, Pipes& pipes);
 
   // Kills the group and reaps the leader if that has not happened yet
   // (blocking, briefly: SIGKILL cannot be ignored).
@@ -63,7 +77,8 @@ class ChildProcess {
   // reaped. Any thread.
   void signal_group(int signal) noexcept;
 
-  // True once the leader has exited (reaped or not). Any thread.
+  // True once the leader has exited (reaped or not), or was reaped by
+  // someone else (ECHILD). Any thread.
   bool exited() noexcept;
 
   // If the leader has exited: kills what remains of its group, reaps it
@@ -81,7 +96,9 @@ class ChildProcess {
 
   const pid_t pid_;
   std::mutex mutex_;
-  std::optional<int> status_;  // set once reaped
+  // Set once reaped; -1 when something else reaped it (ECHILD): its pid,
+  // and so its group id, may already belong to a stranger.
+  std::optional<int> status_;
 };
 
 // "exit status 3", "signal 9 (Killed)": a wait status for messages.

@@ -1,14 +1,17 @@
-// The shm message heads: round trips and malformed input.
+// The Python worker's message heads (and the transport's HELLO): round
+// trips and malformed input.
 #include <string>
 
 #include <catch2/catch.hpp>
 
-#include "shm/codec.hpp"
+#include "runtime/python/worker_protocol.hpp"
 
 namespace {
 
 using namespace edgefn;
-using namespace edgefn::shm;
+using namespace edgefn::python;
+using edgefn::shm::decode_hello;
+using edgefn::shm::encode_hello;
 
 Event full_event(const TriggerInfo& trigger) {
   Event e;
@@ -36,7 +39,7 @@ Event full_event(const TriggerInfo& trigger) {
 
 }  // namespace
 
-TEST_CASE("an event survives encode and decode with every field", "[shm][codec]") {
+TEST_CASE("an event survives encode and decode with every field", "[python][protocol]") {
   TriggerInfo trigger{"kafka-cluster", "orders"};
   Event e = full_event(trigger);
   std::string head = encode_event_head(e);
@@ -70,7 +73,7 @@ TEST_CASE("an event survives encode and decode with every field", "[shm][codec]"
   CHECK(moved.event.trigger == moved.trigger.get());
 }
 
-TEST_CASE("an empty event head is just the 84-byte fixed part", "[shm][codec]") {
+TEST_CASE("an empty event head is just the 84-byte fixed part", "[python][protocol]") {
   Event e;
   std::string head = encode_event_head(e);
   CHECK(head.size() == 84);
@@ -81,7 +84,7 @@ TEST_CASE("an empty event head is just the 84-byte fixed part", "[shm][codec]") 
   CHECK(decoded->trigger->kind.empty());
 }
 
-TEST_CASE("truncated or padded heads are rejected with where it went wrong", "[shm][codec]") {
+TEST_CASE("truncated or padded heads are rejected with where it went wrong", "[python][protocol]") {
   TriggerInfo trigger{"http", "api"};
   std::string head = encode_event_head(full_event(trigger));
   for (std::size_t cut : {std::size_t{0}, std::size_t{50}, std::size_t{84}, head.size() - 1}) {
@@ -94,7 +97,7 @@ TEST_CASE("truncated or padded heads are rejected with where it went wrong", "[s
   CHECK_THAT(padded.error(), Catch::Contains("1 bytes left over"));
 }
 
-TEST_CASE("a response survives encode and decode", "[shm][codec]") {
+TEST_CASE("a response survives encode and decode", "[python][protocol]") {
   Response r;
   r.status = 201;
   r.content_type = "application/json";
@@ -108,15 +111,64 @@ TEST_CASE("a response survives encode and decode", "[shm][codec]") {
   CHECK(decoded->body.size() == 12);
 }
 
-TEST_CASE("a response with an impossible status is rejected", "[shm][codec]") {
-  Response r;
-  r.status = 42;
-  auto decoded = decode_response(encode_response_head(r), "");
-  REQUIRE_FALSE(decoded.has_value());
-  CHECK_THAT(decoded.error(), Catch::Contains("status 42"));
+TEST_CASE("a response carries any status, and no_ack; the pool judges the status", "[python][protocol]") {
+  // A handler bug (status 0, 42, 1000) must reach the pool as a response it
+  // turns into a 500, not as a broken channel that kills the worker.
+  for (int status : {0, 42, 1000, -5}) {
+    Response r;
+    r.status = status;
+    auto decoded = decode_response(encode_response_head(r), "");
+    REQUIRE(decoded.has_value());
+    CHECK(decoded->status == status);
+    CHECK_FALSE(decoded->no_ack);
+  }
+  Response deferred;
+  deferred.no_ack = true;
+  auto decoded = decode_response(encode_response_head(deferred), "");
+  REQUIRE(decoded.has_value());
+  CHECK(decoded->no_ack);
+  // Flags this version does not know are refused.
+  std::string head = encode_response_head(deferred);
+  head[4] = 6;
+  CHECK_THAT(decode_response(head, "").error(), Catch::Contains("unknown flags"));
 }
 
-TEST_CASE("log records and hellos survive encode and decode", "[shm][codec]") {
+TEST_CASE("publish requests, their results and explicit acks survive encode and decode", "[python][protocol]") {
+  PublishRequest request{"alerts", {"plant/3/alarm", "sensor-9", {{"X-Level", "high"}}, std::string("\0hot", 4)}};
+  std::string head = encode_publish_head(request);
+  auto decoded = decode_publish(head, request.message.body);
+  REQUIRE(decoded.has_value());
+  CHECK(decoded->output == "alerts");
+  CHECK(decoded->message.topic == "plant/3/alarm");
+  CHECK(decoded->message.key == "sensor-9");
+  CHECK(decoded->message.headers == request.message.headers);
+  CHECK(decoded->message.body == request.message.body);
+  for (std::size_t cut : {std::size_t{0}, std::size_t{15}, head.size() - 1})
+    CHECK_FALSE(decode_publish(head.substr(0, cut), "").has_value());
+
+  auto result = decode_publish_result(encode_publish_result_head({1, "no output named 'x'"}));
+  REQUIRE(result.has_value());
+  CHECK(result->code == 1);
+  CHECK(result->message == "no output named 'x'");
+
+  auto ack = decode_explicit_ack(encode_explicit_ack_head({"orders", 7, 1234567890123}));
+  REQUIRE(ack.has_value());
+  CHECK(ack->topic == "orders");
+  CHECK(ack->partition == 7);
+  CHECK(ack->offset == 1234567890123);
+  CHECK_FALSE(decode_explicit_ack("short").has_value());
+}
+
+TEST_CASE("a hostile pair count cannot make the decoder allocate", "[python][protocol]") {
+  // 2^32-1 headers declared in a 16-byte head: refused before reserving.
+  std::string head(16, '\0');
+  head[12] = head[13] = head[14] = head[15] = '\xff';
+  auto decoded = decode_response(head, "");
+  REQUIRE_FALSE(decoded.has_value());
+  CHECK_THAT(decoded.error(), Catch::Contains("truncated"));
+}
+
+TEST_CASE("log records and hellos survive encode and decode", "[python][protocol]") {
   LogRecord log{LogLevel::kWarn, "disk at 91%", R"({"mount":"/data","pct":91})"};
   auto decoded = decode_log(encode_log_head(log));
   REQUIRE(decoded.has_value());

@@ -1,4 +1,4 @@
-#include "runtime/python/spawner.hpp"
+#include "process/spawner.hpp"
 
 #include <condition_variable>
 #include <deque>
@@ -8,6 +8,8 @@
 
 namespace edgefn {
 namespace {
+
+using Done = UniqueFunction<void(SpawnResult)>;
 
 class Spawner {
  public:
@@ -22,7 +24,7 @@ class Spawner {
     thread_.join();
   }
 
-  void submit(SpawnRequest request, UniqueFunction<void(SpawnResult)> done) {
+  void submit(SpawnRequest request, Done done) {
     {
       std::lock_guard lock(mutex_);
       queue_.push_back({std::move(request), std::move(done)});
@@ -33,7 +35,7 @@ class Spawner {
  private:
   struct Job {
     SpawnRequest request;
-    UniqueFunction<void(SpawnResult)> done;
+    Done done;
   };
 
   void run() {
@@ -69,9 +71,7 @@ Spawner* spawner(std::string& error) {
   }
 }
 
-}  // namespace
-
-void spawn_async(SpawnRequest request, UniqueFunction<void(SpawnResult)> done) {
+void submit(SpawnRequest request, Done done) {
   std::string error;
   if (auto* s = spawner(error)) return s->submit(std::move(request), std::move(done));
   SpawnResult result;
@@ -79,10 +79,20 @@ void spawn_async(SpawnRequest request, UniqueFunction<void(SpawnResult)> done) {
   done(std::move(result));
 }
 
+}  // namespace
+
+void spawn_async(SpawnRequest request, asio::any_io_executor executor, Done done) {
+  auto work = asio::prefer(std::move(executor), asio::execution::outstanding_work.tracked);
+  submit(std::move(request), [work = std::move(work), done = std::move(done)](SpawnResult result) mutable {
+    auto target = std::move(work);
+    asio::post(target, [done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); });
+  });
+}
+
 SpawnResult spawn_blocking(SpawnRequest request) {
   std::promise<SpawnResult> promise;
   auto future = promise.get_future();
-  spawn_async(std::move(request), [&promise](SpawnResult result) { promise.set_value(std::move(result)); });
+  submit(std::move(request), [&promise](SpawnResult result) { promise.set_value(std::move(result)); });
   return future.get();
 }
 

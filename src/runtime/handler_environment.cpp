@@ -1,0 +1,53 @@
+#include "runtime/handler_environment.hpp"
+
+#include <algorithm>
+#include <ctime>
+#include <map>
+
+namespace edgefn {
+
+Environment base_environment(const FunctionConfig& config, const Environment& inherited) {
+  std::map<std::string, std::string> env(inherited.begin(), inherited.end());
+  for (const auto& [name, value] : config.env) env[name] = value;
+  env["NUCLIO_FUNCTION_NAME"] = config.name;
+  env["NUCLIO_FUNCTION_DESCRIPTION"] = config.description;
+  // Nuclio's version is a number, -1 when the function was never published.
+  env["NUCLIO_FUNCTION_VERSION"] = config.version.empty() ? "-1" : config.version;
+  env["NUCLIO_FUNCTION_HANDLER"] = config.handler;
+  return {env.begin(), env.end()};
+}
+
+std::vector<std::string> event_environment(const Environment& base, const Event& event) {
+  const std::string kind = event.trigger ? event.trigger->kind : std::string{};
+  return execve_environment(base, {
+      {"NUCLIO_EVENT_ID", event.id},
+      // Nuclio's classes: http answers its caller ("sync"); streams and
+      // timers do not ("async").
+      {"NUCLIO_TRIGGER_CLASS", kind.empty()     ? ""
+                               : kind == "http" ? "sync"
+                                                : "async"},
+      {"NUCLIO_TRIGGER_KIND", kind},
+      {"NUCLIO_EVENT_CONTENT_TYPE", event.content_type},
+      {"NUCLIO_EVENT_TIMESTAMP", rfc3339(event.timestamp)},
+      {"NUCLIO_EVENT_PATH", event.path},
+      {"NUCLIO_EVENT_URL", event.url},
+      {"NUCLIO_EVENT_METHOD", event.method},
+      // Nuclio reports 0 for events that do not come from a partition.
+      {"NUCLIO_EVENT_SHARD_ID", std::to_string(std::max(event.shard_id, 0))},
+      {"NUCLIO_EVENT_NUM_SHARDS", std::to_string(event.num_shards)},
+      {"NUCLIO_EVENT_TYPE", event.type},
+      {"NUCLIO_EVENT_TYPE_VERSION", event.type_version},
+      {"NUCLIO_EVENT_VERSION", event.version},
+  });
+}
+
+std::string rfc3339(std::chrono::system_clock::time_point time) {
+  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(time));
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buffer[32];
+  const auto n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return std::string(buffer, n);
+}
+
+}  // namespace edgefn

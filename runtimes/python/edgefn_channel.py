@@ -21,8 +21,14 @@ Segment (the memfd, its size fixed by seals):
   then ring D->W (events) and ring W->D (hello, responses, logs).
 Ring: a 1024-byte header (magic, capacity; head, tail, two futex waiter
   words and a closed flag, each on its own 128-byte line), then capacity
-  bytes (a power of two). head/tail count bytes forever; offset = pos mod
-  capacity. Each side keeps its own index privately and only publishes it.
+  bytes (a power of two). head/tail count bytes forever, in multiples of 16;
+  offset = pos mod capacity. Indices are private: each side keeps its own
+  (the producer's tail, the consumer's head) in its process, takes it from
+  the ring once at attach and from then on only publishes it, never reading
+  it back, so that a peer scribbling on it cannot steer reads or writes. The
+  peer's index is checked on every load (a multiple of 16, never going
+  backwards, tail - head <= capacity); a violation makes the ring unusable
+  (ProtocolError here) and the channel is closed.
 Frame: on a 16-byte boundary, header u32 size, u16 type (0 = PAD), u16 flags
   (1 FIRST, 2 LAST), u64 request id; payload; padded to 16. A frame never
   wraps: a PAD frame fills the end of the ring instead. Payload at most
@@ -416,7 +422,8 @@ class Channel:
             raise MessageTooLarge("message over the channel's limit of %d bytes while %s"
                                   % (self.max_message_size, what))
         if status == PROTOCOL:
-            raise ProtocolError("malformed frame from the daemon while %s" % what)
+            raise ProtocolError("the daemon broke the ring protocol (a malformed frame or an impossible ring "
+                                "index) while %s" % what)
         raise ChannelError("%s while %s" % (self._status_name(status), what))
 
     def recv(self, timeout=None):

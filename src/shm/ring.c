@@ -96,7 +96,9 @@ const char *edgefn_ring_status_name(int status) {
  * R2, a seq_cst load, reads W1's 1 (a later store to the word comes only
  * from the consumer once awake), so the producer wakes the consumer. One of the two always sees the other. The space
  * doorbell (producer sleeps on space_waiter, consumer publishes head) and
- * close (closed = 1, then the wake) are the same pattern mirrored.
+ * close (closed = 1, then the wake) are the same pattern mirrored. The
+ * index stored is the side's private copy and the index loaded is checked
+ * after the load (take_head, take_tail): neither changes the argument.
  *
  * seq_cst operations rather than seq_cst fences around relaxed ones: the
  * guarantee is the same, the code is the same on x86-64 (XCHG for the store)
@@ -198,15 +200,23 @@ int edgefn_ring_attach(edgefn_ring *r, void *mem, uint64_t size) {
     return EDGEFN_RING_INVALID;
   }
   struct edgefn_ring_shared *sh = mem;
-  if (sh->magic != RING_MAGIC || !valid_capacity(sh->capacity) || edgefn_ring_footprint(sh->capacity) > size) {
+  /* Read once: the value checked is the value used. */
+  uint64_t capacity = sh->capacity;
+  if (sh->magic != RING_MAGIC || !valid_capacity(capacity) || edgefn_ring_footprint(capacity) > size) {
     return EDGEFN_RING_PROTOCOL;
   }
+  uint64_t tail = atomic_load_explicit(&sh->tail, memory_order_acquire);
+  uint64_t head = atomic_load_explicit(&sh->head, memory_order_acquire);
+  if (((tail | head) & 15u) != 0 || tail - head > capacity) return EDGEFN_RING_PROTOCOL;
   memset(r, 0, sizeof *r);
   r->shared = sh;
   r->data = (unsigned char *)mem + EDGEFN_RING_HEADER_SIZE;
-  r->capacity = sh->capacity;
-  r->seen_head = atomic_load_explicit(&sh->head, memory_order_acquire);
-  r->seen_tail = atomic_load_explicit(&sh->tail, memory_order_acquire);
+  r->capacity = capacity;
+  /* The only reads of this side's own index (see ring.h, RING). */
+  r->tail = tail;
+  r->head = head;
+  r->seen_head = head;
+  r->seen_tail = tail;
   r->wait_fd = -1;
   r->wake_fd = -1;
   return EDGEFN_RING_OK;
@@ -225,10 +235,32 @@ int edgefn_ring_closed(const edgefn_ring *r) {
   return atomic_load_explicit(&r->shared->closed, memory_order_acquire) != 0;
 }
 
+/* Checks of the peer's index, on every load (ring.h, RING): the head a
+ * producer loads lies in [seen_head, tail], the tail a consumer loads in
+ * [seen_tail, head + capacity], each a multiple of 16. Unsigned differences
+ * keep the comparisons right when the u64 positions wrap. A failed check
+ * marks the handle broken, and the value is not kept. */
+static int take_head(edgefn_ring *r, uint64_t head) {
+  if ((head & 15u) != 0 || head - r->seen_head > r->tail - r->seen_head) {
+    r->broken = 1;
+    return 0;
+  }
+  r->seen_head = head;
+  return 1;
+}
+
+static int take_tail(edgefn_ring *r, uint64_t tail) {
+  if ((tail & 15u) != 0 || tail - r->seen_tail > r->head + r->capacity - r->seen_tail) {
+    r->broken = 1;
+    return 0;
+  }
+  r->seen_tail = tail;
+  return 1;
+}
+
 uint64_t edgefn_ring_free_space(edgefn_ring *r) {
-  uint64_t tail = atomic_load_explicit(&r->shared->tail, memory_order_relaxed);
-  r->seen_head = atomic_load_explicit(&r->shared->head, memory_order_acquire);
-  return r->capacity - (tail - r->seen_head);
+  if (r->broken || !take_head(r, atomic_load_explicit(&r->shared->head, memory_order_acquire))) return 0;
+  return r->capacity - (r->tail - r->seen_head);
 }
 
 /* Bytes a frame needs at `tail`, counting the PAD that moves it to offset 0
@@ -247,18 +279,19 @@ int edgefn_ring_try_write(edgefn_ring *r, uint16_t type, uint16_t flags, uint64_
                           const edgefn_ring_piece *pieces, size_t count) {
   struct edgefn_ring_shared *sh = r->shared;
   if (type == EDGEFN_FRAME_PAD || (count > 0 && pieces == NULL)) return EDGEFN_RING_INVALID;
+  if (r->broken) return EDGEFN_RING_PROTOCOL;
   if (atomic_load_explicit(&sh->closed, memory_order_acquire)) return EDGEFN_RING_CLOSED;
   uint64_t size = 0;
   for (size_t i = 0; i < count; ++i) size += pieces[i].size;
   if (size > edgefn_ring_max_payload(r)) return EDGEFN_RING_TOO_BIG;
 
   uint64_t frame = align16(EDGEFN_FRAME_HEADER_SIZE + size);
-  uint64_t tail = atomic_load_explicit(&sh->tail, memory_order_relaxed);
+  uint64_t tail = r->tail;
   uint64_t need = bytes_needed(r, tail, frame);
   if (r->capacity - (tail - r->seen_head) < need) {
     /* Acquire: the consumer's reads of the bytes it released are done
      * before they are overwritten. */
-    r->seen_head = atomic_load_explicit(&sh->head, memory_order_acquire);
+    if (!take_head(r, atomic_load_explicit(&sh->head, memory_order_acquire))) return EDGEFN_RING_PROTOCOL;
     if (r->capacity - (tail - r->seen_head) < need) return EDGEFN_RING_FULL;
   }
   uint64_t offset = tail & (r->capacity - 1);
@@ -275,46 +308,48 @@ int edgefn_ring_try_write(edgefn_ring *r, uint16_t type, uint16_t flags, uint64_
     memcpy(out, pieces[i].data, pieces[i].size);
     out += pieces[i].size;
   }
-  atomic_store_explicit(&sh->tail, tail + frame, memory_order_seq_cst);
+  r->tail = tail + frame;
+  atomic_store_explicit(&sh->tail, r->tail, memory_order_seq_cst);
   wake_peer(r, &sh->data_waiter);
   return EDGEFN_RING_OK;
 }
 
 static void publish_head(edgefn_ring *r, uint64_t head) {
+  r->head = head;
   atomic_store_explicit(&r->shared->head, head, memory_order_seq_cst);
   wake_peer(r, &r->shared->space_waiter);
 }
 
 int edgefn_ring_peek(edgefn_ring *r, edgefn_ring_frame *frame) {
   struct edgefn_ring_shared *sh = r->shared;
+  if (r->broken) return EDGEFN_RING_PROTOCOL;
   if (r->read_end != 0) {
     *frame = r->peeked;
     return EDGEFN_RING_OK;
   }
-  uint64_t head = atomic_load_explicit(&sh->head, memory_order_relaxed);
   for (;;) {
+    uint64_t head = r->head;
     if (head == r->seen_tail) {
-      r->seen_tail = atomic_load_explicit(&sh->tail, memory_order_acquire);
+      if (!take_tail(r, atomic_load_explicit(&sh->tail, memory_order_acquire))) return EDGEFN_RING_PROTOCOL;
       if (head == r->seen_tail) {
         if (!atomic_load_explicit(&sh->closed, memory_order_acquire)) return EDGEFN_RING_EMPTY;
         /* Frames published before the close are still delivered. */
-        r->seen_tail = atomic_load_explicit(&sh->tail, memory_order_acquire);
+        if (!take_tail(r, atomic_load_explicit(&sh->tail, memory_order_acquire))) return EDGEFN_RING_PROTOCOL;
         if (head == r->seen_tail) return EDGEFN_RING_CLOSED;
       }
     }
+    /* head is a multiple of 16 and avail at most capacity (take_tail), so
+     * the header read below lies inside the data area. */
     uint64_t avail = r->seen_tail - head;
     uint64_t to_end = r->capacity - (head & (r->capacity - 1));
     struct frame_header h;
     const unsigned char *at = r->data + (head & (r->capacity - 1));
     memcpy(&h, at, sizeof h);
     uint64_t span = align16(EDGEFN_FRAME_HEADER_SIZE + (uint64_t)h.size);
-    if (avail > r->capacity || avail < EDGEFN_FRAME_HEADER_SIZE || span > avail || span > to_end) {
-      return EDGEFN_RING_PROTOCOL;
-    }
+    if (span > avail || span > to_end) return EDGEFN_RING_PROTOCOL;
     if (h.type == EDGEFN_FRAME_PAD) {
       if (span != to_end) return EDGEFN_RING_PROTOCOL;
-      head += span;
-      publish_head(r, head);
+      publish_head(r, head + span);
       continue;
     }
     if (h.size > edgefn_ring_max_payload(r)) return EDGEFN_RING_PROTOCOL;
@@ -337,22 +372,22 @@ void edgefn_ring_release(edgefn_ring *r) {
 }
 
 /* seq_cst loads: these are the R1 of the doorbell comment when called right
- * after arming. */
+ * after arming. A broken ring counts as ready, so that nobody sleeps on it
+ * and the next peek or write reports it. */
 static int data_ready(edgefn_ring *r, uint64_t unused) {
   (void)unused;
-  if (r->read_end != 0) return 1;
+  if (r->read_end != 0 || r->broken) return 1;
   struct edgefn_ring_shared *sh = r->shared;
-  uint64_t head = atomic_load_explicit(&sh->head, memory_order_relaxed);
-  r->seen_tail = atomic_load_explicit(&sh->tail, memory_order_seq_cst);
-  return r->seen_tail != head || atomic_load_explicit(&sh->closed, memory_order_seq_cst) != 0;
+  if (!take_tail(r, atomic_load_explicit(&sh->tail, memory_order_seq_cst))) return 1;
+  return r->seen_tail != r->head || atomic_load_explicit(&sh->closed, memory_order_seq_cst) != 0;
 }
 
 static int space_ready(edgefn_ring *r, uint64_t payload_size) {
+  if (r->broken) return 1;
   struct edgefn_ring_shared *sh = r->shared;
-  uint64_t tail = atomic_load_explicit(&sh->tail, memory_order_relaxed);
-  uint64_t need = bytes_needed(r, tail, align16(EDGEFN_FRAME_HEADER_SIZE + payload_size));
-  r->seen_head = atomic_load_explicit(&sh->head, memory_order_seq_cst);
-  return r->capacity - (tail - r->seen_head) >= need || atomic_load_explicit(&sh->closed, memory_order_seq_cst) != 0;
+  uint64_t need = bytes_needed(r, r->tail, align16(EDGEFN_FRAME_HEADER_SIZE + payload_size));
+  if (!take_head(r, atomic_load_explicit(&sh->head, memory_order_seq_cst))) return 1;
+  return r->capacity - (r->tail - r->seen_head) >= need || atomic_load_explicit(&sh->closed, memory_order_seq_cst) != 0;
 }
 
 int edgefn_ring_readable(edgefn_ring *r) { return data_ready(r, 0); }

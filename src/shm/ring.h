@@ -25,8 +25,25 @@
  *   data_waiter  (u32 atomic, futex word) 1 while the consumer sleeps
  *   space_waiter (u32 atomic, futex word) 1 while the producer sleeps
  *   closed (u32 atomic) set by either side; never cleared
- * head and tail grow forever; offset = position & (capacity - 1); used =
- * tail - head. The Python side touches these only through the C helper.
+ * head and tail grow forever, by multiples of 16; offset = position &
+ * (capacity - 1); used = tail - head. The Python side touches these only
+ * through the C helper.
+ *
+ * INDICES ARE PRIVATE. Both processes can write the whole segment, and each
+ * treats the other as hostile (a compromised worker may write anything
+ * anywhere in it). So a side keeps its own index (producer: tail, consumer:
+ * head) in its process-local handle, read from the ring once at attach, and
+ * only ever publishes it (an atomic store): it never reads it back, and a
+ * value the peer scribbles there cannot steer where it reads or writes. The
+ * peer's index it does read is checked on every load: the head a producer
+ * loads must be a multiple of 16, not behind the last head it accepted, and
+ * not past its own tail (so tail - head <= capacity); the tail a consumer
+ * loads must be a multiple of 16, not behind the last tail it accepted, and
+ * at most capacity past its own head. A side that sees otherwise reports
+ * PROTOCOL from then on (the ring is unusable; the caller closes the
+ * channel). Frame headers are checked against the ring's bounds before use
+ * (edgefn_ring_peek). The daemon attaches right after formatting, before the
+ * worker exists.
  *
  * FRAME. Every frame starts on a 16-byte boundary with a 16-byte header
  *   u32 size         payload bytes that follow the header
@@ -152,13 +169,16 @@ typedef struct edgefn_ring {
   struct edgefn_ring_shared *shared;
   unsigned char *data;
   uint64_t capacity;
-  uint64_t seen_head;       /* producer's last load of head */
-  uint64_t seen_tail;       /* consumer's last load of tail */
+  uint64_t tail;            /* producer: its own index, published, never read back */
+  uint64_t head;            /* consumer: likewise */
+  uint64_t seen_head;       /* producer: the last head loaded that passed the checks */
+  uint64_t seen_tail;       /* consumer: the last tail loaded that passed the checks */
   uint64_t read_end;        /* consumer: end of the peeked frame; 0 if none */
   edgefn_ring_frame peeked; /* its header, validated, read from shared memory once */
   edgefn_spin spin;         /* adaptive, at most the caller's spin_ns */
   int wait_fd;              /* -1: sleep on the futex word; else poll this eventfd */
   int wake_fd;              /* -1: wake the peer with futex; else write this eventfd */
+  int broken;               /* a peer index failed its checks: PROTOCOL from then on */
 } edgefn_ring;
 
 typedef struct edgefn_ring_piece {
@@ -175,7 +195,11 @@ uint64_t edgefn_ring_footprint(uint64_t capacity);
 int edgefn_ring_init(void *mem, uint64_t size);
 
 /* Attaches a handle to a ring formatted by edgefn_ring_init(), checking its
- * magic and that it fits in `size`. wait_fd/wake_fd start at -1 (futex). */
+ * magic, that it fits in `size` and that head and tail are consistent
+ * (PROTOCOL otherwise). Takes this side's own index from the ring here, once
+ * (see RING above), so attach before the peer may run: a handle attached
+ * later trusts whatever the peer left there. wait_fd/wake_fd start at -1
+ * (futex). */
 int edgefn_ring_attach(edgefn_ring *r, void *mem, uint64_t size);
 
 /* Chooses how this process sleeps (wait_fd: an EFD_NONBLOCK eventfd, or -1
@@ -186,22 +210,24 @@ void edgefn_ring_set_fds(edgefn_ring *r, int wait_fd, int wake_fd);
 uint64_t edgefn_ring_capacity(const edgefn_ring *r);
 /* Largest payload of one frame: capacity / 4 - 16. */
 uint64_t edgefn_ring_max_payload(const edgefn_ring *r);
-/* Producer: bytes free right now. */
+/* Producer: bytes free right now (0 when the ring is broken). */
 uint64_t edgefn_ring_free_space(edgefn_ring *r);
 
 /* Producer. Writes one frame whose payload is the concatenation of
  * `pieces` (gather: header and body need no staging copy), publishes it and
  * wakes the consumer if it sleeps. FULL when it does not fit now (nothing
- * written), TOO_BIG over edgefn_ring_max_payload(), CLOSED. */
+ * written), TOO_BIG over edgefn_ring_max_payload(), CLOSED, PROTOCOL (the
+ * consumer's head failed its checks: the ring is unusable). */
 int edgefn_ring_try_write(edgefn_ring *r, uint16_t type, uint16_t flags, uint64_t request_id,
                           const edgefn_ring_piece *pieces, size_t count);
 
 /* Consumer. Returns the oldest frame without consuming it (PAD frames are
  * skipped): OK, EMPTY, CLOSED (closed and drained), PROTOCOL (a malformed
- * header: the ring is unusable). Peeking again returns the same frame. The
- * header is copied out of shared memory once and checked against the ring's
- * bounds, so a peer that rewrites it afterwards cannot steer the reader
- * outside the ring; the payload bytes remain the peer's to change. */
+ * header, or the producer's tail failed its checks: the ring is unusable).
+ * Peeking again returns the same frame. The header is copied out of shared
+ * memory once and checked against the ring's bounds, so a peer that
+ * rewrites it afterwards cannot steer the reader outside the ring; the
+ * payload bytes remain the peer's to change. */
 int edgefn_ring_peek(edgefn_ring *r, edgefn_ring_frame *frame);
 
 /* Consumer. Consumes the peeked frame and wakes the producer if it waits
@@ -209,7 +235,8 @@ int edgefn_ring_peek(edgefn_ring *r, edgefn_ring_frame *frame);
 void edgefn_ring_release(edgefn_ring *r);
 
 /* Non-blocking checks: 1 when a frame is ready or the ring is closed /
- * when a frame of `payload_size` fits or the ring is closed. */
+ * when a frame of `payload_size` fits or the ring is closed; also 1 when the
+ * ring is broken (the next peek or write says PROTOCOL). */
 int edgefn_ring_readable(edgefn_ring *r);
 int edgefn_ring_writable(edgefn_ring *r, uint64_t payload_size);
 
@@ -255,7 +282,7 @@ void edgefn_ring_msg_out_init(edgefn_ring_msg_out *m, uint16_t type, uint64_t re
 /* Producer. Writes as many of the message's frames as fit now: OK when all
  * are in the ring, FULL when it needs space (wait for
  * edgefn_ring_msg_next_payload() bytes, then call again), CLOSED, TOO_BIG
- * (head over 4 GiB). */
+ * (head over 4 GiB), PROTOCOL (see edgefn_ring_try_write). */
 int edgefn_ring_msg_write(edgefn_ring *r, edgefn_ring_msg_out *m);
 uint64_t edgefn_ring_msg_next_payload(const edgefn_ring *r, const edgefn_ring_msg_out *m);
 
@@ -339,7 +366,8 @@ int edgefn_endpoint_recv_begin(edgefn_endpoint *ep, int64_t timeout_ns);
 int edgefn_endpoint_recv_finish(edgefn_endpoint *ep, void *head, void *body, int64_t timeout_ns);
 
 /* Sends one message, waiting for space as needed: OK once it is all in the
- * ring, CLOSED, TOO_BIG over the message limit (nothing sent). TIMEOUT or
+ * ring, CLOSED, TOO_BIG over the message limit (nothing sent), PROTOCOL (the
+ * peer broke the ring: close the channel). TIMEOUT or
  * INTERRUPTED leave it pending: head and body must stay valid, and
  * edgefn_endpoint_send_resume() continues it (no other send may start
  * before it completes: INVALID). */

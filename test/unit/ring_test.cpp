@@ -6,10 +6,12 @@
 
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -71,6 +73,52 @@ std::string read_bytes(edgefn_ring* r) {
   edgefn_ring_release(r);
   return out;
 }
+
+// Where ring.h puts the indices in the ring header (magic and capacity on
+// the first 128-byte line, then tail, then head): what a hostile peer
+// scribbles on in the tests below.
+constexpr std::size_t kTailField = 128;
+constexpr std::size_t kHeadField = 256;
+
+void scribble(void* ring_memory, std::size_t field, std::uint64_t value) {
+  std::memcpy(static_cast<unsigned char*>(ring_memory) + field, &value, sizeof value);
+}
+
+std::uint64_t field_of(const void* ring_memory, std::size_t field) {
+  std::uint64_t value = 0;
+  std::memcpy(&value, static_cast<const unsigned char*>(ring_memory) + field, sizeof value);
+  return value;
+}
+
+// A ring whose data area ends exactly at an inaccessible page, so that any
+// read or write past the ring faults on the spot, in any build (a stand-in
+// for ASan, which the unit tests do not always run under).
+struct GuardedRing {
+  explicit GuardedRing(std::uint64_t capacity)
+      : page(static_cast<std::size_t>(sysconf(_SC_PAGESIZE))),
+        footprint(edgefn_ring_footprint(capacity)),
+        pages((footprint + page - 1) / page),
+        size((pages + 1) * page),
+        base(mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) {
+    REQUIRE(base != MAP_FAILED);
+    auto* bytes = static_cast<unsigned char*>(base);
+    REQUIRE(mprotect(bytes + pages * page, page, PROT_NONE) == 0);
+    memory = bytes + pages * page - footprint;
+    REQUIRE(edgefn_ring_init(memory, footprint) == EDGEFN_RING_OK);
+    REQUIRE(edgefn_ring_attach(&producer, memory, footprint) == EDGEFN_RING_OK);
+    REQUIRE(edgefn_ring_attach(&consumer, memory, footprint) == EDGEFN_RING_OK);
+    REQUIRE(edgefn_ring_capacity(&producer) == capacity);
+  }
+  ~GuardedRing() { munmap(base, size); }
+  GuardedRing(const GuardedRing&) = delete;
+  GuardedRing& operator=(const GuardedRing&) = delete;
+
+  std::size_t page, footprint, pages, size;
+  void* base;
+  void* memory = nullptr;
+  edgefn_ring producer{};
+  edgefn_ring consumer{};
+};
 
 // Two endpoints over one formatted segment in plain memory.
 struct Pair {
@@ -231,6 +279,144 @@ TEST_CASE("a header rewritten by the peer after peek cannot change the frame in 
   std::memcpy(ring.consumer.data, &huge, sizeof huge);
   REQUIRE(edgefn_ring_peek(&ring.consumer, &f) == EDGEFN_RING_OK);
   CHECK(f.size == 3);
+}
+
+TEST_CASE("a producer writes at its own tail, never at one the peer scribbled into shared memory", "[ring][hostile]") {
+  // The ring occupies exactly its footprint; canary bytes follow it (where
+  // the next ring's header would be in a segment).
+  const std::uint64_t capacity = 4096;
+  const std::size_t footprint = edgefn_ring_footprint(capacity), canary = 256;
+  Memory memory(footprint + canary);
+  auto* bytes = static_cast<unsigned char*>(memory.get());
+  std::memset(bytes + footprint, 0xA5, canary);
+  auto canary_intact = [&] {
+    for (std::size_t i = 0; i < canary; ++i) {
+      if (bytes[footprint + i] != 0xA5) return false;
+    }
+    return true;
+  };
+  edgefn_ring producer{}, consumer{};
+  REQUIRE(edgefn_ring_init(bytes, footprint) == EDGEFN_RING_OK);
+  REQUIRE(edgefn_ring_attach(&producer, bytes, footprint) == EDGEFN_RING_OK);
+  REQUIRE(edgefn_ring_attach(&consumer, bytes, footprint) == EDGEFN_RING_OK);
+  REQUIRE(edgefn_ring_capacity(&producer) == capacity);
+  REQUIRE(write_bytes(&producer, "first", 1) == EDGEFN_RING_OK);
+  REQUIRE(field_of(bytes, kTailField) == 32);  // the test knows where tail is
+  CHECK(read_bytes(&consumer) == "first");
+  // Scribble before every write, across several wraparounds: capacity - 8
+  // would put a frame header 8 bytes past the data area.
+  for (std::uint64_t i = 2; i < 200; ++i) {
+    scribble(bytes, kTailField, capacity - 8);
+    std::string payload(i % 150, static_cast<char>('a' + i % 26));
+    REQUIRE(write_bytes(&producer, payload, i) == EDGEFN_RING_OK);
+    REQUIRE(canary_intact());
+    edgefn_ring_frame f{};
+    int rc = edgefn_ring_peek(&consumer, &f);
+    if (rc == EDGEFN_RING_PROTOCOL) break;  // acceptable: the violation was seen
+    REQUIRE(rc == EDGEFN_RING_OK);
+    CHECK(f.request_id == i);
+    CHECK(std::string(reinterpret_cast<const char*>(f.payload), f.size) == payload);
+    edgefn_ring_release(&consumer);
+  }
+  CHECK(canary_intact());
+}
+
+TEST_CASE("a consumer reads at its own head, never at one the peer scribbled into shared memory", "[ring][hostile]") {
+  // Out of bounds, the old code read a frame header across the end of the
+  // data area; here that is a fault.
+  const std::uint64_t capacity = 4096;
+  GuardedRing ring(capacity);
+  const std::uint64_t bad_heads[] = {capacity - 8, capacity - 1, 8, capacity + 8, ~std::uint64_t{0} - 7};
+  std::uint64_t id = 0;
+  for (int round = 0; round < 40; ++round) {  // several wraparounds, so frames end at the guard page
+    for (std::uint64_t bad : bad_heads) {
+      std::string payload(static_cast<std::size_t>(id * 37 % 300), static_cast<char>('A' + id % 26));
+      REQUIRE(write_bytes(&ring.producer, payload, ++id) == EDGEFN_RING_OK);
+      scribble(ring.memory, kHeadField, bad);
+      edgefn_ring_frame f{};
+      int rc = edgefn_ring_peek(&ring.consumer, &f);
+      REQUIRE((rc == EDGEFN_RING_OK || rc == EDGEFN_RING_PROTOCOL));
+      if (rc == EDGEFN_RING_PROTOCOL) return;  // acceptable: the violation was seen
+      CHECK(f.request_id == id);
+      CHECK(std::string(reinterpret_cast<const char*>(f.payload), f.size) == payload);
+      edgefn_ring_release(&ring.consumer);  // publishes the real head again
+    }
+  }
+}
+
+TEST_CASE("a consumer head that goes backwards, past the tail or off 16 bytes is a protocol error", "[ring][hostile]") {
+  Ring ring(4096);
+  void* shared = ring.memory.get();
+  std::string max(edgefn_ring_max_payload(&ring.producer), 'x');  // 1024-byte frames
+  for (int i = 0; i < 4; ++i) REQUIRE(write_bytes(&ring.producer, max) == EDGEFN_RING_OK);
+  CHECK(read_bytes(&ring.consumer) == max);
+  CHECK(read_bytes(&ring.consumer) == max);
+  REQUIRE(edgefn_ring_free_space(&ring.producer) == 2048);  // head 2048 accepted; tail 4096
+  std::uint64_t bad = 0;
+  SECTION("backwards") { bad = 1024; }
+  SECTION("more than capacity behind the tail") { bad = std::uint64_t{0} - 16; }
+  SECTION("past the tail") { bad = 4096 + 16; }  // would make room over unread frames
+  SECTION("not a multiple of 16") { bad = 2048 + 8; }
+  scribble(shared, kHeadField, bad);
+  CHECK(edgefn_ring_writable(&ring.producer, 0) == 1);  // loads head: the check happens here
+  CHECK(write_bytes(&ring.producer, "more") == EDGEFN_RING_PROTOCOL);
+  // Broken for good, even once the head looks right again; waiters do not sleep.
+  scribble(shared, kHeadField, 2048);
+  CHECK(write_bytes(&ring.producer, "more") == EDGEFN_RING_PROTOCOL);
+  CHECK(edgefn_ring_free_space(&ring.producer) == 0);
+  CHECK(edgefn_ring_wait_writable(&ring.producer, 0, 0, 1'000'000'000) == EDGEFN_RING_OK);
+}
+
+TEST_CASE("a producer that finds the ring full checks the head it reloads", "[ring][hostile]") {
+  Ring ring(4096);
+  std::string max(edgefn_ring_max_payload(&ring.producer), 'x');
+  for (int i = 0; i < 4; ++i) REQUIRE(write_bytes(&ring.producer, max, 10 + i) == EDGEFN_RING_OK);
+  CHECK(read_bytes(&ring.consumer) == max);
+  // The consumer's head is 1024. A head past the tail claims room that is
+  // not there: writes would go on, over the three unread frames.
+  scribble(ring.memory.get(), kHeadField, 4096 + 1024);
+  CHECK(write_bytes(&ring.producer, "overwrite") == EDGEFN_RING_PROTOCOL);
+  for (int i = 1; i < 4; ++i) {
+    edgefn_ring_frame f{};
+    REQUIRE(edgefn_ring_peek(&ring.consumer, &f) == EDGEFN_RING_OK);
+    CHECK(f.request_id == static_cast<std::uint64_t>(10 + i));
+    edgefn_ring_release(&ring.consumer);
+  }
+}
+
+TEST_CASE("a producer tail that goes backwards, over capacity ahead or off 16 bytes is a protocol error",
+          "[ring][hostile]") {
+  Ring ring(4096);
+  void* shared = ring.memory.get();
+  REQUIRE(write_bytes(&ring.producer, "abc") == EDGEFN_RING_OK);  // 32 bytes
+  REQUIRE(write_bytes(&ring.producer, "") == EDGEFN_RING_OK);     // 16 bytes
+  CHECK(read_bytes(&ring.consumer) == "abc");                     // head 32, tail 48 accepted
+  std::uint64_t bad = 0;
+  SECTION("backwards, still ahead of the head") { bad = 32; }
+  SECTION("backwards, behind the head") { bad = 0; }
+  SECTION("more than capacity ahead of the head") { bad = 32 + 4096 + 16; }
+  SECTION("not a multiple of 16") { bad = 48 + 8; }
+  scribble(shared, kTailField, bad);
+  CHECK(edgefn_ring_readable(&ring.consumer) == 1);  // loads tail: the check happens here
+  edgefn_ring_frame f{};
+  CHECK(edgefn_ring_peek(&ring.consumer, &f) == EDGEFN_RING_PROTOCOL);
+  // Broken for good, even once the tail looks right again; waiters do not sleep.
+  scribble(shared, kTailField, 48);
+  CHECK(edgefn_ring_peek(&ring.consumer, &f) == EDGEFN_RING_PROTOCOL);
+  CHECK(edgefn_ring_wait_readable(&ring.consumer, 0, 1'000'000'000) == EDGEFN_RING_OK);
+}
+
+TEST_CASE("attach refuses a ring whose indices cannot be", "[ring][hostile]") {
+  Memory memory(edgefn_ring_footprint(4096));
+  REQUIRE(edgefn_ring_init(memory.get(), memory.size) == EDGEFN_RING_OK);
+  edgefn_ring r{};
+  scribble(memory.get(), kTailField, 8);
+  CHECK(edgefn_ring_attach(&r, memory.get(), memory.size) == EDGEFN_RING_PROTOCOL);
+  scribble(memory.get(), kTailField, 4096 + 16);
+  CHECK(edgefn_ring_attach(&r, memory.get(), memory.size) == EDGEFN_RING_PROTOCOL);
+  scribble(memory.get(), kTailField, 4096);
+  CHECK(edgefn_ring_attach(&r, memory.get(), memory.size) == EDGEFN_RING_OK);
+  CHECK(edgefn_ring_free_space(&r) == 0);
 }
 
 TEST_CASE("closing a ring delivers what was published, then CLOSED on both sides", "[ring]") {

@@ -74,8 +74,12 @@ with surrogateescape so that no byte is lost; pairs are u32 lengths
     topic.
 
 Threads: one thread receives; sends may come from any thread (serialised
-here). Body bytes are copied exactly once out of the ring, straight into the
-bytes object the caller gets.
+here); close() may come from any thread at any time. Every call that uses the
+helper's endpoint counts as a user for as long as it does; close() wakes the
+users blocked in the helper, and the endpoint and mapping are freed by the
+last user out, so that no thread can be inside the helper with freed memory.
+Body bytes are copied exactly once out of the ring, straight into the bytes
+object the caller gets.
 """
 
 import ctypes
@@ -360,10 +364,15 @@ class Channel:
     def __init__(self, segment_fd, notify_fd=None, helper_path=None, spin_us=50, handshake_timeout=10.0):
         self._lib = lib = load_helper(helper_path)
         self._ep = None
+        # One lock for the endpoint's state: _ep, _closed, _users (calls
+        # using _ep right now) and _sending (one send at a time in the
+        # helper; other senders wait on _send_turn, under the same lock).
+        self._lock = threading.Lock()
+        self._send_turn = threading.Condition(self._lock)
         self._closed = False
-        self._receiving = False
-        self._send_lock = threading.Lock()
-        self._state_lock = threading.Lock()
+        self._users = 0
+        self._sending = False
+        self._send_waiters = 0
         self._info = (ctypes.c_uint64 * 5)()
         # The mapping keeps the memory; the descriptor is not needed after it.
         path = "shm fd %d" % segment_fd
@@ -430,31 +439,33 @@ class Channel:
         """Blocks for the next message: (type, request_id, head, body) as bytes,
         or None after `timeout` seconds. Raises ChannelClosed when the daemon
         closed the channel, MessageTooLarge for a skipped message."""
-        with self._state_lock:
+        # A user of _ep until done (see close()).
+        with self._lock:
             if self._closed:
                 raise ChannelClosed("channel closed")
-            self._receiving = True
+            self._users += 1
+            ep = self._ep
         try:
-            return self._recv(timeout)
+            return self._recv(ep, timeout)
         finally:
-            with self._state_lock:
-                self._receiving = False
-                if self._closed:
+            with self._lock:
+                self._users -= 1
+                if self._closed and not self._users:
                     self._release()
 
-    def _recv(self, timeout):
+    def _recv(self, ep, timeout):
         deadline = _deadline(timeout)
         info = self._info
         while True:
-            rc = self._begin(self._ep, _timeout_ns(deadline), info)
+            rc = self._begin(ep, _timeout_ns(deadline), info)
             if rc != INTERRUPTED:
                 break
         if rc == TIMEOUT:
             return None
         if rc == TOO_BIG:
-            rc = self._finish(self._ep, None, None, -1)
+            rc = self._finish(ep, None, None, -1)
             while rc == INTERRUPTED:
-                rc = self._finish(self._ep, None, None, -1)
+                rc = self._finish(ep, None, None, -1)
             self._check(TOO_BIG if rc == OK else rc, "skipping a message of %d bytes" % (info[2] + info[3]))
         if rc != OK:
             self._check(rc, "receiving")
@@ -466,9 +477,9 @@ class Channel:
         head = _new_bytes(None, head_size)
         body = _new_bytes(None, body_size)
         # The rest of a message that has begun is already on its way.
-        rc = self._finish(self._ep, head, body, -1)
+        rc = self._finish(ep, head, body, -1)
         while rc == INTERRUPTED:
-            rc = self._finish(self._ep, head, body, -1)
+            rc = self._finish(ep, head, body, -1)
         if rc != OK:
             self._check(rc, "receiving")
         return kind, request_id, head, body
@@ -494,18 +505,38 @@ class Channel:
         """Sends one message, blocking while the ring is full. Any thread."""
         head, head_size = _send_buffer(head)
         body, body_size = _send_buffer(body)
-        with self._send_lock:
+        # Taking the turn and counting as a user share one lock round trip,
+        # leaving another: this is the per-event path, and these two are all
+        # it needs.
+        with self._lock:
+            while self._sending and not self._closed:
+                self._send_waiters += 1
+                try:
+                    self._send_turn.wait()
+                finally:
+                    self._send_waiters -= 1
             if self._closed:
                 raise ChannelClosed("channel closed")
-            try:
-                rc = self._lib.edgefn_py_send(self._ep, kind, request_id, head, head_size, body, body_size, -1)
-                while rc == INTERRUPTED:
-                    rc = self._lib.edgefn_py_send_resume(self._ep, -1)
-            except BaseException:
-                # A signal handler raised mid-message: the stream cannot
-                # continue with half a message in it.
-                self._shutdown()
-                raise
+            self._sending = True
+            self._users += 1
+            ep = self._ep
+        try:
+            rc = self._lib.edgefn_py_send(ep, kind, request_id, head, head_size, body, body_size, -1)
+            while rc == INTERRUPTED:
+                rc = self._lib.edgefn_py_send_resume(ep, -1)
+        except BaseException:
+            # A signal handler raised mid-message: the stream cannot
+            # continue with half a message in it.
+            self._shutdown()
+            raise
+        finally:
+            with self._lock:
+                self._sending = False
+                self._users -= 1
+                if self._send_waiters:
+                    self._send_turn.notify_all()
+                if self._closed and not self._users:
+                    self._release()
         if rc != OK:
             self._check(rc, "sending message type %d" % kind)
 
@@ -517,20 +548,25 @@ class Channel:
 
     def close(self):
         """Closes the channel (the daemon sees it) and unmaps the segment.
-        Any thread: a thread blocked in recv or send wakes with ChannelClosed,
-        and the last one out releases the mapping."""
-        self._shutdown()
-        with self._send_lock, self._state_lock:
-            if not self._receiving:
+        Any thread, any time, idempotent: a thread blocked in recv or send
+        wakes with ChannelClosed, and the last one out releases the mapping
+        (close() itself when nobody is inside)."""
+        with self._lock:
+            self._close_locked()
+            if not self._users:
                 self._release()
 
     def _shutdown(self):
-        # edgefn_py_close never blocks; holding the lock keeps _release from
-        # freeing the endpoint under it.
-        with self._state_lock:
-            if not self._closed and self._ep is not None:
-                self._lib.edgefn_py_close(self._ep)  # wakes threads blocked in the helper
-            self._closed = True
+        with self._lock:
+            self._close_locked()
+
+    def _close_locked(self):
+        # edgefn_py_close never blocks; _ep is valid while _lock is held.
+        if not self._closed and self._ep is not None:
+            self._lib.edgefn_py_close(self._ep)  # wakes threads blocked in the helper
+        self._closed = True
+        if self._send_waiters:
+            self._send_turn.notify_all()  # and those waiting for their turn to send
 
     def _release(self):
         if self._ep is not None:

@@ -161,7 +161,8 @@ class ChannelCloseTest(unittest.TestCase):
     def _close_while_busy(self, helper, path):
         make_segment(path)
         with mock.patch.object(ec, "load_helper", lambda path=None: helper):
-            channel = ec.Channel(path, spin_us=0, handshake_timeout=10)
+            # The daemon hands the worker a memfd; a file's descriptor maps the same.
+            channel = ec.Channel(os.open(path, os.O_RDWR), spin_us=0, handshake_timeout=10)
         outcomes = []
 
         def receive():

@@ -278,7 +278,9 @@ void append_json_string(std::string& out, std::string_view text) {
         case '\r': out += "\\r"; break;
         case '\t': out += "\\t"; break;
         default:
-          if (c < 0x20) {
+          // DEL is valid in JSON but not in an HTTP header value (RFC 9110
+          // field-vchar), and these strings go into X-Nuclio-Logs.
+          if (c < 0x20 || c == 0x7f) {
             append_u00(out, c);
           } else {
             out += static_cast<char>(c);

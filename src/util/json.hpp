@@ -21,7 +21,8 @@
 namespace edgefn {
 
 // Appends `text` as a JSON string literal (quotes included), escaping
-// control characters and invalid UTF-8 bytes (as \u00XX).
+// control characters, DEL and invalid UTF-8 bytes (as \u00XX), so that the
+// result is also a valid HTTP header value.
 void append_json_string(std::string& out, std::string_view text);
 
 // Default bound on nested arrays and objects: `[[1]]` has depth 2.

@@ -50,9 +50,9 @@ TEST_CASE("append_json_string quotes and escapes the JSON specials") {
   CHECK(quoted("/") == R"("/")");
 }
 
-TEST_CASE("append_json_string writes other control characters as \\u00XX") {
+TEST_CASE("append_json_string writes other control characters and DEL as \\u00XX") {
   CHECK(quoted(std::string_view{"\x00\x01\x1f", 3}) == R"("\u0000\u0001\u001f")");
-  CHECK(quoted("\x7f") == "\"\x7f\"");
+  CHECK(quoted("\x7f") == R"("\u007f")");
 }
 
 TEST_CASE("append_json_string passes well-formed UTF-8 through") {

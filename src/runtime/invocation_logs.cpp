@@ -37,7 +37,20 @@ void InvocationLogs::add(spdlog::level::level_enum level, std::string_view messa
                                                                  std::chrono::system_clock::now())));
   w.key("level").value(level_name(level));
   w.key("message").value(message);
-  w.key("with").raw(fields_json.empty() ? std::string_view{"{}"} : fields_json);
+  // The worker is not trusted: its text goes in as JSON only when it is a
+  // valid object, and then without the whitespace between tokens, which may
+  // hold line breaks that would end the header. Anything else is kept as a
+  // string so that the record still says what the handler logged.
+  w.key("with");
+  if (fields_json.empty()) {
+    w.raw("{}");
+  } else if (json_object_members(fields_json, members_)) {
+    std::string compact;
+    append_json_compact(compact, fields_json);
+    w.raw(compact);
+  } else {
+    w.value(fields_json);
+  }
   w.end_object();
   json_ += w.str();
 }

@@ -1,0 +1,188 @@
+#include "runtime/invocation_logs.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "event/event.hpp"
+#include "util/json.hpp"
+
+using edgefn::Event;
+using edgefn::InvocationLogs;
+using edgefn::json_array_elements;
+using edgefn::json_is_valid;
+using edgefn::json_object_members;
+using edgefn::json_string_equals;
+using edgefn::JsonMember;
+using edgefn::Response;
+namespace level = spdlog::level;
+using namespace std::string_view_literals;
+
+namespace {
+
+using Record = std::vector<JsonMember>;
+
+Event event_asking_for(std::string_view log_level) {
+  Event e;
+  e.headers = {{"X-Nuclio-Log-Level", std::string(log_level)}};
+  return e;
+}
+
+std::optional<std::string> header_of(const InvocationLogs& logs) {
+  Response r;
+  logs.attach(r);
+  for (const auto& [name, value] : r.headers) {
+    if (name == "X-Nuclio-Logs") return value;
+  }
+  return std::nullopt;
+}
+
+// The records of a header that must be a JSON array of objects. The views
+// point into `header`, which the caller keeps.
+std::vector<Record> records_of(const std::string& header) {
+  INFO(header);
+  REQUIRE(json_is_valid(header));
+  std::vector<std::string_view> elements;
+  REQUIRE(json_array_elements(header, elements));
+  std::vector<Record> records;
+  for (const auto element : elements) {
+    Record record;
+    REQUIRE(json_object_members(element, record));
+    records.push_back(std::move(record));
+  }
+  return records;
+}
+
+// The value of the last member called `key`, as clients that keep the last
+// of duplicate keys read it.
+std::optional<std::string_view> member(const Record& record, std::string_view key) {
+  std::optional<std::string_view> found;
+  for (const auto& m : record) {
+    if (json_string_equals(m.key, key)) found = m.value;
+  }
+  return found;
+}
+
+bool has_string(const Record& record, std::string_view key, std::string_view text) {
+  const auto value = member(record, key);
+  return value && value->front() == '"' && json_string_equals(*value, text);
+}
+
+// Nothing an HTTP header value may not hold: no control bytes, no DEL.
+bool header_safe(std::string_view value) {
+  for (const char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("invocation logs add no header when the request did not ask for one") {
+  Event plain;
+  InvocationLogs logs(plain);
+  logs.add(level::err, "boom", R"({"a":1})");
+  CHECK_FALSE(header_of(logs));
+
+  InvocationLogs unknown(event_asking_for("loud"));
+  unknown.add(level::err, "boom");
+  CHECK_FALSE(header_of(unknown));
+}
+
+TEST_CASE("invocation logs answer an empty array when nothing was logged") {
+  InvocationLogs logs(event_asking_for("debug"));
+  CHECK(header_of(logs) == "[]");
+}
+
+TEST_CASE("invocation logs keep only records at or above the requested level") {
+  InvocationLogs logs(event_asking_for("WARN"));
+  logs.add(level::debug, "d");
+  logs.add(level::info, "i");
+  logs.add(level::warn, "w");
+  logs.add(level::err, "e");
+  logs.add(level::critical, "c");
+  const auto header = header_of(logs);
+  REQUIRE(header);
+  const auto records = records_of(*header);
+  REQUIRE(records.size() == 3);
+  CHECK(has_string(records[0], "message", "w"));
+  CHECK(has_string(records[0], "level", "warn"));
+  CHECK(has_string(records[1], "message", "e"));
+  CHECK(has_string(records[1], "level", "error"));
+  CHECK(has_string(records[2], "message", "c"));
+  CHECK(has_string(records[2], "level", "error"));
+}
+
+TEST_CASE("invocation logs keep a record whose fields are not a JSON object, as a string") {
+  const std::vector<std::string> hostile = {
+      R"({"a":1)",                 // cut short
+      R"({"a":1}])",               // trailing garbage
+      R"("]}]")",                  // a string, not an object
+      R"(1}],[{"level":"error")",  // would close the record and the array
+      "]",
+      "[1,2]",
+      R"({"a":"\x"})",          // bad escape
+      "{\"a\":\"raw\nline\"}",  // control byte in a string
+      std::string("{\"a\":\"nul\0\"}"sv),
+      R"({"a":NaN})",
+      R"({"a":"\ud800"})",
+      std::string(200, '{'),
+      R"({"a":)" + std::string(100, '[') + std::string(100, ']') + "}",  // too deep
+      "{\"a\":1}\r\nX-Injected: yes",
+  };
+  for (const auto& fields : hostile) {
+    INFO(fields);
+    InvocationLogs logs(event_asking_for("debug"));
+    logs.add(level::info, "before");
+    logs.add(level::warn, "hostile", fields);
+    logs.add(level::info, "after");
+    const auto header = header_of(logs);
+    REQUIRE(header);
+    CHECK(header_safe(*header));
+    const auto records = records_of(*header);
+    REQUIRE(records.size() == 3);
+    CHECK(has_string(records[0], "message", "before"));
+    CHECK(has_string(records[1], "message", "hostile"));
+    CHECK(has_string(records[1], "level", "warn"));
+    CHECK(has_string(records[1], "with", fields));  // nothing lost
+    CHECK(has_string(records[2], "message", "after"));
+  }
+}
+
+TEST_CASE("invocation logs keep fields with invalid UTF-8 as a string, stray bytes as U+0080..U+00FF") {
+  InvocationLogs logs(event_asking_for("debug"));
+  logs.add(level::info, "bytes", "{\"a\":\"\xFF\xFE\"}");
+  const auto header = header_of(logs);
+  REQUIRE(header);
+  const auto records = records_of(*header);
+  REQUIRE(records.size() == 1);
+  CHECK(has_string(records[0], "with", "{\"a\":\"\xC3\xBF\xC3\xBE\"}"));
+}
+
+TEST_CASE("invocation logs take a valid object without the whitespace that would break the header") {
+  InvocationLogs logs(event_asking_for("debug"));
+  logs.add(level::info, "spaced", "{\r\n\t\"a\" : [ 1 ,\n 2 ] ,\n \"s\" : \"x\\ny\" }\r\n");
+  const auto header = header_of(logs);
+  REQUIRE(header);
+  CHECK(header_safe(*header));
+  CHECK(header->find(R"({"a":[1,2],"s":"x\ny"})") != std::string::npos);
+  CHECK(records_of(*header).size() == 1);
+}
+
+TEST_CASE("invocation logs escape control bytes, DEL and invalid UTF-8 in messages") {
+  InvocationLogs logs(event_asking_for("debug"));
+  const std::string message("a\"]}\r\nb\x01\x7f\xFF\0z"sv);
+  logs.add(level::info, message);
+  logs.add(level::info, "ok", "{\"del\":\"\x7f\"}");
+  const auto header = header_of(logs);
+  REQUIRE(header);
+  CHECK(header_safe(*header));
+  const auto records = records_of(*header);
+  REQUIRE(records.size() == 2);
+  // The stray byte comes back as U+00FF, which keeps it recoverable.
+  CHECK(has_string(records[0], "message", "a\"]}\r\nb\x01\x7f\xC3\xBF\0z"sv));
+}

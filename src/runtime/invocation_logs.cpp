@@ -1,14 +1,15 @@
 #include "runtime/invocation_logs.hpp"
 
-#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <iterator>
 
 #include "log/log.hpp"
-#include "util/json.hpp"
 
 namespace edgefn {
 namespace {
 
-// Nuclio's names, which the JSON log lines use too.
+// Nuclio's names (zap's lowercase levels), which the JSON log lines use too.
 std::string_view level_name(spdlog::level::level_enum level) {
   switch (level) {
     case spdlog::level::trace:
@@ -17,6 +18,66 @@ std::string_view level_name(spdlog::level::level_enum level) {
     case spdlog::level::warn: return "warn";
     default: return "error";
   }
+}
+
+// The keys every record has, plus "with", which holds what cannot go at the
+// top level. A with-field of one of these names must not shadow them.
+bool is_fixed_key(std::string_view literal) {
+  for (const std::string_view key : {"level", "time", "message", "with"}) {
+    if (json_string_equals(literal, key)) return true;
+  }
+  return false;
+}
+
+void append_member(std::string& out, const JsonMember& m) {
+  append_json_compact(out, m.key);
+  out += ':';
+  append_json_compact(out, m.value);
+}
+
+// The with-fields, each after a comma.
+void append_fields(std::string& out, std::string_view fields_json, std::vector<JsonMember>& members) {
+  if (!json_object_members(fields_json, members)) {
+    // Not trusted and not an object: kept as a string, so the record still
+    // says what the handler logged.
+    out += R"(,"with":)";
+    append_json_string(out, fields_json);
+    return;
+  }
+  // Only a valid object goes in as JSON, member by member and compacted:
+  // whitespace between tokens may hold line breaks that end a header.
+  bool shadowed = false;
+  for (const auto& m : members) {
+    if (is_fixed_key(m.key)) {
+      shadowed = true;
+    } else {
+      out += ',';
+      append_member(out, m);
+    }
+  }
+  if (!shadowed) return;
+  out += R"(,"with":{)";
+  bool first = true;
+  for (const auto& m : members) {
+    if (!is_fixed_key(m.key)) continue;
+    if (!first) out += ',';
+    first = false;
+    append_member(out, m);
+  }
+  out += '}';
+}
+
+void append_record(std::string& out, spdlog::level::level_enum level, std::chrono::system_clock::time_point time,
+                   std::string_view message, std::string_view fields_json, std::vector<JsonMember>& members) {
+  out += R"({"level":")";
+  out += level_name(level);
+  // Milliseconds since the epoch as a number, as zap's EpochMillisTimeEncoder
+  // writes Nuclio's "time".
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(time.time_since_epoch()).count();
+  fmt::format_to(std::back_inserter(out), R"(","time":{}.{:03},"message":)", us / 1000, us % 1000);
+  append_json_string(out, message);
+  if (!fields_json.empty()) append_fields(out, fields_json, members);
+  out += '}';
 }
 
 }  // namespace
@@ -30,29 +91,8 @@ InvocationLogs::InvocationLogs(const Event& event) {
 
 void InvocationLogs::add(spdlog::level::level_enum level, std::string_view message, std::string_view fields_json) {
   if (!level_ || level < *level_) return;
-  json_ += json_.empty() ? "[" : ",";
-  JsonWriter w;
-  w.begin_object();
-  w.key("datetime").value(fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", std::chrono::floor<std::chrono::milliseconds>(
-                                                                 std::chrono::system_clock::now())));
-  w.key("level").value(level_name(level));
-  w.key("message").value(message);
-  // The worker is not trusted: its text goes in as JSON only when it is a
-  // valid object, and then without the whitespace between tokens, which may
-  // hold line breaks that would end the header. Anything else is kept as a
-  // string so that the record still says what the handler logged.
-  w.key("with");
-  if (fields_json.empty()) {
-    w.raw("{}");
-  } else if (json_object_members(fields_json, members_)) {
-    std::string compact;
-    append_json_compact(compact, fields_json);
-    w.raw(compact);
-  } else {
-    w.value(fields_json);
-  }
-  w.end_object();
-  json_ += w.str();
+  json_ += json_.empty() ? '[' : ',';
+  append_record(json_, level, std::chrono::system_clock::now(), message, fields_json, members_);
 }
 
 void InvocationLogs::attach(Response& response) const {

@@ -259,7 +259,9 @@ class PythonHandlerTest(unittest.TestCase):
         status, headers, body = proc.request("GET", "/", headers={"X-Nuclio-Log-Level": "debug"})
         self.assertEqual((status, body), (200, b"logged"))
         records = json.loads(headers["X-Nuclio-Logs"])
-        got = [(r["level"], r["message"], r.get("with", {})) for r in records]
+        # Nuclio's shape: *_with fields at the top level of each record.
+        got = [(r["level"], r["message"], {k: v for k, v in r.items() if k not in ("level", "time", "message")})
+               for r in records]
         for expected in [("debug", "debug arg", {}), ("info", "info plain", {}), ("warn", "warn plain", {}),
                          ("error", "error plain", {}), ("debug", "debug with", {"a": 1}),
                          ("info", "info with", {"b": "two"}), ("warn", "warn with", {"c": [3]}),
@@ -354,6 +356,114 @@ class PythonHandlerTest(unittest.TestCase):
                         status, _, body = proc.request()
                         self.assertIn("no URL for function 'nope'", json.loads(body)["error"])
                         self.assertIn("--function-url", json.loads(body)["error"])
+
+
+LOG_HANDLERS = textwrap.dedent('''
+    def nuclio_log_with(context, event):
+        # Nuclio's own "logs - with" case (pkg/processor/runtime/python/test).
+        context.logger.error_with("Error message", source="rabbit", weight=7)
+        return 201, "returned logs with"
+
+
+    def typed(context, event):
+        context.logger.debug("below the level")
+        context.logger.info_with("typed", number=1, flag=True, nested={"a": [1, 2]}, ratio=0.5, none=None,
+                                 text="line\\nbreak \\"quoted\\" ]}", name="kept")
+        # ("message" cannot be a keyword here: it is the parameter's name, as in Nuclio's SDK.)
+        context.logger.warn_with("collides", level="mine", time=0, **{"with": "w"})
+        return "typed"
+
+
+    def hostile(context, event):
+        # What a broken or hostile worker could send as the fields text.
+        sink = context.logger._sink
+        sink("warn", "closes the array", '"]}],[{"level":"error","message":"injected"')
+        sink("warn", "line break", '{"a":1}\\r\\nX-Injected: yes')
+        sink("warn", "spaced", '{\\n  "a" : [1,\\n 2]\\n}')
+        return "hostile"
+
+
+    def handler(context, event):
+        return globals()[event.path.strip("/")](context, event)
+''')
+
+
+class XNuclioLogsTest(unittest.TestCase):
+    """X-Nuclio-Logs as a client reads it: json.loads, Nuclio's record shape."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls._dir = TempDir()
+        d = cls._dir.__enter__()
+        cls.proc = Processor(make_function(d, "handlers:handler", source=LOG_HANDLERS))
+        try:
+            cls.proc.__enter__()
+        except BaseException:
+            if hasattr(cls.proc, "proc"):
+                cls.proc.__exit__(None, None, None)
+            cls._dir.__exit__(None, None, None)
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.__exit__(None, None, None)
+        cls._dir.__exit__(None, None, None)
+
+    def logs(self, path, log_level="debug"):
+        status, headers, body = self.proc.request("GET", path, headers={"X-Nuclio-Log-Level": log_level})
+        self.assertLess(status, 300, body)
+        raw = headers["X-Nuclio-Logs"]
+        records = json.loads(raw)
+        self.assertIsInstance(records, list)
+        for record in records:
+            self.assertIsInstance(record, dict)
+        return raw, records
+
+    def test_nuclio_logs_with_case_reads_the_same(self):
+        _, records = self.logs("/nuclio_log_with", "warn")
+        self.assertEqual(len(records), 1, records)
+        record = records[0]
+        self.assertEqual({k: record.get(k) for k in ("level", "message", "source", "weight")},
+                         {"level": "error", "message": "Error message", "source": "rabbit", "weight": 7})
+
+    def test_with_fields_keep_their_json_types_at_the_top_level(self):
+        _, records = self.logs("/typed", "info")
+        self.assertNotIn("below the level", [r["message"] for r in records])
+        record = next(r for r in records if r["message"] == "typed")
+        self.assertEqual(record["level"], "info")
+        self.assertIs(type(record["number"]), int)
+        self.assertEqual(record["number"], 1)
+        self.assertIs(record["flag"], True)
+        self.assertEqual(record["nested"], {"a": [1, 2]})
+        self.assertEqual(record["ratio"], 0.5)
+        self.assertIn("none", record)
+        self.assertIsNone(record["none"])
+        self.assertEqual(record["text"], 'line\nbreak "quoted" ]}')
+        self.assertEqual(record["name"], "kept")
+        self.assertNotIn("with", record)
+        self.assertNotIn("datetime", record)
+        # Nuclio's "time": epoch milliseconds, a number.
+        self.assertIsInstance(record["time"], (int, float))
+        self.assertLess(abs(record["time"] - time.time() * 1000), 60_000)
+
+    def test_with_fields_named_like_fixed_keys_go_under_with(self):
+        _, records = self.logs("/typed", "warn")
+        self.assertEqual(len(records), 1, records)
+        record = records[0]
+        self.assertEqual((record["level"], record["message"]), ("warn", "collides"))
+        self.assertNotEqual(record["time"], 0)
+        self.assertEqual(record["with"], {"level": "mine", "time": 0, "with": "w"})
+
+    def test_fields_that_are_not_a_json_object_come_back_as_a_string(self):
+        status, headers, _ = self.proc.request("GET", "/hostile", headers={"X-Nuclio-Log-Level": "warn"})
+        self.assertEqual(status, 200)
+        self.assertNotIn("X-Injected", headers)
+        raw, records = self.logs("/hostile", "warn")
+        self.assertFalse(set(raw) & {"\r", "\n", "\t"}, raw)
+        self.assertEqual([r["message"] for r in records], ["closes the array", "line break", "spaced"])
+        self.assertEqual(records[0]["with"], '"]}],[{"level":"error","message":"injected"')
+        self.assertEqual(records[1]["with"], '{"a":1}\r\nX-Injected: yes')
+        self.assertEqual(records[2]["a"], [1, 2])
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 #include "runtime/invocation_logs.hpp"
 
+#include <chrono>
+#include <cmath>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -169,7 +171,7 @@ TEST_CASE("invocation logs take a valid object without the whitespace that would
   const auto header = header_of(logs);
   REQUIRE(header);
   CHECK(header_safe(*header));
-  CHECK(header->find(R"({"a":[1,2],"s":"x\ny"})") != std::string::npos);
+  CHECK(header->find(R"("message":"spaced","a":[1,2],"s":"x\ny"})") != std::string::npos);
   CHECK(records_of(*header).size() == 1);
 }
 
@@ -185,4 +187,94 @@ TEST_CASE("invocation logs escape control bytes, DEL and invalid UTF-8 in messag
   REQUIRE(records.size() == 2);
   // The stray byte comes back as U+00FF, which keeps it recoverable.
   CHECK(has_string(records[0], "message", "a\"]}\r\nb\x01\x7f\xC3\xBF\0z"sv));
+}
+
+TEST_CASE("invocation log records have Nuclio's keys: level, time in epoch milliseconds, message") {
+  const auto before = std::chrono::system_clock::now();
+  InvocationLogs logs(event_asking_for("debug"));
+  logs.add(level::info, "hello");
+  const auto after = std::chrono::system_clock::now();
+  const auto header = header_of(logs);
+  REQUIRE(header);
+  const auto records = records_of(*header);
+  REQUIRE(records.size() == 1);
+  const Record& r = records[0];
+  REQUIRE(r.size() == 3);
+  CHECK(json_string_equals(r[0].key, "level"));
+  CHECK(has_string(r, "level", "info"));
+  CHECK(json_string_equals(r[1].key, "time"));
+  CHECK(json_string_equals(r[2].key, "message"));
+  CHECK(has_string(r, "message", "hello"));
+  CHECK_FALSE(member(r, "datetime"));
+  CHECK_FALSE(member(r, "with"));
+  // A JSON number, not a string: milliseconds with a fraction.
+  const std::string time(*member(r, "time"));
+  REQUIRE(time.find_first_not_of("0123456789.") == std::string::npos);
+  const double ms = std::stod(time);
+  const auto ms_of = [](auto t) { return std::chrono::duration<double, std::milli>(t.time_since_epoch()).count(); };
+  CHECK(ms >= std::floor(ms_of(before)));
+  CHECK(ms <= ms_of(after) + 1);
+}
+
+TEST_CASE("invocation logs put with-fields at the top level with their JSON types") {
+  InvocationLogs logs(event_asking_for("debug"));
+  logs.add(level::err, "Error message",
+           R"({"source":"rabbit","weight":7,"ratio":0.5,"flag":true,"off":false,"none":null,)"
+           R"("nested":{"a":[1,2]},"list":[1,"two",{"3":4}],"name":"kept"})");
+  const auto header = header_of(logs);
+  REQUIRE(header);
+  const auto records = records_of(*header);
+  REQUIRE(records.size() == 1);
+  const Record& r = records[0];
+  CHECK(has_string(r, "level", "error"));
+  CHECK(has_string(r, "message", "Error message"));
+  CHECK(has_string(r, "source", "rabbit"));
+  CHECK(member(r, "weight") == "7");
+  CHECK(member(r, "ratio") == "0.5");
+  CHECK(member(r, "flag") == "true");
+  CHECK(member(r, "off") == "false");
+  CHECK(member(r, "none") == "null");
+  CHECK(member(r, "nested") == R"({"a":[1,2]})");
+  CHECK(member(r, "list") == R"([1,"two",{"3":4}])");
+  CHECK(has_string(r, "name", "kept"));
+  CHECK_FALSE(member(r, "with"));
+  CHECK(r.size() == 3 + 9);
+}
+
+TEST_CASE("invocation logs keep the fixed keys and move colliding with-fields under \"with\"") {
+  InvocationLogs logs(event_asking_for("debug"));
+  // "\u006cevel" is "level" spelled with an escape: it must not slip through.
+  logs.add(level::warn, "real message",
+           R"({"level":"fake","message":"fake","time":0,"with":{"x":1},"\u006cevel":"sneaky","ok":1})");
+  const auto header = header_of(logs);
+  REQUIRE(header);
+  const auto records = records_of(*header);
+  REQUIRE(records.size() == 1);
+  const Record& r = records[0];
+  const auto count = [&](std::string_view key) {
+    int n = 0;
+    for (const auto& m : r) n += json_string_equals(m.key, key) ? 1 : 0;
+    return n;
+  };
+  for (const auto key : {"level", "message", "time", "with", "ok"}) {
+    INFO(key);
+    CHECK(count(key) == 1);  // no duplicate keys for a parser to pick from
+  }
+  CHECK(has_string(r, "level", "warn"));
+  CHECK(has_string(r, "message", "real message"));
+  CHECK(member(r, "ok") == "1");
+  CHECK(member(r, "time") != "0");
+  CHECK(member(r, "with") == R"({"level":"fake","message":"fake","time":0,"with":{"x":1},"\u006cevel":"sneaky"})");
+}
+
+TEST_CASE("invocation logs treat an empty object like no fields") {
+  InvocationLogs logs(event_asking_for("debug"));
+  logs.add(level::info, "a", "{}");
+  logs.add(level::info, "b", " { } ");
+  const auto header = header_of(logs);
+  REQUIRE(header);
+  const auto records = records_of(*header);
+  REQUIRE(records.size() == 2);
+  CHECK(records[0].size() == 3);
+  CHECK(records[1].size() == 3);
 }

@@ -28,7 +28,21 @@
 // writes the key twice, and most parsers keep the second.) Fields that are
 // not one valid JSON object (a worker is not trusted) are kept whole as a
 // string under "with" instead: {"level":"info",...,"with":"{not json"}.
+//
+// Size: the header's value stays within kMaxHeaderBytes, below the 4096
+// bytes at which Nuclio drops the whole header (one chatty invocation made
+// a 269 KB header, which curl and Python's http.client refuse). Records are
+// kept whole and in order while each fits with room to spare for a final
+// marker; from the first record that does not fit on, none is kept, however
+// small, and the marker, last, says how many were left out:
+//
+//   {"level":"warn","time":...,"message":"3 more log records were left out:
+//    X-Nuclio-Logs is limited to 4 KiB","left_out":3}
+//
+// Its level is warn, or the requested level when that is higher. The daemon
+// log still gets every record.
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,6 +57,9 @@ namespace edgefn {
 
 class InvocationLogs {
  public:
+  // The longest X-Nuclio-Logs value, in bytes.
+  static constexpr std::size_t kMaxHeaderBytes = 4095;
+
   // Reads X-Nuclio-Log-Level from the event; inactive when absent or unknown,
   // and then add() and attach() do nothing. Does not keep `event`.
   explicit InvocationLogs(const Event& event);
@@ -58,7 +75,9 @@ class InvocationLogs {
 
  private:
   std::optional<spdlog::level::level_enum> level_;
-  std::string json_;                 // the array being built, without the closing bracket
+  std::string json_;                 // the records kept, after '[', without the closing bracket
+  std::size_t left_out_ = 0;         // records at the level that did not fit
+  std::string record_;               // scratch, reused across records
   std::vector<JsonMember> members_;  // scratch, reused across records
 };
 

@@ -383,6 +383,14 @@ LOG_HANDLERS = textwrap.dedent('''
         return "hostile"
 
 
+    def flood(context, event):
+        context.logger.info_with("typed", number=1, flag=True, nested={"a": [1, 2]})
+        for i in range(100):
+            context.logger.info_with("record %d" % i, i=i, padding="x" * 300)
+        context.logger.error("the last one")
+        return "flooded"
+
+
     def handler(context, event):
         return globals()[event.path.strip("/")](context, event)
 ''')
@@ -464,6 +472,24 @@ class XNuclioLogsTest(unittest.TestCase):
         self.assertEqual(records[0]["with"], '"]}],[{"level":"error","message":"injected"')
         self.assertEqual(records[1]["with"], '{"a":1}\r\nX-Injected: yes')
         self.assertEqual(records[2]["a"], [1, 2])
+
+    def test_many_large_records_keep_the_header_within_4_kib_with_a_marker(self):
+        raw, records = self.logs("/flood", "info")
+        # http.client reads header values as Latin-1: one character per byte.
+        self.assertLessEqual(len(raw.encode("latin-1")), 4095)
+        self.assertEqual((records[0]["message"], records[0]["number"], records[0]["flag"], records[0]["nested"]),
+                         ("typed", 1, True, {"a": [1, 2]}))
+        kept = records[1:-1]
+        self.assertGreater(len(kept), 3)
+        self.assertEqual([(r["message"], r["i"]) for r in kept], [(f"record {i}", i) for i in range(len(kept))])
+        marker = records[-1]
+        left_out = 1 + 100 + 1 - (len(records) - 1)
+        self.assertEqual(marker["level"], "warn")
+        self.assertEqual(marker["left_out"], left_out)
+        self.assertEqual(marker["message"],
+                         f"{left_out} more log records were left out: X-Nuclio-Logs is limited to 4 KiB")
+        # The processor's log still has every record.
+        self.proc.wait_log(r"error\s+worker\.web\.0: the last one")
 
 
 if __name__ == "__main__":

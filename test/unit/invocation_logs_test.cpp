@@ -278,3 +278,130 @@ TEST_CASE("invocation logs treat an empty object like no fields") {
   CHECK(records[0].size() == 3);
   CHECK(records[1].size() == 3);
 }
+
+namespace {
+
+constexpr auto kMax = InvocationLogs::kMaxHeaderBytes;
+
+std::string numbered(std::size_t i) { return "record " + std::to_string(i); }
+
+// The marker's count, checked against its message.
+std::optional<std::size_t> left_out_in(const Record& marker) {
+  const auto count = member(marker, "left_out");
+  if (!count) return std::nullopt;
+  const std::size_t n = std::stoul(std::string(*count));
+  const bool one = n == 1;
+  const std::string text = std::to_string(n) + (one ? " more log record was" : " more log records were") +
+                           " left out: X-Nuclio-Logs is limited to 4 KiB";
+  if (!has_string(marker, "message", text)) return std::nullopt;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("invocation logs stay within 4 KiB, keep the first records and count the rest") {
+  InvocationLogs logs(event_asking_for("info"));
+  const std::string padding(100, 'x');
+  const std::size_t total = 1000;
+  for (std::size_t i = 0; i < total; ++i) {
+    logs.add(level::debug, "below the level, not counted");
+    logs.add(level::info, numbered(i), R"({"i":)" + std::to_string(i) + R"(,"padding":")" + padding + R"("})");
+  }
+  const auto header = header_of(logs);
+  REQUIRE(header);
+  CHECK(header->size() <= kMax);
+  CHECK(header_safe(*header));
+  const auto records = records_of(*header);
+  REQUIRE(records.size() > 10);
+  const std::size_t kept = records.size() - 1;
+  for (std::size_t i = 0; i < kept; ++i) {
+    INFO(i);
+    CHECK(has_string(records[i], "message", numbered(i)));
+    CHECK(member(records[i], "i") == std::to_string(i));
+  }
+  const Record& marker = records.back();
+  CHECK(has_string(marker, "level", "warn"));
+  CHECK(left_out_in(marker) == total - kept);
+  // Nearly full: one more record would not have fitted.
+  CHECK(header->size() + 200 > kMax);
+}
+
+TEST_CASE("invocation logs add no marker when every record fits") {
+  InvocationLogs logs(event_asking_for("debug"));
+  logs.add(level::info, "one");
+  logs.add(level::info, std::string(3000, 'x'));
+  const auto header = header_of(logs);
+  REQUIRE(header);
+  const auto records = records_of(*header);
+  REQUIRE(records.size() == 2);
+  CHECK_FALSE(member(records[1], "left_out"));
+}
+
+TEST_CASE("invocation logs leave out a record larger than the budget whole, and every record after it") {
+  for (const std::size_t huge : {std::size_t{kMax - 10}, std::size_t{kMax}, std::size_t{1} << 20}) {
+    INFO(huge);
+    InvocationLogs logs(event_asking_for("debug"));
+    logs.add(level::info, "first");
+    logs.add(level::info, std::string(huge, '"'));  // each quote doubles when escaped
+    logs.add(level::info, "small, but after the first that did not fit");
+    logs.add(level::err, "also left out");
+    const auto header = header_of(logs);
+    REQUIRE(header);
+    CHECK(header->size() <= kMax);
+    const auto records = records_of(*header);
+    REQUIRE(records.size() == 2);
+    CHECK(has_string(records[0], "message", "first"));
+    CHECK(left_out_in(records[1]) == 3u);
+  }
+}
+
+TEST_CASE("invocation logs leave out a record whose fields alone are too large, never cutting it") {
+  std::string big = R"({"list":[)";
+  for (int i = 0; i < 5000; ++i) big += i ? ",1" : "1";
+  big += "]}";
+  std::string big_invalid(100'000, '{');
+  for (const auto& fields : {big, big_invalid}) {
+    InvocationLogs logs(event_asking_for("debug"));
+    logs.add(level::info, "huge fields", fields);
+    const auto header = header_of(logs);
+    REQUIRE(header);
+    CHECK(header->size() <= kMax);
+    const auto records = records_of(*header);
+    REQUIRE(records.size() == 1);
+    CHECK(left_out_in(records[0]) == 1u);  // "1 more log record was left out"
+  }
+}
+
+TEST_CASE("invocation logs' marker is at the requested level when that is above warn") {
+  InvocationLogs logs(event_asking_for("error"));
+  logs.add(level::warn, std::string(1 << 20, 'x'));  // below the level: neither kept nor counted
+  logs.add(level::err, std::string(1 << 20, 'x'));
+  logs.add(level::critical, "c");
+  const auto header = header_of(logs);
+  REQUIRE(header);
+  const auto records = records_of(*header);
+  REQUIRE(records.size() == 1);
+  CHECK(has_string(records[0], "level", "error"));
+  CHECK(left_out_in(records[0]) == 2u);
+}
+
+TEST_CASE("invocation logs fill the budget with records of every size and stay valid") {
+  // Every record length from tiny to over the budget, so that the last kept
+  // record lands on each possible distance from the limit.
+  for (std::size_t step = 1; step < 600; step += 7) {
+    INFO(step);
+    InvocationLogs logs(event_asking_for("debug"));
+    std::size_t added = 0;
+    for (std::size_t n = 0; n < 5000; n += step) {
+      logs.add(level::info, std::string(n, 'm'), R"({"k":"\u00e9"})");
+      ++added;
+    }
+    const auto header = header_of(logs);
+    REQUIRE(header);
+    REQUIRE(header->size() <= kMax);
+    const auto records = records_of(*header);
+    REQUIRE_FALSE(records.empty());
+    const auto left_out = left_out_in(records.back()).value_or(0);
+    CHECK(records.size() - (left_out ? 1 : 0) + left_out == added);
+  }
+}

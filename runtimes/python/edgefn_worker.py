@@ -274,6 +274,31 @@ def _load_source_module(handler_spec, fd):
     spec.loader.exec_module(module)
 
 
+def _fields_json(fields):
+    """The keyword arguments of a *_with call as one JSON object (text).
+
+    Python's json writes NaN and Infinity, which are not JSON (the daemon
+    would then keep the whole text as a string), and raises on circular data,
+    which would fail the handler from a log call. Such a value goes as its
+    str() instead, and the other fields keep their types.
+    """
+    try:
+        return json.dumps(fields, default=str, allow_nan=False, separators=(",", ":"))
+    except Exception:  # noqa: BLE001 - any value may fail to encode, or its __str__ may raise
+        pass
+    members = []
+    for key, value in fields.items():
+        try:
+            encoded = json.dumps(value, default=str, allow_nan=False, separators=(",", ":"))
+        except Exception:  # noqa: BLE001
+            try:
+                encoded = json.dumps(str(value))
+            except Exception:  # noqa: BLE001
+                encoded = json.dumps("<unprintable %s>" % type(value).__name__)
+        members.append(json.dumps(str(key)) + ":" + encoded)
+    return "{" + ",".join(members) + "}"
+
+
 def _traceback_text():
     return traceback.format_exc().rstrip("\n")
 
@@ -297,6 +322,8 @@ def main():
     mailbox = Mailbox(channel, ec)
 
     def sink(level, message, fields):
+        if isinstance(fields, dict):
+            fields = _fields_json(fields)
         try:
             channel.send_log(state.request_id, _LEVELS.get(level, 1), message, fields)
         except ec.ChannelError:

@@ -391,6 +391,13 @@ LOG_HANDLERS = textwrap.dedent('''
         return "flooded"
 
 
+    def awkward(context, event):
+        loop = []
+        loop.append(loop)
+        context.logger.info_with("awkward", n=1, nan=float("nan"), inf=float("-inf"), loop=loop, ok=[1.5, None])
+        return "awkward"
+
+
     def handler(context, event):
         return globals()[event.path.strip("/")](context, event)
 ''')
@@ -490,6 +497,15 @@ class XNuclioLogsTest(unittest.TestCase):
                          f"{left_out} more log records were left out: X-Nuclio-Logs is limited to 4 KiB")
         # The processor's log still has every record.
         self.proc.wait_log(r"error\s+worker\.web\.0: the last one")
+
+    def test_values_json_cannot_encode_go_as_text_and_the_others_keep_their_types(self):
+        # Python's json writes NaN (not JSON) and raises on a circular list;
+        # neither may fail the handler or cost the other fields their types.
+        _, records = self.logs("/awkward", "info")
+        self.assertEqual(len(records), 1, records)
+        record = records[0]
+        self.assertEqual((record["message"], record["n"], record["ok"]), ("awkward", 1, [1.5, None]))
+        self.assertEqual((record["nan"], record["inf"], record["loop"]), ("nan", "-inf", "[[...]]"))
 
 
 if __name__ == "__main__":

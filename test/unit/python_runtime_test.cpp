@@ -1,0 +1,182 @@
+// The Python runtime with a real python3 worker, driven directly (no pool,
+// no trigger): readiness, the host services a handler reaches (publish,
+// explicit_ack), a deferred acknowledgement, the drain and the stop.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+
+#include "runtime/python/python_runtime.hpp"
+
+using namespace edgefn;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kHandlers = R"(
+import os
+import nuclio_sdk
+
+
+def publish(context, event):
+    try:
+        context.platform.publish("alerts", event.body, topic="plant/3", key="k1", headers={"X-Level": 2})
+    except nuclio_sdk.PublishError as e:
+        return "refused: %s" % e
+    try:
+        context.platform.publish("nowhere", b"x")
+    except nuclio_sdk.PublishError as e:
+        return "published, then refused: %s" % e
+    return "published twice"
+
+
+def later(context, event):
+    context.platform.explicit_ack(nuclio_sdk.QualifiedOffset("orders", 3, 42))
+    response = context.Response(body="deferred")
+    response.ensure_no_ack()
+    return response
+
+
+def callbacks(context, event):
+    marker = event.body.decode()
+    def note(what):
+        with open(marker, "a") as f:
+            f.write(what + ",")
+    context.platform.set_drain_callback(lambda: note("drain"))
+    context.platform.set_termination_callback(lambda: note("termination"))
+    return "set"
+)";
+
+struct RecordingHost final : HostServices {
+  void publish(std::string_view output, OutputMessage message, PublishDone done) noexcept override {
+    if (output != "alerts") return done(tl::make_unexpected("no output named '" + std::string(output) + "'"));
+    std::lock_guard lock(mutex);
+    published.push_back(std::move(message));
+    done({});
+  }
+  bool explicit_ack(const QualifiedOffset& offset) noexcept override {
+    std::lock_guard lock(mutex);
+    acked.push_back(offset);
+    return true;
+  }
+  std::mutex mutex;
+  std::vector<OutputMessage> published;
+  std::vector<QualifiedOffset> acked;
+};
+
+struct TempDir {
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "edgefn-python-test-XXXXXX").string();
+    REQUIRE(::mkdtemp(pattern.data()));
+    path = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  fs::path path;
+};
+
+// One worker of `handler` in `directory`, on `io`.
+struct Worker {
+  Worker(asio::io_context& io, const fs::path& directory, const std::string& handler, HostServices* host) {
+    std::ofstream(directory / "handlers.py") << kHandlers;
+    FunctionConfig config;
+    config.name = "pytest";
+    config.runtime = "python";
+    config.handler = handler;
+    config.directory = directory;
+    auto settings = make_python_settings(config, directory, {});
+    runtime = make_python_runtime(io, settings, {0, "pool", "pytest"}, host);
+    runtime->start([this](bool r) { ready = r; });
+  }
+  std::unique_ptr<Runtime> runtime;
+  std::atomic<bool> ready{false};
+};
+
+template <class Done>
+bool run_until(asio::io_context& io, Done done, std::chrono::seconds limit = 30s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
+    io.restart();
+    io.run_one_for(10ms);
+  }
+  return done();
+}
+
+InvokeResult invoke(asio::io_context& io, Runtime& runtime, std::string body) {
+  Event e;
+  e.id = new_event_id();
+  e.body = std::move(body);
+  std::optional<InvokeResult> result;
+  runtime.invoke(std::move(e), [&](InvokeResult r) { result = std::move(r); });
+  REQUIRE(run_until(io, [&] { return result.has_value(); }));
+  return std::move(*result);
+}
+
+void stop(asio::io_context& io, Runtime& runtime) {
+  bool stopped = false;
+  runtime.stop(5s, [&] { stopped = true; });
+  REQUIRE(run_until(io, [&] { return stopped; }));
+}
+
+}  // namespace
+
+TEST_CASE("a Python handler publishes to a named output through the host services", "[python]") {
+  asio::io_context io;
+  TempDir dir;
+  RecordingHost host;
+  Worker worker(io, dir.path, "handlers:publish", &host);
+  REQUIRE(run_until(io, [&] { return worker.ready.load(); }));
+  CHECK(worker.runtime->describe() == "ready");
+  auto r = invoke(io, *worker.runtime, "temperature 91");
+  REQUIRE(r.has_value());
+  CHECK(r->body == "published, then refused: no output named 'nowhere'");
+  std::lock_guard lock(host.mutex);
+  REQUIRE(host.published.size() == 1);
+  CHECK(host.published[0].body == "temperature 91");
+  CHECK(host.published[0].topic == "plant/3");
+  CHECK(host.published[0].key == "k1");
+  CHECK(host.published[0].headers == Headers{{"X-Level", "2"}});
+  stop(io, *worker.runtime);
+}
+
+TEST_CASE("a Python handler defers its acknowledgement and acknowledges explicitly", "[python]") {
+  asio::io_context io;
+  TempDir dir;
+  RecordingHost host;
+  Worker worker(io, dir.path, "handlers:later", &host);
+  REQUIRE(run_until(io, [&] { return worker.ready.load(); }));
+  auto r = invoke(io, *worker.runtime, "");
+  REQUIRE(r.has_value());
+  CHECK(r->body == "deferred");
+  CHECK(r->no_ack);
+  std::lock_guard lock(host.mutex);
+  REQUIRE(host.acked.size() == 1);
+  CHECK(host.acked[0].topic == "orders");
+  CHECK(host.acked[0].partition == 3);
+  CHECK(host.acked[0].offset == 42);
+  stop(io, *worker.runtime);
+}
+
+TEST_CASE("the drain callback runs at drain, the termination callback at stop, and the worker is gone", "[python]") {
+  asio::io_context io;
+  TempDir dir;
+  Worker worker(io, dir.path, "handlers:callbacks", nullptr);
+  REQUIRE(run_until(io, [&] { return worker.ready.load(); }));
+  const auto marker = dir.path / "marker";
+  REQUIRE(invoke(io, *worker.runtime, marker.string())->body == "set");
+  worker.runtime->drain();
+  // Events are still served while draining.
+  REQUIRE(invoke(io, *worker.runtime, marker.string())->body == "set");
+  stop(io, *worker.runtime);
+  CHECK_FALSE(worker.ready.load());
+  std::ifstream in(marker);
+  std::string seen((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(seen == "drain,termination,");
+  CHECK(worker.runtime->describe() == "stopped");
+}

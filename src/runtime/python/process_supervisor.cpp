@@ -1,0 +1,277 @@
+#include "runtime/python/process_supervisor.hpp"
+
+namespace edgefn::python {
+namespace {
+
+using namespace std::chrono_literals;
+
+// For the worker's state in /status: the last line of a traceback names
+// the exception; its first says "Traceback (most recent call last):".
+std::string first_line(const std::string& text) {
+  if (text.rfind("Traceback", 0) == 0) {
+    auto last = text.find_last_not_of("\n");
+    auto start = text.rfind('\n', last);
+    const auto from = start == std::string::npos ? 0 : start + 1;
+    return text.substr(from, last + 1 - from);
+  }
+  return text.substr(0, text.find('\n'));
+}
+
+}  // namespace
+
+void ProcessSupervisor::start(ReadinessCallback on_readiness) {
+  on_readiness_ = std::move(on_readiness);
+  asio::post(strand_, [self = shared_from_this()] { self->spawn(); });
+}
+
+void ProcessSupervisor::invoke(Event event, InvokeCompletion& done) {
+  auto pending = std::make_shared<Pending>();
+  pending->event = std::move(event);
+  pending->logs = std::make_unique<InvocationLogs>(pending->event);
+  pending->done = std::move(done);
+  asio::post(strand_, [self = shared_from_this(), pending] { self->accept(std::move(*pending)); });
+}
+
+void ProcessSupervisor::abandon() noexcept {
+  std::lock_guard lock(mutex_);
+  if (!live_child_) return;
+  logger_->warn("event timeout exceeded: killing worker process {} and starting a new one", live_child_->pid());
+  abandoned_.store(true);
+  live_child_->signal_group(SIGKILL);
+}
+
+void ProcessSupervisor::drain() noexcept {
+  asio::post(strand_, [self = shared_from_this()] {
+    if (self->draining_ || self->stopping_) return;
+    self->draining_ = true;
+    if (auto& p = self->current_; p && p->ready && !p->exited) self->send_control(*p, kDrainMessage);
+  });
+}
+
+void ProcessSupervisor::stop(std::chrono::milliseconds timeout, UniqueFunction<void()> done) noexcept {
+  asio::post(strand_, [self = shared_from_this(), timeout, done = std::move(done)]() mutable {
+    self->begin_stop(timeout, std::move(done));
+  });
+}
+
+std::string ProcessSupervisor::describe() const {
+  std::lock_guard lock(mutex_);
+  return state_;
+}
+
+void ProcessSupervisor::spawn() {
+  if (stopping_ || draining_) return finish_stop_if_idle();
+  auto proc = std::make_shared<WorkerProcess>(strand_);
+  SpawnRequest request;
+  try {
+    proc->channel = std::make_unique<shm::Channel>();
+    const auto& s = *settings_;
+    request.argv = {s.interpreter, s.worker_script.string()};
+    request.env = worker_environment(s, identity_.id);
+    request.working_directory = s.function_directory;
+    request.pass_fds = {{proc->channel->notify_fd(), kWorkerNotifyFd},
+                        {proc->channel->segment_fd(), kWorkerSegmentFd}};
+    if (s.source_fd) request.pass_fds.push_back({s.source_fd.get(), kWorkerSourceFd});
+    request.ignore_termination_signals = true;
+  } catch (const std::exception& e) {
+    logger_->error("cannot create the worker's shm channel: {}", e.what());
+    return failed_start("cannot create the shm channel: " + std::string(e.what()));
+  }
+  spawning_ = true;
+  set_state("starting");
+  // The channel, and with it the descriptors to pass, lives in `proc`
+  // until the spawn is done.
+  spawn_async(std::move(request), strand_, [self = shared_from_this(), proc](SpawnResult result) {
+    self->on_spawned(proc, std::move(result));
+  });
+}
+
+void ProcessSupervisor::on_spawned(const std::shared_ptr<WorkerProcess>& proc, SpawnResult result) {
+  spawning_ = false;
+  if (!result.child) {
+    logger_->error("cannot start the Python worker: {}", result.child.error());
+    if (stopping_) return finish_stop_if_idle();
+    return failed_start(result.child.error());
+  }
+  proc->child = std::move(result.child.value());
+  proc->pid = proc->child->pid();
+  if (stopping_) {
+    proc->child->signal_group(SIGKILL);
+    proc->child->reap();
+    return finish_stop_if_idle();
+  }
+  try {
+    proc->stdout_pipe.assign(result.pipes.stdout_read.release());
+    proc->stderr_pipe.assign(result.pipes.stderr_read.release());
+    proc->async = std::make_unique<shm::AsyncChannel>(strand_, *proc->channel);
+    proc->exit_watcher.emplace(strand_, proc->child, std::move(result.pipes.pidfd),
+                               [self = shared_from_this(), proc](int status) { self->on_exit(proc, status); });
+  } catch (const std::exception& e) {
+    logger_->error("cannot watch the Python worker: {}", e.what());
+    proc->child->signal_group(SIGKILL);
+    proc->child->reap();
+    return failed_start(std::string("cannot watch the worker process: ") + e.what());
+  }
+  {
+    std::lock_guard lock(mutex_);
+    live_child_ = proc->child;
+  }
+  current_ = proc;
+  set_state("starting (process " + std::to_string(proc->pid) + ")");
+  logger_->debug("started Python worker process {} ({})", proc->pid, settings_->interpreter);
+  proc->readiness_timer.expires_after(settings_->readiness_timeout);
+  proc->readiness_timer.async_wait([self = shared_from_this(), proc](error_code ec) {
+    if (ec || proc->ready || proc->exited) return;
+    self->logger_->error(
+        "the Python worker (process {}) did not become ready within readinessTimeoutSeconds ({} s): importing the "
+        "handler or init_context hangs; killing it",
+        proc->pid, std::chrono::duration_cast<std::chrono::seconds>(self->settings_->readiness_timeout).count());
+    proc->not_ready_in_time = true;
+    proc->child->signal_group(SIGKILL);
+  });
+  read_pipe(proc, false);
+  read_pipe(proc, true);
+  asio::co_spawn(strand_, run(proc), asio::detached);
+}
+
+void ProcessSupervisor::on_exit(const std::shared_ptr<WorkerProcess>& proc, int status) {
+  proc->exited = true;
+  proc->status = status;
+  proc->readiness_timer.cancel();
+  {
+    std::lock_guard lock(mutex_);
+    if (live_child_ == proc->child) live_child_.reset();
+    proc->abandoned = abandoned_.exchange(false);
+  }
+  // The pool learns first, so that it sends no more events here.
+  report_down(*proc);
+  // What the worker sent just before it died: its last logs, an
+  // INIT_FAILED, a response. Same strand as the coroutine, and the
+  // Channel keeps a partly received message across calls.
+  if (!proc->finished) {
+    shm::Message m;
+    while (proc->channel->try_receive(m) == shm::ChannelStatus::kOk) {
+      if (!handle(*proc, std::move(m))) break;
+      m = {};
+    }
+  }
+  close_channel(*proc);
+  if (proc->finished) cleanup(proc);
+}
+
+void ProcessSupervisor::report_down(WorkerProcess& proc) {
+  if (!proc.ready || proc.reported_down) return;
+  proc.reported_down = true;
+  on_readiness_(false);
+}
+
+void ProcessSupervisor::close_channel(WorkerProcess& proc) {
+  if (!proc.channel) return;
+  proc.channel->close();
+  // Wakes the coroutine's wait on the doorbell, if it sleeps there.
+  if (proc.async) proc.async->interrupt();
+}
+
+void ProcessSupervisor::cleanup(const std::shared_ptr<WorkerProcess>& proc) {
+  if (proc->cleaned_up) return;
+  proc->cleaned_up = true;
+  proc->exit_watcher.reset();
+  proc->async.reset();
+  proc->channel.reset();
+  if (current_ == proc) current_.reset();
+  const std::string how = describe_wait_status(proc->status.value_or(-1));
+  if (proc->in_flight) {
+    const std::string id = proc->in_flight->event.id;
+    std::string detail = "the Python worker (process " + std::to_string(proc->pid) + ") ended with " + how +
+                         " while handling event " + id;
+    if (!stopping_ && !proc->abandoned) logger_->error("{}; starting a new one", detail);
+    complete(*proc, tl::make_unexpected(runtime_error(
+                        stopping_ ? RuntimeError::Code::kStopping : RuntimeError::Code::kCrashed, detail)));
+  } else if (proc->ready && !stopping_ && !proc->abandoned && !proc->stop_sent) {
+    logger_->error("the Python worker (process {}) ended with {}; starting a new one", proc->pid, how);
+  }
+  if (proc->next) {
+    auto pending = std::move(*proc->next);
+    proc->next.reset();
+    auto done = std::move(pending.done);
+    RuntimeError error = runtime_error(RuntimeError::Code::kUnavailable, "the worker process ended");
+    error.unstarted.emplace(std::move(pending.event));
+    done(tl::make_unexpected(std::move(error)));
+  }
+  if (stopping_) return finish_stop_if_idle();
+  if (draining_) {
+    set_state("ended during the drain; not restarted");
+    return;
+  }
+  if (proc->ready) return replace(*proc);
+  if (!proc->init_error.empty()) {
+    const auto next = restarts_.next_failed_start();
+    if (proc->init_error != last_failure_) {
+      logger_->error("the Python worker failed to start (handler import or init_context); retrying in {} s:\n{}",
+                     next.count() / 1000, proc->init_error);
+      last_failure_ = proc->init_error;
+    } else {
+      logger_->warn("the Python worker still fails to start (attempt {}, same error as above); retrying in {} s",
+                    restarts_.failed_starts() + 1, next.count() / 1000);
+    }
+    return failed_start("init failed: " + first_line(proc->init_error));
+  }
+  if (proc->not_ready_in_time) return failed_start("not ready within readinessTimeoutSeconds");
+  logger_->error("the Python worker (process {}) ended with {} before it was ready; retrying in {} s", proc->pid, how,
+                 restarts_.next_failed_start().count() / 1000);
+  failed_start("ended with " + how + " before it was ready");
+}
+
+void ProcessSupervisor::replace(const WorkerProcess& proc) {
+  const auto delay = restarts_.ended_after_ready(Clock::now() - proc.ready_at, proc.abandoned);
+  if (delay == std::chrono::milliseconds::zero()) return spawn();
+  logger_->warn("the Python worker died within {} s of starting {} times in a row; next start in {} s",
+                RestartPolicy::kStableAfter.count(), restarts_.quick_deaths(), delay.count() / 1000);
+  retry_after(delay, "restarting after repeated crashes");
+}
+
+void ProcessSupervisor::retry_after(std::chrono::milliseconds delay, const std::string& why) {
+  set_state(why + " (next attempt in " + std::to_string(delay.count() / 1000) + " s)");
+  retry_.expires_after(delay);
+  retry_.async_wait([self = shared_from_this()](error_code ec) {
+    if (!ec) self->spawn();
+  });
+}
+
+void ProcessSupervisor::begin_stop(std::chrono::milliseconds timeout, UniqueFunction<void()> done) {
+  stopping_ = true;
+  stop_done_ = std::move(done);
+  retry_.cancel();
+  set_state("stopping");
+  auto proc = current_;
+  if (!proc || proc->exited) return finish_stop_if_idle();
+  report_down(*proc);
+  if (proc->ready && !proc->finished) {
+    proc->stop_sent = true;
+    send_control(*proc, kStopMessage);
+  } else {
+    proc->child->signal_group(SIGKILL);
+  }
+  stop_timer_.expires_after(timeout);
+  stop_timer_.async_wait([self = shared_from_this(), proc, timeout](error_code ec) {
+    if (ec || proc->exited) return;
+    self->logger_->warn(
+        "worker process {} still running {} ms after it was told to stop (workerTerminationTimeout); sending SIGKILL",
+        proc->pid, timeout.count());
+    proc->child->signal_group(SIGKILL);
+  });
+}
+
+void ProcessSupervisor::finish_stop_if_idle() {
+  if (!stopping_ || spawning_ || (current_ && !current_->cleaned_up)) return;
+  stop_timer_.cancel();
+  set_state("stopped");
+  if (auto done = std::move(stop_done_)) done();
+}
+
+void ProcessSupervisor::set_state(std::string state) {
+  std::lock_guard lock(mutex_);
+  state_ = std::move(state);
+}
+
+}  // namespace edgefn::python

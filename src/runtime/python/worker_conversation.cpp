@@ -1,0 +1,221 @@
+#include "runtime/python/process_supervisor.hpp"
+
+namespace edgefn::python {
+namespace {
+
+spdlog::level::level_enum spdlog_level(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug: return spdlog::level::debug;
+    case LogLevel::kInfo: return spdlog::level::info;
+    case LogLevel::kWarn: return spdlog::level::warn;
+    default: return spdlog::level::err;
+  }
+}
+
+}  // namespace
+
+void ProcessSupervisor::accept(Pending pending) {
+  pending.request_id = next_request_id_++;
+  if (stopping_) return fail(pending, RuntimeError::Code::kStopping, "processor is stopping");
+  auto& proc = current_;
+  if (!proc || !proc->ready || proc->exited || proc->finished || proc->next || proc->in_flight) {
+    // The pool hands events only to ready workers; this one stopped being
+    // ready (and said so) before the event arrived.
+    auto done = std::move(pending.done);
+    RuntimeError error = runtime_error(RuntimeError::Code::kUnavailable, "the worker process is not ready");
+    error.unstarted.emplace(std::move(pending.event));
+    return done(tl::make_unexpected(std::move(error)));
+  }
+  proc->next = std::move(pending);
+  proc->async->interrupt();
+}
+
+void ProcessSupervisor::fail(Pending& pending, RuntimeError::Code code, std::string detail) {
+  auto done = std::move(pending.done);
+  if (done) done(tl::make_unexpected(runtime_error(code, std::move(detail))));
+}
+
+void ProcessSupervisor::complete(WorkerProcess& proc, InvokeResult result) {
+  auto pending = std::move(*proc.in_flight);
+  proc.in_flight.reset();
+  pending.done(std::move(result));
+}
+
+void ProcessSupervisor::send_control(WorkerProcess& proc, shm::MessageType type, std::uint64_t request_id, std::string head) {
+  proc.outbox.push_back({type, request_id, std::move(head)});
+  if (proc.async) proc.async->interrupt();
+}
+
+awaitable<void> ProcessSupervisor::run(std::shared_ptr<WorkerProcess> proc) {
+  auto self = shared_from_this();
+  auto& async = *proc->async;
+  shm::ChannelStatus status = shm::ChannelStatus::kOk;
+  for (;;) {
+    status = shm::ChannelStatus::kOk;
+    while (!proc->outbox.empty()) {
+      auto out = std::move(proc->outbox.front());
+      proc->outbox.pop_front();
+      status = co_await async.send(out.type, out.request_id, std::move(out.head), {});
+      if (status != shm::ChannelStatus::kOk) break;
+    }
+    if (status != shm::ChannelStatus::kOk) break;
+    if (proc->next && !proc->in_flight) {
+      proc->in_flight = std::move(proc->next);
+      proc->next.reset();
+      auto& p = *proc->in_flight;
+      status = co_await async.send(kEventMessage, p.request_id, encode_event_head(p.event),
+                                   p.event.body);
+      if (status == shm::ChannelStatus::kTooLarge) {
+        complete(*proc, Response{413, "text/plain", {}, "event too large for the worker's channel\n"});
+        continue;
+      }
+      if (status != shm::ChannelStatus::kOk) break;
+    }
+    shm::Message m;
+    // Spin only while an answer is due: an idle worker costs nothing.
+    status = co_await async.receive(m, proc->in_flight.has_value());
+    if (status == shm::ChannelStatus::kWouldBlock) continue;
+    if (status == shm::ChannelStatus::kTooLarge) {
+      if (m.type == kResponseMessage && proc->in_flight && m.request_id == proc->in_flight->request_id) {
+        logger_->error("event {}: the handler's response is over the channel's limit of {} bytes",
+                       proc->in_flight->event.id, proc->channel->settings().max_message_size);
+        complete(*proc, Response{500, "text/plain", {}, "response too large\n"});
+      }
+      continue;
+    }
+    if (status != shm::ChannelStatus::kOk) break;
+    if (!handle(*proc, std::move(m))) {
+      if (proc->init_error.empty()) status = shm::ChannelStatus::kProtocolError;
+      break;
+    }
+  }
+  if (status == shm::ChannelStatus::kProtocolError && !proc->exited)
+    logger_->error("worker process {}: {}", proc->pid, proc->channel->last_error());
+  logger_->debug("worker process {}: channel done ({})", proc->pid, shm::to_string(status));
+  proc->finished = true;
+  report_down(*proc);
+  close_channel(*proc);
+  // INIT_FAILED, a broken protocol, or the daemon gave up: the process
+  // goes (a non-daemon thread of the handler's could keep it alive).
+  if (!proc->exited) proc->child->signal_group(SIGKILL);
+  if (proc->exited) cleanup(proc);
+}
+
+bool ProcessSupervisor::handle(WorkerProcess& proc, shm::Message m) {
+  switch (m.type) {
+    case shm::kHelloMessage: return true;
+    case kLogMessage: {
+      auto record = decode_log(m.head);
+      if (!record) {
+        logger_->warn("worker process {} sent a malformed log record: {}", proc.pid, record.error());
+        return true;
+      }
+      log_record(proc, m.request_id, *record);
+      return true;
+    }
+    case kResponseMessage: {
+      if (!proc.in_flight || proc.in_flight->request_id != m.request_id) {
+        logger_->warn("worker process {} answered request {}, which it does not hold", proc.pid, m.request_id);
+        return true;
+      }
+      auto response = decode_response(m.head, std::move(m.body));
+      if (!response) {
+        proc.channel->fail("malformed response: " + response.error());
+        return false;
+      }
+      proc.in_flight->logs->attach(*response);
+      complete(proc, std::move(response.value()));
+      return true;
+    }
+    case kReadyMessage: on_ready(proc); return true;
+    case kInitFailedMessage:
+      proc.init_error = m.head.empty() ? std::string("init failed") : std::move(m.head);
+      return false;
+    case kPublishMessage: publish(proc, m.request_id, std::move(m)); return true;
+    case kExplicitAckMessage: {
+      auto offset = decode_explicit_ack(m.head);
+      if (!offset) {
+        logger_->warn("worker process {} sent a malformed explicit ack: {}", proc.pid, offset.error());
+      } else if (!host_ || !host_->explicit_ack(*offset)) {
+        logger_->warn("explicit_ack({}, {}, {}): no stream of this processor holds that offset; it will be "
+                      "delivered again",
+                      offset->topic, offset->partition, offset->offset);
+      }
+      return true;
+    }
+    default:
+      logger_->warn("worker process {} sent unknown message type {}", proc.pid, m.type);
+      return true;
+  }
+}
+
+void ProcessSupervisor::on_ready(WorkerProcess& proc) {
+  if (proc.ready) return;
+  proc.ready = true;
+  proc.ready_at = Clock::now();
+  proc.readiness_timer.cancel();
+  if (restarts_.failed_starts() > 0)
+    logger_->info("Python worker process {} ready after {} failed attempt(s)", proc.pid, restarts_.failed_starts());
+  else
+    logger_->debug("Python worker process {} ready", proc.pid);
+  restarts_.ready();
+  last_failure_.clear();
+  if (stopping_) return;
+  set_state("ready");
+  if (draining_) send_control(proc, kDrainMessage);
+  on_readiness_(true);
+}
+
+void ProcessSupervisor::publish(WorkerProcess& proc, std::uint64_t publish_id, shm::Message m) {
+  auto request = decode_publish(m.head, std::move(m.body));
+  if (!request) {
+    logger_->warn("worker process {} sent a malformed publish request: {}", proc.pid, request.error());
+    return;
+  }
+  auto answer = [self = shared_from_this(), proc = std::weak_ptr<WorkerProcess>(current_),
+                 publish_id](PublishOutcome outcome) {
+    PublishResult result;
+    if (!outcome) {
+      result.code = 1;
+      result.message = std::move(outcome.error());
+    }
+    asio::post(self->strand_, [self, weak = std::move(proc), publish_id, result = std::move(result)]() mutable {
+      auto target = weak.lock();
+      if (!target || target->finished || target->exited) return;
+      self->send_control(*target, kPublishResultMessage, publish_id,
+                         encode_publish_result_head(result));
+    });
+  };
+  if (!host_) return answer(tl::make_unexpected(std::string("this processor has no outputs")));
+  host_->publish(request->output, std::move(request->message), std::move(answer));
+}
+
+void ProcessSupervisor::log_record(WorkerProcess& proc, std::uint64_t request_id, const LogRecord& record) {
+  const auto level = spdlog_level(record.level);
+  const char* sep = record.fields_json.empty() || record.fields_json == "{}" ? "" : " ";
+  const std::string_view fields = *sep ? std::string_view(record.fields_json) : std::string_view{};
+  if (request_id != 0 && proc.in_flight && proc.in_flight->request_id == request_id) {
+    logger_->log(level, "{}{}{} (event {})", record.message, sep, fields, proc.in_flight->event.id);
+    proc.in_flight->logs->add(level, record.message, record.fields_json);
+  } else {
+    logger_->log(level, "{}{}{}", record.message, sep, fields);
+  }
+}
+
+void ProcessSupervisor::read_pipe(const std::shared_ptr<WorkerProcess>& proc, bool is_stderr) {
+  auto& pipe = is_stderr ? proc->stderr_pipe : proc->stdout_pipe;
+  auto& buffer = is_stderr ? proc->err_buffer : proc->out_buffer;
+  pipe.async_read_some(asio::buffer(buffer), [self = shared_from_this(), proc, is_stderr](error_code ec,
+                                                                                         std::size_t n) {
+    auto& lines = is_stderr ? proc->err_lines : proc->out_lines;
+    const auto level = is_stderr ? spdlog::level::warn : spdlog::level::info;
+    auto emit = [&](std::string_view line) { self->logger_->log(level, "{}", line); };
+    lines.feed({(is_stderr ? proc->err_buffer : proc->out_buffer).data(), n}, emit);
+    if (!ec) return self->read_pipe(proc, is_stderr);
+    lines.finish(emit);
+    error_code ignored;
+    (is_stderr ? proc->stderr_pipe : proc->stdout_pipe).close(ignored);
+  });
+}
+
+}  // namespace edgefn::python

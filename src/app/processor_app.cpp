@@ -1,8 +1,10 @@
 #include "app/processor_app.hpp"
 
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include <csignal>
+#include <cstdio>
 #include <map>
 #include <thread>
 
@@ -72,6 +74,18 @@ class Processor {
     for (int i = 1; i < threads; ++i) extra.emplace_back([this] { run_io(); });
     run_io();
     for (auto& t : extra) t.join();
+    int left = 0;
+    for (const auto& [name, pool] : pools_) left += pool->left_running();
+    if (left > 0) {
+      // Everything the daemon created is gone (shared memory is anonymous),
+      // but a native handler still runs on a thread that cannot be stopped,
+      // using the daemon's logger among other things: static destructors
+      // must not run under it.
+      log_->warn("stopped, leaving {} native handler(s) still running", left);
+      spdlog::shutdown();
+      std::fflush(nullptr);
+      ::_exit(0);
+    }
     log_->info("stopped");
     return 0;
   }

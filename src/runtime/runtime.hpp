@@ -84,6 +84,11 @@ class Runtime {
   // of every pool stops at the same time. Called once, after start().
   virtual void stop(std::chrono::milliseconds timeout, UniqueFunction<void()> done) noexcept = 0;
 
+  // After stop(): true while a handler the runtime could not stop still
+  // runs on a thread of the daemon's (a native handler that never returned).
+  // The process must then end without running its static destructors.
+  virtual bool left_running() const noexcept { return false; }
+
   // For /status and logs: "ready", "busy", or why the worker cannot take
   // events ("starting", "init_context failed: ... (retry in 4 s)"). Any
   // thread.

@@ -525,6 +525,11 @@ int WorkerPool::busy() const noexcept {
   return static_cast<int>(std::count_if(workers_.begin(), workers_.end(), [](const auto& w) { return w->busy; }));
 }
 
+int WorkerPool::left_running() const noexcept {
+  return static_cast<int>(
+      std::count_if(workers_.begin(), workers_.end(), [](const auto& w) { return w->runtime->left_running(); }));
+}
+
 PoolStatus WorkerPool::status() const {
   PoolStatus s{settings_.name, size(), 0, 0, 0, {}};
   std::vector<std::pair<bool, bool>> flags;  // ready, busy

@@ -94,6 +94,9 @@ class WorkerPool final : public Dispatcher {
   int ready_workers() const noexcept override;
   int busy() const noexcept;
   PoolStatus status() const;
+  // After stop(): handlers left running on threads that could not be
+  // stopped (Runtime::left_running).
+  int left_running() const noexcept;
 
  private:
   struct Worker;

@@ -344,6 +344,12 @@ class NativeRuntime final : public Runtime {
     });
   }
 
+  bool left_running() const noexcept override {
+    if (!thread_) return false;
+    std::lock_guard lock(thread_->mutex);
+    return thread_->stopping && !thread_->exited;
+  }
+
   std::string describe() const override {
     if (!thread_) return initialized_ ? "ready" : stop_requested_ ? "stopped" : "starting";
     std::lock_guard lock(thread_->mutex);

@@ -5,6 +5,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
+constexpr auto kPipeGrace = 1s;
+
 // For the worker's state in /status: the last line of a traceback names
 // the exception; its first says "Traceback (most recent call last):".
 std::string first_line(const std::string& text) {
@@ -178,6 +180,19 @@ void ProcessSupervisor::cleanup(const std::shared_ptr<WorkerProcess>& proc) {
   proc->exit_watcher.reset();
   proc->async.reset();
   proc->channel.reset();
+  // The process is gone, and its group with it; only something that left
+  // the group (setsid) can still hold its stdout or stderr open. What the
+  // worker wrote is read within the grace; then the pipes close, so that
+  // such a straggler cannot keep the daemon from exiting.
+  if (proc->stdout_pipe.is_open() || proc->stderr_pipe.is_open()) {
+    proc->readiness_timer.expires_after(kPipeGrace);
+    proc->readiness_timer.async_wait([proc](error_code ec) {
+      if (ec) return;
+      error_code ignored;
+      proc->stdout_pipe.close(ignored);
+      proc->stderr_pipe.close(ignored);
+    });
+  }
   if (current_ == proc) current_.reset();
   const std::string how = describe_wait_status(proc->status.value_or(-1));
   if (proc->in_flight) {

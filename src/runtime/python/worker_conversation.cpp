@@ -215,6 +215,9 @@ void ProcessSupervisor::read_pipe(const std::shared_ptr<WorkerProcess>& proc, bo
     lines.finish(emit);
     error_code ignored;
     (is_stderr ? proc->stderr_pipe : proc->stdout_pipe).close(ignored);
+    // Both read to their end: the grace that cleanup() may have armed is over.
+    if (proc->cleaned_up && !proc->stdout_pipe.is_open() && !proc->stderr_pipe.is_open())
+      proc->readiness_timer.cancel();
   });
 }
 

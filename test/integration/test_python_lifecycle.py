@@ -39,6 +39,13 @@ LIFECYCLE = textwrap.dedent('''
         return "published"
 
 
+    def announce(context, event):
+        with open(event.body.decode(), "w") as f:
+            f.write(str(os.getpid()))
+        time.sleep(float(event.fields.get("s", "0")))
+        return "done"
+
+
     def callbacks(context, event):
         marker = event.body.decode()
         def drained():
@@ -245,6 +252,25 @@ class StopTest(unittest.TestCase):
                 log = proc.log()
                 self.assertNotIn("starting a new one", log)
                 self.assertNotRegex(log, r"ended with signal")
+
+    def test_an_idle_worker_that_ends_during_the_drain_is_not_replaced(self):
+        with TempDir() as d:
+            busy_pid = os.path.join(d, "busy.pid")
+            with Processor(lifecycle_function(d, "handlers:announce", workers=2)) as proc:
+                wait_for(lambda: proc.status()["pools"][0]["ready"] == 2, 30, what="two ready workers")
+                with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                    slow = pool.submit(proc.request, "POST", "/?s=2", busy_pid.encode(), None, 30)
+                    wait_for(lambda: os.path.exists(busy_pid) and open(busy_pid).read(), what="the busy worker")
+                    busy = int(open(busy_pid).read())
+                    idle = [pid for pid in worker_pids(proc.proc.pid) if pid != busy]
+                    self.assertEqual(len(idle), 1)
+                    proc.proc.send_signal(signal.SIGTERM)
+                    wait_for(lambda: proc.get_management("/ready")[0] == 503, what="the drain")
+                    os.kill(idle[0], signal.SIGKILL)
+                    proc.wait_log(r"ended with signal 9 \(SIGKILL\); not restarted during the drain")
+                    self.assertEqual(slow.result(timeout=30)[0], 200)
+                self.assertEqual(proc.proc.wait(timeout=30), 0)
+                self.assertNotIn("starting a new one", proc.log())
 
     def test_four_stuck_workers_are_stopped_together_within_one_termination_timeout(self):
         with TempDir() as d:

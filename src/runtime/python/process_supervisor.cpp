@@ -195,15 +195,18 @@ void ProcessSupervisor::cleanup(const std::shared_ptr<WorkerProcess>& proc) {
   }
   if (current_ == proc) current_.reset();
   const std::string how = describe_wait_status(proc->status.value_or(-1));
+  // What follows the exit, for the log: nothing while stopping; no new
+  // process during the drain.
+  const char* then = draining_ ? "; not restarted during the drain" : "; starting a new one";
   if (proc->in_flight) {
     const std::string id = proc->in_flight->event.id;
     std::string detail = "the Python worker (process " + std::to_string(proc->pid) + ") ended with " + how +
                          " while handling event " + id;
-    if (!stopping_ && !proc->abandoned) logger_->error("{}; starting a new one", detail);
+    if (!stopping_ && !proc->abandoned) logger_->error("{}{}", detail, then);
     complete(*proc, tl::make_unexpected(runtime_error(
                         stopping_ ? RuntimeError::Code::kStopping : RuntimeError::Code::kCrashed, detail)));
   } else if (proc->ready && !stopping_ && !proc->abandoned && !proc->stop_sent) {
-    logger_->error("the Python worker (process {}) ended with {}; starting a new one", proc->pid, how);
+    logger_->error("the Python worker (process {}) ended with {}{}", proc->pid, how, then);
   }
   if (proc->next) {
     auto pending = std::move(*proc->next);

@@ -2,6 +2,8 @@
 // std::function requires copyable targets; Asio completion handlers (and so
 // anything that captures one) are move-only. GCC 12 has no
 // std::move_only_function.
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <utility>
 
@@ -33,5 +35,20 @@ class UniqueFunction<R(Args...)> {
   };
   std::unique_ptr<Base> impl_;
 };
+
+// A callback several paths may reach (a deadline, the last event answered,
+// a timeout) that must run once: every copy shares one flag, and the first
+// call wins. Copyable, so each path can hold one. Any thread.
+inline std::function<void()> run_once(UniqueFunction<void()> fn) {
+  struct State {
+    std::atomic<bool> fired{false};
+    UniqueFunction<void()> fn;
+  };
+  auto state = std::make_shared<State>();
+  state->fn = std::move(fn);
+  return [state] {
+    if (!state->fired.exchange(true)) state->fn();
+  };
+}
 
 }  // namespace edgefn

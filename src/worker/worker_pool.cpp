@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "config/config_error.hpp"
 #include "log/log.hpp"
 
 namespace edgefn {

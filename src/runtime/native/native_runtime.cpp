@@ -312,11 +312,7 @@ class NativeRuntime final : public Runtime {
     // cannot be interrupted, so after `timeout` the worker stops waiting
     // for it: its event is answered kStopping now and the thread is left to
     // finish on its own.
-    auto shared_done = std::make_shared<std::pair<std::atomic<bool>, UniqueFunction<void()>>>();
-    shared_done->second = std::move(done);
-    auto finish = [shared_done] {
-      if (!shared_done->first.exchange(true)) shared_done->second();
-    };
+    auto finish = run_once(std::move(done));
     {
       std::lock_guard lock(thread_->mutex);
       thread_->stopping = true;

@@ -273,15 +273,7 @@ class CronTrigger final : public Trigger {
   // No tick is fired from now on; the one in flight, if any, is answered
   // (or the deadline passes) before `done`.
   void drain(Clock::time_point deadline, UniqueFunction<void()> done) noexcept override {
-    struct Once {
-      std::atomic<bool> fired{false};
-      UniqueFunction<void()> done;
-    };
-    auto once = std::make_shared<Once>();
-    once->done = std::move(done);
-    auto fire = [once] {
-      if (!once->fired.exchange(true)) once->done();
-    };
+    auto fire = run_once(std::move(done));
     asio::post(core_->strand, [core = core_, deadline, fire] {
       core->stopping.store(true);
       core->steady_timer.cancel();

@@ -92,15 +92,7 @@ class HttpTrigger final : public Trigger {
     close_acceptor();
     // Whichever comes first: the last dispatched request answered, or the
     // deadline. Requests waiting for a worker are served until then.
-    struct Once {
-      std::atomic<bool> fired{false};
-      UniqueFunction<void()> done;
-    };
-    auto once = std::make_shared<Once>();
-    once->done = std::move(done);
-    auto fire = [once] {
-      if (!once->fired.exchange(true)) once->done();
-    };
+    auto fire = run_once(std::move(done));
     // Armed before the drain begins, whose callback (posted) cancels it.
     drain_timer_.expires_at(deadline);
     drain_timer_.async_wait([fire](error_code ec) {

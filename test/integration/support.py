@@ -49,9 +49,11 @@ def write_function(directory, yaml_text):
 class Processor:
     """A running processor; use as a context manager."""
 
-    def __init__(self, config_path, *extra_args, expect_ready=True, wrapper=()):
-        """`wrapper`: a command that execs the processor (setpriv, ...)."""
+    def __init__(self, config_path, *extra_args, expect_ready=True, wrapper=(), env=None):
+        """`wrapper`: a command that execs the processor (setpriv, ...);
+        `env`: variables added to the processor's environment."""
         self.config_path = config_path
+        self.env = {**os.environ, **env} if env else None
         self.args = [*wrapper, PROCESSOR, "--config", config_path, "--http-listen", "127.0.0.1:0",
                      "--management-address", "127.0.0.1:0", "--io-threads", "2", *extra_args]
         self.expect_ready = expect_ready
@@ -62,7 +64,7 @@ class Processor:
 
     def __enter__(self):
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, errors="replace")
+                                     text=True, errors="replace", env=self.env)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         wait_for(lambda: self.management_port or self.proc.poll() is not None, START_TIMEOUT,

@@ -303,16 +303,17 @@ class StopTest(unittest.TestCase):
                     web:
                       kind: http
             """)
-            shm_before, tmp_before = edgefn_entries("/dev/shm"), edgefn_entries("/tmp")
-            with Processor(config) as proc:
+            # A temporary directory of its own, which must stay empty.
+            tmp = os.path.join(d, "tmp")
+            os.mkdir(tmp)
+            shm_before = edgefn_entries("/dev/shm")
+            with Processor(config, env={"TMPDIR": tmp}) as proc:
                 worker = int(proc.request()[2])
-                self.assertEqual(edgefn_entries("/dev/shm"), shm_before)
-                self.assertEqual(edgefn_entries("/tmp"), tmp_before)
                 proc.proc.kill()
                 proc.proc.wait(timeout=10)
                 wait_for(lambda: not pid_alive(worker), 10, what="the worker to die with the daemon")
             self.assertEqual(edgefn_entries("/dev/shm"), shm_before)
-            self.assertEqual(edgefn_entries("/tmp"), tmp_before)
+            self.assertEqual(os.listdir(tmp), [])
 
     @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"), "needs root and setpriv")
     def test_the_daemon_and_its_workers_are_not_dumpable(self):

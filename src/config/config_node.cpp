@@ -109,6 +109,45 @@ std::optional<std::string> nearest_of(std::string_view word, const Range& candid
   return std::nullopt;
 }
 
+const std::string kIgnoredMessage = "a Nuclio platform setting; ignored by edgefn";
+
+template <typename Range>
+void warn_unknown(const ConfigNode& entry, std::string_view key, const Range& known) {
+  std::string message = "unknown key, ignored";
+  if (auto suggestion = nearest_of(key, known)) message += "; did you mean '" + *suggestion + "'?";
+  entry.notice(ConfigNotice::Level::kWarning, message);
+}
+
+void check_value(const ConfigNode& value, const ConfigKey& key) {
+  if (!value.defined()) return;  // an empty value reads as absent
+  switch (key.type) {
+    case KeyType::kBool: value.as_bool(); return;
+    case KeyType::kInteger: value.as_int(key.min, key.max); return;
+    case KeyType::kDuration:
+      if (!(value.raw().IsScalar() && value.raw().Scalar().empty())) value.as_duration();
+      return;
+    case KeyType::kString:
+      // Unexpanded: some strings are kept verbatim, and the reader expands
+      // (and reports an unset variable) where it should.
+      value.as_raw_string();
+      return;
+    case KeyType::kChoice: {
+      std::string text = value.as_string();
+      if (canonical_choice(key, text).empty()) {
+        std::string list;
+        for (const std::string& choice : key.choices) list += (list.empty() ? "" : ", ") + choice;
+        value.fail("expected one of " + list + ", got '" + text + "'");
+      }
+      return;
+    }
+    case KeyType::kStringList: value.as_string_list(); return;
+    case KeyType::kList: return;
+    case KeyType::kMapping:
+      if (key.fields) value.check_keys(*key.fields);
+      return;
+  }
+}
+
 }  // namespace
 
 ConfigNode::ConfigNode(YAML::Node node, std::string path, std::string file, std::vector<ConfigNotice>* notices)
@@ -302,6 +341,10 @@ std::chrono::nanoseconds ConfigNode::get_duration(std::string_view key, std::chr
   return node.defined() ? node.as_duration() : fallback;
 }
 
+std::int64_t ConfigNode::get_int(const ConfigKey& key, std::int64_t fallback) const {
+  return get_int(key.name, fallback, key.min, key.max);
+}
+
 void ConfigNode::check_keys(std::initializer_list<std::string_view> known,
                             std::initializer_list<std::string_view> ignored) const {
   if (!node_.IsMap()) return;
@@ -314,12 +357,29 @@ void ConfigNode::check_keys(std::initializer_list<std::string_view> known,
     if (in(known, key)) continue;
     ConfigNode entry(it->second, join_path(path_, key), file_, notices_, to_source_mark(it->first.Mark(), file_));
     if (in(ignored, key)) {
-      entry.notice(ConfigNotice::Level::kInfo, "a Nuclio platform setting; ignored by edgefn");
+      entry.notice(ConfigNotice::Level::kInfo, kIgnoredMessage);
       continue;
     }
-    std::string message = "unknown key, ignored";
-    if (auto suggestion = nearest_key(key, known)) message += "; did you mean '" + *suggestion + "'?";
-    entry.notice(ConfigNotice::Level::kWarning, message);
+    warn_unknown(entry, key, known);
+  }
+}
+
+void ConfigNode::check_keys(const ConfigMap& map) const {
+  if (!node_.IsMap()) return;
+  for (auto it = node_.begin(); it != node_.end(); ++it) {
+    if (!it->first.IsScalar()) continue;
+    const std::string& key = it->first.Scalar();
+    ConfigNode entry(it->second, join_path(path_, key), file_, notices_, to_source_mark(it->first.Mark(), file_));
+    if (const ConfigKey* declared = map.find(key)) {
+      check_value(entry, *declared);
+    } else if (const IgnoredKey* ignored = map.find_ignored(key)) {
+      entry.notice(ConfigNotice::Level::kInfo,
+                   kIgnoredMessage + (ignored->reason.empty() ? "" : " (" + ignored->reason + ")"));
+    } else {
+      std::vector<std::string_view> known;
+      for (const ConfigKey& candidate : map.keys) known.push_back(candidate.name);
+      warn_unknown(entry, key, known);
+    }
   }
 }
 

@@ -23,6 +23,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "config/config_error.hpp"
+#include "config/config_map.hpp"
 
 namespace edgefn {
 
@@ -79,6 +80,8 @@ class ConfigNode {
   std::int64_t get_int(std::string_view key, std::int64_t fallback, std::int64_t min = 0,
                        std::int64_t max = INT64_MAX) const;
   std::chrono::nanoseconds get_duration(std::string_view key, std::chrono::nanoseconds fallback) const;
+  // A declared integer key: its name and range come from `key`.
+  std::int64_t get_int(const ConfigKey& key, std::int64_t fallback) const;
 
   // Warns (through the notices) about every key of this mapping that is in
   // neither `known` nor `ignored`, suggesting the nearest known key; keys in
@@ -86,6 +89,15 @@ class ConfigNode {
   // when the node is not a mapping.
   void check_keys(std::initializer_list<std::string_view> known,
                   std::initializer_list<std::string_view> ignored = {}) const;
+  // The same against a config map, whose ignored keys' reasons join the
+  // info line; in addition, every declared key present is read as its type
+  // (bool, integer in range, duration, choice, string or list of strings),
+  // throwing the ConfigError the typed reads throw, and mappings with
+  // declared fields are checked in turn. Lists, free-form mappings and the
+  // rest of a value's meaning are left to the reader; so is an empty
+  // duration, which some keys take as "none" (Nuclio exports
+  // `eventTimeout: ""`). Does nothing when the node is not a mapping.
+  void check_keys(const ConfigMap& map) const;
 
   // Throws ConfigError "file:line:col: path: <message>" at mark().
   [[noreturn]] void fail(const std::string& message) const;

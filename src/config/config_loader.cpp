@@ -4,11 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <limits>
 #include <map>
 #include <set>
 
@@ -27,11 +25,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Level = ConfigNotice::Level;
-
-// Bounds that keep values inside the fields they land in (int, and
-// milliseconds that timer arithmetic adds to now() without overflowing).
-constexpr std::int64_t kMaxWorkers = std::numeric_limits<int>::max();
-constexpr std::int64_t kMaxMilliseconds = std::numeric_limits<int>::max();
 
 std::string join(const std::vector<std::string>& items) {
   std::string out;
@@ -240,39 +233,17 @@ class Loader {
 
   void read_metadata(const ConfigNode& metadata, FunctionConfig& config) {
     require_map(metadata, "a mapping (name, namespace, labels, annotations)");
-    metadata.check_keys({"name", "namespace", "labels", "annotations"},
-                        {"resourceVersion", "uid", "generation", "creationTimestamp"});
+    metadata.check_keys(metadata_config_map());
     config.name = metadata.get_string("name", config.directory.filename().string());
-    config.namespace_name = metadata.get_string("namespace", "default");
+    config.namespace_name = metadata.get_string("namespace", config.namespace_name);
     // Labels and annotations are Nuclio's bookkeeping, passed on verbatim.
     config.labels = read_string_map(metadata.child("labels"));
     config.annotations = read_string_map(metadata.child("annotations"));
   }
 
   void read_spec(const ConfigNode& spec, FunctionConfig& config) {
-    spec.check_keys({"description", "handler", "runtime", "env", "eventTimeout", "build", "runtimeAttributes",
-                     "triggers", "disableDefaultHTTPTrigger", "version", "dataBindings", "loggerSinks",
-                     "readinessTimeoutSeconds"},
-                    {"apiVersion",        "alias",
-                     "affinity",          "avatar",
-                     "customScalingMetricSpecs",
-                     "dealerURI",         "deploymentStrategy",
-                     "devices",           "disable",
-                     "disableSensitiveFieldsMasking",
-                     "envFrom",           "hostIPC",
-                     "httpPort",          "image",
-                     "imageHash",         "imagePullPolicy",
-                     "imagePullSecrets",  "initContainers",
-                     "maxReplicas",       "minReplicas",
-                     "nodeName",          "nodeSelector",
-                     "platform",          "preemptionPolicy",
-                     "priorityClassName", "publish",
-                     "replicas",          "resources",
-                     "runRegistry",       "scaleToZero",
-                     "securityContext",   "serviceAccount",
-                     "serviceType",       "sidecars",
-                     "targetCPU",         "tolerations",
-                     "volumes",           "waitReadinessTimeoutBeforeFailure"});
+    const ConfigMap& map = spec_config_map();
+    spec.check_keys(map);
     if (ConfigNode bindings = spec.child("dataBindings"); bindings.defined()) {
       bindings.notice(Level::kWarning, "data bindings are not supported by edgefn; ignored");
     }
@@ -305,7 +276,9 @@ class Loader {
 
     // Nuclio's default and meaning: how long a worker may take to start,
     // its init_context included.
-    config.readiness_timeout = std::chrono::seconds(spec.get_int("readinessTimeoutSeconds", 120, 1, 86'400));
+    config.readiness_timeout = std::chrono::seconds(
+        spec.get_int(map.at("readinessTimeoutSeconds"),
+                     std::chrono::duration_cast<std::chrono::seconds>(config.readiness_timeout).count()));
 
     read_build(spec.child("build"), config);
 
@@ -369,15 +342,7 @@ class Loader {
 
   void read_build(const ConfigNode& build, FunctionConfig& config) {
     require_map(build, "a mapping");
-    build.check_keys({"path", "functionSourceCode", "commands"},
-                     {"addedPaths",       "args",         "baseImage",        "baseImageRegistry",
-                      "buildTimeoutSeconds",            "builderServiceAccount",
-                      "codeEntryAttributes",            "codeEntryType",    "dependencies",
-                      "directives",       "flags",        "functionConfigPath",
-                      "image",            "mode",         "noBaseImagePull",  "noBaseImagesPull",
-                      "noCache",          "noCleanup",    "offline",          "onbuildImage",
-                      "registry",         "runtimeAttributes",              "scriptPaths",
-                      "tempDir",          "timestamp"});
+    // Checked along with spec (see spec_config_map()).
     if (ConfigNode path = build.child("path"); path.defined()) {
       std::string text = path.as_string();
       if (text.find("://") != std::string::npos) {
@@ -404,13 +369,11 @@ class Loader {
     TriggerConfig trigger;
     trigger.mark = node.key_mark();
     if (!node.is_map()) node.fail("expected a mapping with at least 'kind', got " + describe(node));
-    node.check_keys({"kind", "name", "disabled", "numWorkers", "maxWorkers", "url", "username", "password",
-                     "workerAvailabilityTimeoutMilliseconds", "workerAllocatorName", "workerTerminationTimeout",
-                     "explicitAckMode", "attributes"},
-                    {"class", "paths", "secret", "partitions", "annotations", "total_tasks", "max_task_allocation"});
+    const ConfigMap& map = trigger_config_map();
+    node.check_keys(map);
     trigger.name = node.get_string("name", key);
     if (trigger.name.empty()) node.child("name").fail("expected a non-empty name");
-    trigger.disabled = node.get_bool("disabled", false);
+    trigger.disabled = node.get_bool("disabled", trigger.disabled);
 
     ConfigNode kind = node.child("kind");
     if (!kind.defined()) kind.fail("missing; supported kinds: " + join(catalog_.trigger_kinds));
@@ -428,33 +391,28 @@ class Loader {
 
     ConfigNode num_workers = node.child("numWorkers");
     ConfigNode max_workers = node.child("maxWorkers");
+    const ConfigKey& workers = map.at("numWorkers");
     if (num_workers.defined()) {
-      trigger.num_workers = static_cast<int>(num_workers.as_int(1, kMaxWorkers));
-      if (max_workers.defined() && max_workers.as_int(1, kMaxWorkers) != trigger.num_workers) {
+      trigger.num_workers = static_cast<int>(num_workers.as_int(workers.min, workers.max));
+      if (max_workers.defined() && max_workers.as_int(workers.min, workers.max) != trigger.num_workers) {
         max_workers.notice(Level::kWarning, "differs from numWorkers; numWorkers (" +
                                                 std::to_string(trigger.num_workers) + ") is used");
       }
     } else if (max_workers.defined()) {
-      trigger.num_workers = static_cast<int>(max_workers.as_int(1, kMaxWorkers));
+      trigger.num_workers = static_cast<int>(max_workers.as_int(workers.min, workers.max));
     }
 
     trigger.url = node.get_string("url");
     trigger.username = node.get_string("username");
     trigger.password = node.get_string("password");
     trigger.worker_availability_timeout = std::chrono::milliseconds{
-        node.get_int("workerAvailabilityTimeoutMilliseconds", 10000, 0, kMaxMilliseconds)};
+        node.get_int(map.at("workerAvailabilityTimeoutMilliseconds"), trigger.worker_availability_timeout.count())};
     trigger.worker_allocator_name = node.get_string("workerAllocatorName");
     trigger.worker_termination_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
-        node.get_duration("workerTerminationTimeout", std::chrono::seconds{10}));
-
+        node.get_duration("workerTerminationTimeout", trigger.worker_termination_timeout));
+    // check_keys() has rejected any other value.
     if (ConfigNode mode = node.child("explicitAckMode"); mode.defined()) {
-      std::string text = mode.as_string();
-      auto canonical =
-          std::find_if(kAckModes.begin(), kAckModes.end(), [&](std::string_view m) { return iequals(m, text); });
-      if (canonical == kAckModes.end()) {
-        mode.fail("expected one of enable, disable, explicitOnly, got '" + text + "'");
-      }
-      trigger.explicit_ack_mode = std::string(*canonical);
+      trigger.explicit_ack_mode = canonical_choice(map.at("explicitAckMode"), mode.as_string());
     }
 
     ConfigNode attributes = node.child("attributes");
@@ -466,7 +424,8 @@ class Loader {
   void read_triggers(const ConfigNode& spec, FunctionConfig& config) {
     ConfigNode triggers = spec.child("triggers");
     require_map(triggers, "a mapping of trigger names to triggers");
-    bool disable_default = spec.get_bool("disableDefaultHTTPTrigger", false);
+    config.disable_default_http_trigger =
+        spec.get_bool("disableDefaultHTTPTrigger", config.disable_default_http_trigger);
 
     struct Seen {
       std::string key;
@@ -511,7 +470,7 @@ class Loader {
       config.triggers.push_back(std::move(trigger));
     }
 
-    if (config.triggers.empty() && !disable_default) {
+    if (config.triggers.empty() && !config.disable_default_http_trigger) {
       add_default_http_trigger(spec, config);
     }
   }
@@ -533,8 +492,6 @@ class Loader {
     if (catalog_.validate_trigger) catalog_.validate_trigger(trigger);
     config.triggers.push_back(std::move(trigger));
   }
-
-  static constexpr std::array<std::string_view, 3> kAckModes{"enable", "disable", "explicitOnly"};
 
   const fs::path& file_;
   const KindCatalog& catalog_;

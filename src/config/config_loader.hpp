@@ -30,6 +30,13 @@ struct KindCatalog {
   std::function<void(const FunctionConfig&)> validate_runtime;
 };
 
+// The sections the loader reads itself, for validation and for `processor
+// config-keys`; their defaults come from FunctionConfig's and TriggerConfig's
+// members. A kind's attributes are the kind's own map (see app/kinds.hpp).
+const ConfigMap& metadata_config_map();
+const ConfigMap& spec_config_map();     // spec.build nested
+const ConfigMap& trigger_config_map();  // the fields every trigger kind has
+
 struct LoadResult {
   FunctionConfig config;
   std::vector<ConfigNotice> notices;

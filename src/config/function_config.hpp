@@ -36,7 +36,7 @@ struct FunctionConfig {
   std::filesystem::path directory;  // its directory: handler files are found here
   // metadata
   std::string name;  // the directory's name when metadata.name is absent
-  std::string namespace_name;  // "default" when absent, as in Nuclio
+  std::string namespace_name = "default";  // when absent, as in Nuclio
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
   // spec
@@ -53,6 +53,8 @@ struct FunctionConfig {
   std::string function_source_code;        // decoded spec.build.functionSourceCode
   std::optional<ConfigNode> runtime_attributes;
   std::vector<TriggerConfig> triggers;     // enabled and disabled, in file order
+  // No http trigger is added when `triggers` declares none.
+  bool disable_default_http_trigger = false;
   SourceMark runtime_mark;
   SourceMark handler_mark;
 

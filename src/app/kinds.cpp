@@ -4,6 +4,7 @@
 
 #include "config/config_error.hpp"
 #include "runtime/handler_environment.hpp"
+#include "runtime/native/native_config.hpp"
 #include "runtime/native/native_runtime.hpp"
 #include "runtime/python/python_runtime.hpp"
 #include "runtime/shell/shell_runtime.hpp"
@@ -14,12 +15,12 @@ namespace edgefn {
 namespace {
 
 const std::vector<TriggerKind> kTriggerKinds = {
-    {"http",
+    {"http", http_config_map,
      [](const TriggerConfig& config) { read_http_settings(config); },
      [](const TriggerContext& context, const KindOverrides& overrides) {
        return make_http_trigger(context, read_http_settings(context.config, overrides.http_listen));
      }},
-    {"cron",
+    {"cron", cron_config_map,
      [](const TriggerConfig& config) { read_cron_settings(config); },
      [](const TriggerContext& context, const KindOverrides&) {
        return make_cron_trigger(context, read_cron_settings(context.config));
@@ -35,7 +36,7 @@ const ConfigNode* runtime_attributes(const FunctionConfig& config) {
 
 bool native_blocking(const FunctionConfig& config) {
   const auto* attrs = runtime_attributes(config);
-  return attrs && attrs->get_bool("blocking", false);
+  return attrs && attrs->get_bool("blocking", NativeSettings{}.blocking);
 }
 
 std::vector<std::unique_ptr<Runtime>> make_native(const RuntimeContext& context, const std::filesystem::path& directory) {
@@ -79,16 +80,13 @@ std::vector<std::unique_ptr<Runtime>> make_python(const RuntimeContext& context,
 }
 
 const std::vector<RuntimeKind> kRuntimeKinds = {
-    {"native",
+    {"native", native_config_map,
      [](const FunctionConfig& config) {
-       if (const auto* attrs = runtime_attributes(config)) {
-         attrs->check_keys({"blocking"});
-         attrs->get_bool("blocking", false);
-       }
+       if (const auto* attrs = runtime_attributes(config)) attrs->check_keys(native_config_map());
      },
      make_native},
-    {"python", [](const FunctionConfig& config) { runtime_attributes(config); }, make_python},
-    {"shell", [](const FunctionConfig& config) { read_shell_attributes(config); }, make_shell},
+    {"python", nullptr, [](const FunctionConfig& config) { runtime_attributes(config); }, make_python},
+    {"shell", shell_config_map, [](const FunctionConfig& config) { read_shell_attributes(config); }, make_shell},
 };
 
 }  // namespace
@@ -105,6 +103,15 @@ const std::vector<RuntimeKind>& runtime_kinds() { return kRuntimeKinds; }
 const RuntimeKind* find_runtime_kind(std::string_view name) {
   auto it = std::find_if(kRuntimeKinds.begin(), kRuntimeKinds.end(), [&](const auto& k) { return k.name == name; });
   return it == kRuntimeKinds.end() ? nullptr : &*it;
+}
+
+std::vector<const ConfigMap*> config_maps() {
+  std::vector<const ConfigMap*> maps{&metadata_config_map(), &spec_config_map(), &trigger_config_map()};
+  for (const auto& k : kTriggerKinds) maps.push_back(&k.config_map());
+  for (const auto& k : kRuntimeKinds) {
+    if (k.config_map) maps.push_back(&k.config_map());
+  }
+  return maps;
 }
 
 KindCatalog kind_catalog() {

@@ -22,6 +22,8 @@ struct KindOverrides {
 
 struct TriggerKind {
   std::string_view name;
+  // Its attributes' keys, for validation, `processor config-keys` and docs.
+  const ConfigMap& (*config_map)();
   // Throws ConfigError for bad attributes (used by `processor validate`).
   void (*validate)(const TriggerConfig& config);
   std::unique_ptr<Trigger> (*create)(const TriggerContext& context, const KindOverrides& overrides);
@@ -29,6 +31,11 @@ struct TriggerKind {
 
 const std::vector<TriggerKind>& trigger_kinds();
 const TriggerKind* find_trigger_kind(std::string_view name);
+
+// Every config map: the loader's own sections (metadata, spec, the common
+// trigger fields), then each trigger kind's and each runtime's, in the
+// order of the lists above.
+std::vector<const ConfigMap*> config_maps();
 
 // What config loading needs to know about the kinds above.
 KindCatalog kind_catalog();
@@ -50,6 +57,8 @@ struct RuntimeContext {
 
 struct RuntimeKind {
   std::string_view name;
+  // Its spec.runtimeAttributes' keys; null when it reads none.
+  const ConfigMap& (*config_map)();
   // Throws ConfigError for bad spec.runtimeAttributes.
   void (*validate)(const FunctionConfig& config);
   // `context.count` runtimes for one pool, resolved against `directory`.

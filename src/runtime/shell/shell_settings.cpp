@@ -87,14 +87,39 @@ void check_header(const ConfigNode& where, const std::string& name, const std::s
     where.fail("header values cannot contain CR, LF or NUL");
 }
 
+ConfigMap make_shell_map() {
+  const ShellAttributes defaults;
+  ConfigMap map{"shell", "spec.runtimeAttributes", {}, {}};
+  map.keys = {
+      {.name = "arguments",
+       .help = "the handler's arguments, split like shell words (quotes and backslashes only; never run through a "
+               "shell); the `X-Nuclio-Arguments` request header replaces them per event"},
+      {.name = "responseHeaders", .type = KeyType::kMapping, .help = "headers added to 200 responses"},
+      {.name = "contentType", .default_value = defaults.content_type, .help = "Content-Type of 200 responses"},
+      {.name = "maxOutputSize",
+       .type = KeyType::kInteger,
+       .min = 1,
+       .default_value = default_text(defaults.max_output_size),
+       .default_note = byte_size_note(defaults.max_output_size),
+       .help = "bytes of stdout; a handler that writes more is killed and the event answers 500"},
+  };
+  return map;
+}
+
 }  // namespace
+
+const ConfigMap& shell_config_map() {
+  static const ConfigMap map = make_shell_map();
+  return map;
+}
 
 ShellAttributes read_shell_attributes(const FunctionConfig& config) {
   ShellAttributes result;
   if (!config.runtime_attributes || !config.runtime_attributes->defined()) return result;
   const auto& attrs = *config.runtime_attributes;
   if (!attrs.is_map()) attrs.fail("expected a mapping");
-  attrs.check_keys({"arguments", "responseHeaders", "contentType", "maxOutputSize"});
+  const ConfigMap& map = shell_config_map();
+  attrs.check_keys(map);
 
   if (ConfigNode arguments = attrs.child("arguments"); arguments.defined()) {
     auto split = split_arguments(arguments.as_string());
@@ -114,8 +139,8 @@ ShellAttributes read_shell_attributes(const FunctionConfig& config) {
     if (result.content_type.empty()) type.fail("expected a media type such as text/plain");
     check_header(type, "Content-Type", result.content_type);
   }
-  result.max_output_size =
-      static_cast<std::size_t>(attrs.get_int("maxOutputSize", static_cast<std::int64_t>(kDefaultMaxOutputSize), 1));
+  result.max_output_size = static_cast<std::size_t>(
+      attrs.get_int(map.at("maxOutputSize"), static_cast<std::int64_t>(result.max_output_size)));
   return result;
 }
 

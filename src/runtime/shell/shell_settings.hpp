@@ -28,6 +28,10 @@ struct ShellAttributes {
   std::size_t max_output_size = kDefaultMaxOutputSize;  // `maxOutputSize`, bytes of stdout
 };
 
+// The shell runtime's spec.runtimeAttributes; defaults from ShellAttributes'
+// members.
+const ConfigMap& shell_config_map();
+
 // Reads and checks spec.runtimeAttributes. Throws ConfigError at the
 // offending key (an unbalanced quote in `arguments`, a non-string header).
 ShellAttributes read_shell_attributes(const FunctionConfig& config);

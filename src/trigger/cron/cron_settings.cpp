@@ -5,14 +5,48 @@
 namespace edgefn {
 namespace {
 
+ConfigMap make_event_map() {
+  const CronEventTemplate defaults;
+  ConfigMap map{"event", "", {}, {}};
+  map.keys = {
+      {.name = "body", .default_value = defaults.body, .help = "the event's body"},
+      {.name = "headers",
+       .type = KeyType::kMapping,
+       .help = "header names to values (strings or integers); `Content-Type` sets the content type"},
+      {.name = "path", .default_value = defaults.path, .help = "the event's path"},
+      {.name = "method", .default_value = defaults.method, .help = "the event's method; none unless set, as in Nuclio"},
+  };
+  return map;
+}
+
+ConfigMap make_cron_map() {
+  static const ConfigMap event = make_event_map();
+  ConfigMap map{"cron", "spec.triggers.<name>.attributes", {}, {}};
+  map.keys = {
+      {.name = "interval",
+       .type = KeyType::kDuration,
+       .help = "ticks at a fixed rate, at start + k × interval; exactly one of `interval` and `schedule`"},
+      {.name = "schedule", .help = "a cron schedule in Nuclio's (robfig/cron v3) syntax, see below"},
+      {.name = "timezone",
+       .default_note = "the host's",
+       .help = "IANA zone the schedule is evaluated in (`Europe/Berlin`, `UTC`, `Local`)"},
+      {.name = "event",
+       .type = KeyType::kMapping,
+       .help = "the synthetic event every tick carries (see `cron.event`)",
+       .fields = &event},
+  };
+  add_ignored(map, {"concurrencyPolicy", "jobBackoffLimit"}, "Kubernetes CronJob mode");
+  return map;
+}
+
+// Keys and types were checked with the attributes (see cron_config_map()).
 CronEventTemplate read_event(const ConfigNode& node) {
   CronEventTemplate event;
   if (!node.defined()) return event;
   if (!node.is_map()) node.fail("expected a mapping with body, headers, path, method");
-  node.check_keys({"body", "headers", "path", "method"});
-  event.body = node.get_string("body");
-  event.path = node.get_string("path");
-  event.method = node.get_string("method");
+  event.body = node.get_string("body", event.body);
+  event.path = node.get_string("path", event.path);
+  event.method = node.get_string("method", event.method);
   ConfigNode headers = node.child("headers");
   if (headers.defined()) {
     if (!headers.is_map()) headers.fail("expected a mapping of header names to values");
@@ -39,6 +73,11 @@ cctz::time_zone read_zone(const ConfigNode& node) {
 
 }  // namespace
 
+const ConfigMap& cron_config_map() {
+  static const ConfigMap map = make_cron_map();
+  return map;
+}
+
 CronSettings read_cron_settings(const TriggerConfig& trigger) {
   const auto needs = [&] {
     return "cron trigger '" + trigger.name +
@@ -47,7 +86,7 @@ CronSettings read_cron_settings(const TriggerConfig& trigger) {
   if (!trigger.attributes || !trigger.attributes->defined()) throw ConfigError(trigger.mark, needs());
   const ConfigNode& attrs = *trigger.attributes;
   if (!attrs.is_map()) attrs.fail("expected a mapping");
-  attrs.check_keys({"interval", "schedule", "timezone", "event"}, {"concurrencyPolicy", "jobBackoffLimit"});
+  attrs.check_keys(cron_config_map());
 
   CronSettings s;
   const ConfigNode interval = attrs.child("interval");

@@ -36,6 +36,10 @@ struct CronSettings {
   CronEventTemplate event;
 };
 
+// The cron trigger's attributes (spec.triggers.<name>.attributes), with
+// `event` nested; defaults from CronEventTemplate's members.
+const ConfigMap& cron_config_map();
+
 // Reads and checks the trigger's attributes. Throws ConfigError at the
 // offending value (file:line:col, key path, which field of a schedule).
 // Start-up thread; may read zone files.

@@ -31,18 +31,118 @@ void parse_listen_address(const std::string& text, const std::string& what, std:
 
 namespace {
 
-void read_cors(const ConfigNode& node, CorsSettings& cors) {
+// 1 TiB: a bound that keeps a body limit far from overflowing counters.
+constexpr std::int64_t kMaxRequestBodySize = std::int64_t{1} << 40;
+
+ConfigMap make_cors_map() {
+  const CorsSettings defaults;
+  ConfigMap map{"cors", "", {}, {}};
+  map.keys = {
+      {.name = "enabled",
+       .type = KeyType::kBool,
+       .default_value = default_text(defaults.enabled),
+       .help = "answer preflight (`OPTIONS`) requests and add CORS headers to responses"},
+      {.name = "allowOrigins",
+       .type = KeyType::kStringList,
+       .default_value = default_text(defaults.allow_origins),
+       .help = "origins allowed to call the function"},
+      {.name = "allowMethods",
+       .type = KeyType::kStringList,
+       .default_value = default_text(defaults.allow_methods),
+       .help = "methods a preflight request may ask for"},
+      {.name = "allowHeaders",
+       .type = KeyType::kStringList,
+       .default_value = default_text(defaults.allow_headers),
+       .help = "request headers a preflight request may ask for"},
+      {.name = "exposeHeaders",
+       .type = KeyType::kStringList,
+       .default_value = default_text(defaults.expose_headers),
+       .help = "response headers the browser may show to the page"},
+      {.name = "allowCredentials",
+       .type = KeyType::kBool,
+       .default_value = default_text(defaults.allow_credentials),
+       .help = "allow requests with cookies or HTTP authentication"},
+      {.name = "preflightMaxAgeSeconds",
+       .type = KeyType::kInteger,
+       .min = -1,
+       .max = 86400 * 365,
+       .default_value = default_text(defaults.preflight_max_age_seconds),
+       .default_note = "not sent",
+       .help = "how long a browser may cache a preflight answer; -1 sends no `Access-Control-Max-Age`"},
+  };
+  return map;
+}
+
+ConfigMap make_http_map() {
+  static const ConfigMap cors = make_cors_map();
+  const HttpSettings defaults;
+  ConfigMap map{"http", "spec.triggers.<name>.attributes", {}, {}};
+  map.keys = {
+      {.name = "port",
+       .type = KeyType::kInteger,
+       .min = 0,
+       .max = 65535,
+       .default_value = default_text(defaults.port),
+       .help = "listen port when there is no `url` (and no `--http-listen`); 0 picks a free port"},
+      {.name = "maxRequestBodySize",
+       .type = KeyType::kInteger,
+       .min = 0,
+       .max = kMaxRequestBodySize,
+       .default_value = default_text(defaults.max_request_body_size),
+       .default_note = byte_size_note(defaults.max_request_body_size),
+       .help = "bytes; a larger body answers 413"},
+      {.name = "maxHeaderSize",
+       .type = KeyType::kInteger,
+       .min = 1024,
+       .max = 1 << 20,
+       .default_value = default_text(defaults.max_header_size),
+       .default_note = byte_size_note(defaults.max_header_size),
+       .help = "bytes; larger request headers answer 431"},
+      {.name = "maxConnections",
+       .type = KeyType::kInteger,
+       .min = 1,
+       .max = 1'000'000,
+       .default_value = default_text(defaults.max_connections),
+       .help = "connections beyond this answer 503 and are closed"},
+      {.name = "readHeaderTimeout",
+       .type = KeyType::kDuration,
+       .default_value = default_text(defaults.header_timeout),
+       .help = "time to receive a whole request header, from its first byte"},
+      {.name = "readBodyTimeout",
+       .type = KeyType::kDuration,
+       .default_value = default_text(defaults.body_timeout),
+       .help = "longest pause between two reads of a request body"},
+      {.name = "keepAliveTimeout",
+       .type = KeyType::kDuration,
+       .default_value = default_text(defaults.keep_alive_timeout),
+       .help = "an idle keep-alive connection is closed after this"},
+      {.name = "writeTimeout",
+       .type = KeyType::kDuration,
+       .default_value = default_text(defaults.send_timeout),
+       .help = "time to send a response to a client that stopped reading"},
+      {.name = "cors",
+       .type = KeyType::kMapping,
+       .default_note = "disabled",
+       .help = "cross-origin requests (see `http.cors`)",
+       .fields = &cors},
+  };
+  add_ignored(map, {"ingresses", "serviceType", "externalIPAddresses"}, "Kubernetes networking");
+  add_ignored(map, {"exposeHeaders"}, "");
+  return map;
+}
+
+// Keys and types were checked with the attributes (see http_config_map()).
+void read_cors(const ConfigNode& node, const ConfigMap& map, CorsSettings& cors) {
   if (!node.defined()) return;
   if (!node.is_map()) node.fail("expected a mapping with enabled, allowOrigins, allowMethods, ...");
-  node.check_keys({"enabled", "allowOrigins", "allowMethods", "allowHeaders", "allowCredentials",
-                   "preflightMaxAgeSeconds", "exposeHeaders"});
-  cors.enabled = node.get_bool("enabled", false);
+  cors.enabled = node.get_bool("enabled", cors.enabled);
   if (auto n = node.child("allowOrigins"); n.defined()) cors.allow_origins = n.as_string_list();
   if (auto n = node.child("allowMethods"); n.defined()) cors.allow_methods = n.as_string_list();
   if (auto n = node.child("allowHeaders"); n.defined()) cors.allow_headers = n.as_string_list();
   if (auto n = node.child("exposeHeaders"); n.defined()) cors.expose_headers = n.as_string_list();
-  cors.allow_credentials = node.get_bool("allowCredentials", false);
-  cors.preflight_max_age_seconds = static_cast<int>(node.get_int("preflightMaxAgeSeconds", -1, -1, 86400 * 365));
+  cors.allow_credentials = node.get_bool("allowCredentials", cors.allow_credentials);
+  cors.preflight_max_age_seconds =
+      static_cast<int>(node.get_int(map.at("preflightMaxAgeSeconds"), cors.preflight_max_age_seconds));
 }
 
 std::chrono::milliseconds millis(std::chrono::nanoseconds d) {
@@ -51,27 +151,29 @@ std::chrono::milliseconds millis(std::chrono::nanoseconds d) {
 
 }  // namespace
 
+const ConfigMap& http_config_map() {
+  static const ConfigMap map = make_http_map();
+  return map;
+}
+
 HttpSettings read_http_settings(const TriggerConfig& trigger, const std::string& listen_override) {
   HttpSettings s;
   std::optional<ConfigNode> attrs;
   if (trigger.attributes && trigger.attributes->defined()) {
     attrs = trigger.attributes;
     if (!attrs->is_map()) attrs->fail("expected a mapping");
-    attrs->check_keys({"port", "maxRequestBodySize", "cors", "maxHeaderSize", "maxConnections", "readHeaderTimeout",
-                       "readBodyTimeout", "keepAliveTimeout", "writeTimeout"},
-                      {"ingresses", "serviceType", "externalIPAddresses", "exposeHeaders"});
+    const ConfigMap& map = http_config_map();
+    attrs->check_keys(map);
     s.max_request_body_size = static_cast<std::uint64_t>(
-        attrs->get_int("maxRequestBodySize", static_cast<std::int64_t>(s.max_request_body_size), 0,
-                       std::int64_t{1} << 40));
-    s.max_header_size = static_cast<std::uint32_t>(attrs->get_int("maxHeaderSize", s.max_header_size, 1024, 1 << 20));
-    s.max_connections =
-        static_cast<std::size_t>(attrs->get_int("maxConnections", static_cast<std::int64_t>(s.max_connections), 1,
-                                                1'000'000));
+        attrs->get_int(map.at("maxRequestBodySize"), static_cast<std::int64_t>(s.max_request_body_size)));
+    s.max_header_size = static_cast<std::uint32_t>(attrs->get_int(map.at("maxHeaderSize"), s.max_header_size));
+    s.max_connections = static_cast<std::size_t>(
+        attrs->get_int(map.at("maxConnections"), static_cast<std::int64_t>(s.max_connections)));
     s.header_timeout = millis(attrs->get_duration("readHeaderTimeout", s.header_timeout));
     s.body_timeout = millis(attrs->get_duration("readBodyTimeout", s.body_timeout));
     s.keep_alive_timeout = millis(attrs->get_duration("keepAliveTimeout", s.keep_alive_timeout));
     s.send_timeout = millis(attrs->get_duration("writeTimeout", s.send_timeout));
-    read_cors(attrs->child("cors"), s.cors);
+    read_cors(attrs->child("cors"), *map.at("cors").fields, s.cors);
   }
 
   if (!listen_override.empty()) {
@@ -80,7 +182,7 @@ HttpSettings read_http_settings(const TriggerConfig& trigger, const std::string&
     parse_listen_address(trigger.url, trigger.mark.to_string() + ": spec.triggers." + trigger.name + ".url", s.host,
                          s.port);
   } else if (attrs && attrs->child("port").defined()) {
-    s.port = static_cast<std::uint16_t>(attrs->child("port").as_int(0, 65535));
+    s.port = static_cast<std::uint16_t>(attrs->get_int(http_config_map().at("port"), s.port));
   }
   return s;
 }

@@ -37,6 +37,10 @@ struct HttpSettings {
   CorsSettings cors;
 };
 
+// The http trigger's attributes (spec.triggers.<name>.attributes), with
+// `cors` nested; defaults from HttpSettings' and CorsSettings' members.
+const ConfigMap& http_config_map();
+
 // Reads the trigger's url and attributes. `listen_override` is
 // --http-listen ("host:port"), which wins when not empty. Throws ConfigError.
 HttpSettings read_http_settings(const TriggerConfig& trigger, const std::string& listen_override = {});

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "app/kinds.hpp"
 #include "app/processor_app.hpp"
 #include "config/config_error.hpp"
 #include "log/log.hpp"
@@ -14,6 +15,42 @@ namespace {
 
 constexpr int kExitStartFailed = 1;
 constexpr int kExitBadConfig = 2;
+
+// `processor config-keys [SECTION]`: a Markdown table per section, the same
+// tables as in docs/configuration.md. A section also selects its nested ones
+// ("http" prints http.cors too).
+int print_config_keys(const std::string& wanted) {
+  using namespace edgefn;
+  std::vector<ConfigSection> sections;
+  std::vector<std::string> names;
+  for (const ConfigMap* map : config_maps()) {
+    for (ConfigSection& section : sections_of(*map)) {
+      names.push_back(section.name);
+      if (wanted.empty() || section.name == wanted || section.name.rfind(wanted + ".", 0) == 0) {
+        sections.push_back(std::move(section));
+      }
+    }
+  }
+  if (sections.empty()) {
+    std::string message = "config-keys: unknown section '" + wanted + "'";
+    if (auto suggestion = nearest_key(wanted, names)) message += " (did you mean '" + *suggestion + "'?)";
+    std::string list;
+    for (const auto& name : names) list += (list.empty() ? "" : ", ") + name;
+    std::cerr << message << "; sections: " << list << "\n";
+    return kExitBadConfig;
+  }
+  for (std::size_t i = 0; i < sections.size(); ++i) {
+    std::cout << (i ? "\n" : "") << "## " << sections[i].name << ": `" << sections[i].where << "`\n\n"
+              << markdown_table(*sections[i].map);
+  }
+  return 0;
+}
+
+std::string section_names() {
+  std::string out;
+  for (const edgefn::ConfigMap* map : edgefn::config_maps()) out += (out.empty() ? "" : ", ") + map->name;
+  return out;
+}
 
 }  // namespace
 
@@ -55,6 +92,11 @@ int main(int argc, char** argv) {
   auto* validate = cli.add_subcommand("validate", "check a function.yaml and exit 0, or 2 naming file:line:col");
   validate->add_option("--config,-c", validate_file, "function.yaml to check")->required();
 
+  std::string keys_section;
+  auto* config_keys = cli.add_subcommand(
+      "config-keys", "print the function.yaml keys of SECTION (default: all) as Markdown tables: type, default, help");
+  config_keys->add_option("section", keys_section, "one of " + section_names() + " (or a nested one, e.g. http.cors)");
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -62,6 +104,7 @@ int main(int argc, char** argv) {
     int code = cli.exit(e);
     return code == 0 ? 0 : kExitBadConfig;
   }
+  if (*config_keys) return print_config_keys(keys_section);
 
   spdlog::level::level_enum level;
   if (!parse_log_level(log_level, level)) {

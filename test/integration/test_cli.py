@@ -123,5 +123,66 @@ class DefaultTriggerTest(unittest.TestCase):
                 self.assertEqual(proc.terminate(), 0)
 
 
+def config_key_sections(*args):
+    """`processor config-keys` output as {section: (where, table)}."""
+    r = run_cli("config-keys", *args)
+    if r.returncode != 0:
+        raise AssertionError(r.stdout + r.stderr)
+    sections = {}
+    for chunk in re.split(r"^## ", r.stdout, flags=re.M)[1:]:
+        heading, _, table = chunk.partition("\n\n")
+        name, _, where = heading.partition(": ")
+        sections[name] = (where.strip("`"), table.rstrip("\n"))
+    return sections
+
+
+class ConfigKeysTest(unittest.TestCase):
+    # The sections config loading reads itself: their rows in
+    # docs/configuration.md say more than one line of help, so only their
+    # keys are checked there. Every kind's table is the generated one.
+    LOADER_SECTIONS = {"metadata", "spec", "spec.build", "trigger"}
+
+    @classmethod
+    def setUpClass(cls):
+        with open(os.path.join(SOURCE_DIR, "docs", "configuration.md")) as f:
+            cls.docs = f.read()
+        cls.sections = config_key_sections()
+
+    def test_prints_a_section_with_its_nested_ones_or_names_the_sections(self):
+        http = config_key_sections("http")
+        self.assertEqual(list(http), ["http", "http.cors"])
+        self.assertEqual(http["http"][0], "spec.triggers.<name>.attributes")
+        self.assertIn("| `maxRequestBodySize` | integer, 0 to 1099511627776 | `4194304` (4 MiB) |", http["http"][1])
+        self.assertEqual(list(config_key_sections("http.cors")), ["http.cors"])
+        r = run_cli("config-keys", "htp")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown section 'htp' (did you mean 'http'?); sections: metadata, spec,", r.stderr)
+
+    def test_every_kind_has_a_section(self):
+        for name in ("http", "http.cors", "cron", "cron.event", "native", "shell"):
+            self.assertIn(name, self.sections)
+
+    def test_docs_show_each_kinds_table_as_generated(self):
+        for name, (where, table) in self.sections.items():
+            if name in self.LOADER_SECTIONS:
+                continue
+            with self.subTest(section=name):
+                self.assertTrue(table in self.docs,
+                                f"docs/configuration.md lacks the table of `processor config-keys {name}`, or "
+                                f"it differs: paste the command's output\n{table}")
+
+    def test_docs_name_every_declared_key(self):
+        # A key counts when it is in the first cell of a table row, as
+        # `key` or within a dotted name (`build.path` names build and path).
+        documented = set()
+        for row in re.findall(r"^\| ([^|]*) \|", self.docs, flags=re.M):
+            for name in re.findall(r"`([^`]+)`", row):
+                documented.update(name.split("."))
+        for name, (where, table) in self.sections.items():
+            for key in re.findall(r"^\| `([^`]+)` \|", table, flags=re.M):
+                with self.subTest(section=name, key=key):
+                    self.assertTrue(key in documented, f"docs/configuration.md has no row for {where}.{key}")
+
+
 if __name__ == "__main__":
     unittest.main()

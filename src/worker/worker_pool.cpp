@@ -183,6 +183,9 @@ void WorkerPool::submit(std::shared_ptr<Request> request) noexcept {
     if (stopping_) {
       request->stage = Request::Stage::kDone;
       actions.failures.emplace_back(request, dispatch_error(DispatchError::Code::kStopping, "processor is stopping"));
+    } else if (request->options.cancel && request->options.cancel->cancelled()) {
+      request->stage = Request::Stage::kDone;
+      actions.failures.emplace_back(request, dispatch_error(DispatchError::Code::kCancelled, "cancelled before it started"));
     } else {
       enqueue_locked(request, actions);
     }
@@ -339,17 +342,22 @@ void WorkerPool::start_event(Worker* worker, std::shared_ptr<Request> request) n
         auto r = weak.lock();
         if (ec || !r || r->claimed.exchange(true)) return;
         worker->timeouts.fetch_add(1, std::memory_order_relaxed);
+        {
+          // Before the client hears of the timeout: whoever it tells next
+          // (a /status request) sees the worker abandoned.
+          std::lock_guard run_lock(r->run_mutex);
+          if (!r->finished) {
+            {
+              std::lock_guard pool_lock(mutex_);
+              worker->abandoned = true;
+            }
+            worker->runtime->abandon();
+          }
+        }
         asio::post(r->work, [r] {
           auto done = std::move(r->done);
           done(tl::make_unexpected(dispatch_error(DispatchError::Code::kTimedOut, "event timeout exceeded")));
         });
-        std::lock_guard run_lock(r->run_mutex);
-        if (r->finished) return;
-        {
-          std::lock_guard pool_lock(mutex_);
-          worker->abandoned = true;
-        }
-        worker->runtime->abandon();
       });
     }
   }

@@ -18,7 +18,7 @@ TEST_CASE("failed starts back off from 1 s, doubling up to 30 s, until a READY")
   CHECK(p.failed_start() == 1s);
 }
 
-TEST_CASE("a process that dies after READY is replaced at once; quick deaths in a row back off") {
+TEST_CASE("a process that dies after READY is replaced at once, quick deaths in a row back off") {
   RestartPolicy p;
   CHECK(p.ended_after_ready(50ms, false) == 0ms);
   CHECK(p.ended_after_ready(50ms, false) == 1s);

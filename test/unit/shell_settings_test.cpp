@@ -101,7 +101,7 @@ TEST_CASE("a #! interpreter that does not exist is a start error") {
                     Catch::Contains("/nonexistent/interp, which is not an executable file"));
 }
 
-TEST_CASE("a command on PATH runs directly; a missing handler is a start error") {
+TEST_CASE("a command on PATH runs directly, a missing handler is a start error") {
   TempDir dir;
   auto c = resolve_shell_command("tr", dir.path, kPath);
   REQUIRE(c.prefix.size() == 1);

@@ -247,7 +247,7 @@ TEST_CASE("stopping a pool fails its waiters with stopping and stops every worke
   CHECK(s.result(late).error().code == DispatchError::Code::kStopping);
 }
 
-TEST_CASE("events go only to ready workers; one waits for a worker to become ready") {
+TEST_CASE("events go only to ready workers, one waits for a worker to become ready") {
   Scripted s(1, /*ready=*/false);
   CHECK(s.pool->ready_workers() == 0);
   bool became_ready = false;
@@ -285,7 +285,7 @@ TEST_CASE("an event a worker could not take goes back to the front of the queue"
   CHECK(s.result(first)->body == "served");
 }
 
-TEST_CASE("events with the same ordering key run one at a time, in order; other keys run beside them") {
+TEST_CASE("events with the same ordering key run one at a time, in order, other keys run beside them") {
   Scripted s(3);
   DispatchOptions a;
   a.ordering_key = "partition-0";
@@ -340,7 +340,7 @@ TEST_CASE("a key whose event times out waiting lets the next event of that key r
   CHECK(s.result(patient)->body == "patient");
 }
 
-TEST_CASE("cancelling a scope fails its events that have not started; running ones finish") {
+TEST_CASE("cancelling a scope fails its events that have not started, running ones finish") {
   Scripted s(1);
   auto scope = std::make_shared<CancelScope>();
   DispatchOptions keyed;
@@ -384,7 +384,7 @@ TEST_CASE("a stream event waits as long as it takes when it has no start deadlin
   CHECK(s.result(waits)->body == "waits");
 }
 
-TEST_CASE("a response leaves the pool only with a final HTTP status; anything else is a 500") {
+TEST_CASE("a response leaves the pool only with a final HTTP status, anything else is a 500") {
   Scripted s(1);
   for (int status : {0, 42, 100, 101, 199, 600, 1000, -1}) {
     auto i = s.dispatch("x");
@@ -408,7 +408,7 @@ TEST_CASE("a response leaves the pool only with a final HTTP status; anything el
   }
 }
 
-TEST_CASE("a crashed worker's event fails with crashed; a stopping one with stopping") {
+TEST_CASE("a crashed worker's event fails with crashed, a stopping one with stopping") {
   Scripted s(1);
   auto crashed = s.dispatch("x");
   s.settle();

@@ -111,7 +111,7 @@ TEST_CASE("a response survives encode and decode", "[python][protocol]") {
   CHECK(decoded->body.size() == 12);
 }
 
-TEST_CASE("a response carries any status, and no_ack; the pool judges the status", "[python][protocol]") {
+TEST_CASE("a response carries any status, and no_ack, the pool judges the status", "[python][protocol]") {
   // A handler bug (status 0, 42, 1000) must reach the pool as a response it
   // turns into a 500, not as a broken channel that kills the worker.
   for (int status : {0, 42, 1000, -5}) {

@@ -49,13 +49,13 @@ def write_function(directory, yaml_text):
 class Processor:
     """A running processor; use as a context manager."""
 
-    def __init__(self, config_path, *extra_args, expect_ready=True, wrapper=(), env=None):
+    def __init__(self, config_path, *extra_args, expect_ready=True, wrapper=(), env=None, io_threads=2):
         """`wrapper`: a command that execs the processor (setpriv, ...);
         `env`: variables added to the processor's environment."""
         self.config_path = config_path
         self.env = {**os.environ, **env} if env else None
         self.args = [*wrapper, PROCESSOR, "--config", config_path, "--http-listen", "127.0.0.1:0",
-                     "--management-address", "127.0.0.1:0", "--io-threads", "2", *extra_args]
+                     "--management-address", "127.0.0.1:0", "--io-threads", str(io_threads), *extra_args]
         self.expect_ready = expect_ready
         self.lines = []
         self._lock = threading.Lock()

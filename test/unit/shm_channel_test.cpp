@@ -203,20 +203,19 @@ TEST_CASE("an interrupt wakes a sleeping async receive with kWouldBlock, a messa
   asio::io_context io;
   AsyncChannel async(io.get_executor(), channel);
   std::vector<ChannelStatus> results;
+  std::thread sender;
   asio::co_spawn(
       io,
       [&]() -> awaitable<void> {
         Message m;
         results.push_back(co_await async.receive(m, false));
+        // Only now does the worker speak: the first wake was the interrupt.
+        sender = std::thread([&] { worker.hello(); });
         results.push_back(co_await async.receive(m, false));
       },
       asio::detached);
-  std::thread sender;
   asio::steady_timer timer(io, 20ms);
-  timer.async_wait([&](error_code) {
-    async.interrupt();
-    sender = std::thread([&] { worker.hello(); });
-  });
+  timer.async_wait([&](error_code) { async.interrupt(); });
   io.run_for(10s);
   if (sender.joinable()) sender.join();
   REQUIRE(results.size() == 2);

@@ -1,13 +1,15 @@
 /*
- * edgefn shared-memory channel, protocol version 1: segment, rings, frames,
- * messages, doorbell. This comment is the protocol's one description; the
- * message encodings (event, response, log) are in codec.hpp, and
- * runtimes/python/edgefn_channel.py repeats the whole of it for its side.
- * Everything is little-endian; both ends run on the same host.
+ * edgefn shared-memory channel, protocol version 2: segment, rings, frames,
+ * messages, doorbell. This comment is the transport's one description; the
+ * heads' encoding rules and HELLO are in codec.hpp, the Python worker's
+ * messages (event, response, log, ...) in
+ * runtime/python/worker_protocol.hpp, and runtimes/python/edgefn_channel.py
+ * repeats the whole of it for its side. Everything is little-endian; both
+ * ends run on the same host.
  *
- * SEGMENT. One POSIX shared-memory object per worker, /dev/shm/<name>,
- * created by the daemon with mode 0600, named
- * edgefn-<daemon pid>-<worker label>-<random hex> (segment.hpp):
+ * SEGMENT. One anonymous memfd per worker, created by the daemon, sealed
+ * against shrinking, growing and further seals, and inherited by the worker
+ * as a descriptor (segment.hpp); nothing has a name:
  *
  *   0       control block, 4096 bytes (edgefn_shm_control, below), written
  *           once by the daemon before the worker starts, read-only after

@@ -234,10 +234,11 @@ void thread_main(std::shared_ptr<ThreadState> s) {
     }
   }
   s->exited = true;
-  const bool abandoned = !s->on_exit;  // stop() stopped waiting for this thread
-  auto on_exit = std::move(s->on_exit);
+  auto on_exit = std::move(s->on_exit);  // empty when stop() stopped waiting for this thread
   lock.unlock();
-  if (!abandoned && s->handler.shutdown) s->handler.shutdown(s->state);
+  // The last handler call has returned, on this very thread: the state is
+  // free to go, even when the stop gave up waiting long ago.
+  if (s->handler.shutdown) s->handler.shutdown(s->state);
   if (on_exit) on_exit();
 }
 

@@ -51,8 +51,8 @@ struct NativeSettings {
 // everything it touches (the job, the handler's state, the library): when
 // stop() gives up on a handler that never returns, the thread is left
 // behind and may finish at any later time without touching anything
-// freed. Its event is then answered kStopping, and its shutdown hook never
-// runs (the handler may still be using its state).
+// freed. Its event is then answered kStopping, and its shutdown hook runs
+// on that thread once the handler returns.
 std::unique_ptr<Runtime> make_native_runtime(NativeSettings settings);
 
 }  // namespace edgefn

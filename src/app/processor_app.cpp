@@ -68,10 +68,8 @@ class Processor {
 
     auto guard = asio::make_work_guard(io_);
     work_guard_.emplace(std::move(guard));
-    const int threads = options_.io_threads > 0 ? options_.io_threads
-                                                : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     std::vector<std::thread> extra;
-    for (int i = 1; i < threads; ++i) extra.emplace_back([this] { run_io(); });
+    for (int i = 1; i < io_threads_; ++i) extra.emplace_back([this] { run_io(); });
     run_io();
     for (auto& t : extra) t.join();
     int left = 0;
@@ -113,7 +111,7 @@ class Processor {
       }
       const auto* kind = find_trigger_kind(tc.kind);
       if (!kind) throw StartError("trigger kind '" + tc.kind + "' is not built in");
-      TriggerContext context{io_, config_, tc, *pool, metrics_, host_, options_.dev_mode};
+      TriggerContext context{io_, config_, tc, *pool, metrics_, host_, options_.dev_mode, io_threads_ == 1};
       triggers_.push_back({kind->create(context, KindOverrides{options_.http_listen}), &tc, pool.get()});
     }
     if (triggers_.empty()) throw StartError("no enabled triggers: nothing would ever call the handler");
@@ -274,7 +272,11 @@ class Processor {
   // Before io_: handlers still queued when io_ is destroyed update metrics
   // as they are destroyed.
   MetricsRegistry metrics_;
-  asio::io_context io_;
+  const int io_threads_ = options_.io_threads > 0
+                              ? options_.io_threads
+                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // The hint tells Asio whether its scheduler needs to coordinate threads.
+  asio::io_context io_{io_threads_};
   // Before the pools and triggers, which hold it.
   Host host_;
   std::map<std::string, std::unique_ptr<WorkerPool>> pools_;

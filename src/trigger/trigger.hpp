@@ -37,6 +37,9 @@ struct TriggerContext {
   MetricsRegistry& metrics;
   Host& host;             // where a kind registers its outputs and ack sinks
   bool dev_mode = false;  // error details (tracebacks) may go to clients
+  // One thread runs `io`: every handler is in an implicit strand, and an
+  // explicit one (a lock and a queue per completion) would only cost time.
+  bool single_threaded_io = false;
 };
 
 class Trigger {

@@ -59,7 +59,7 @@ using Request = boost::beast::http::request<GrowingBody>;
 
 struct Core {
   Core(asio::io_context& context, TriggerInfo trigger_info, HttpSettings http_settings, Dispatcher& dispatcher,
-       std::chrono::milliseconds availability, bool dev, Counters metric_counters,
+       std::chrono::milliseconds availability, bool dev, bool single_threaded, Counters metric_counters,
        std::shared_ptr<spdlog::logger> trigger_logger)
       : io(context),
         info(std::move(trigger_info)),
@@ -67,6 +67,7 @@ struct Core {
         pool(dispatcher),
         availability_timeout(availability),
         dev_mode(dev),
+        single_threaded_io(single_threaded),
         counters(metric_counters),
         logger(std::move(trigger_logger)) {}
 
@@ -76,6 +77,7 @@ struct Core {
   Dispatcher& pool;
   std::chrono::milliseconds availability_timeout;
   bool dev_mode;
+  bool single_threaded_io;  // one I/O thread: sessions need no strand of their own
   Counters counters;
   std::shared_ptr<spdlog::logger> logger;
 

@@ -1,6 +1,7 @@
 // processor: CLI11 -> app. Exit codes: 0 clean stop, 1 failed start, 2 bad
 // config or usage.
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -81,6 +82,9 @@ int main(int argc, char** argv) {
   cli.add_option("--management-address", options.management_address,
                  "host:port of /live, /ready, /status and /metrics (port 0 picks a free port)")
       ->capture_default_str();
+  cli.add_option("--management-token-file", options.management_token_file,
+                 "file holding the bearer token /status and /metrics require (or EDGEFN_MANAGEMENT_TOKEN); "
+                 "required when --management-address is not a loopback address");
   cli.add_option("--drain-timeout", drain_timeout, "how long SIGTERM waits for in-flight events")
       ->capture_default_str();
   std::vector<std::string> function_urls;
@@ -137,6 +141,11 @@ int main(int argc, char** argv) {
       options.function_urls[entry.substr(0, eq)] = entry.substr(eq + 1);
     }
     options.drain_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*drain);
+    if (const char* token = std::getenv("EDGEFN_MANAGEMENT_TOKEN")) {
+      options.management_token_from_environment = token;
+      // Workers inherit the environment; handlers have no business with it.
+      ::unsetenv("EDGEFN_MANAGEMENT_TOKEN");
+    }
     options.config_file = config_file;
     return run_processor(options);
   } catch (const ConfigError& e) {

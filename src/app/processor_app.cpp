@@ -12,6 +12,7 @@
 #include "config/config_error.hpp"
 #include "config/config_loader.hpp"
 #include "control/management_server.hpp"
+#include "control/management_token.hpp"
 #include "host/host_services.hpp"
 #include "log/log.hpp"
 #include "trigger/http/http_settings.hpp"
@@ -53,8 +54,12 @@ class Processor {
   int run() {
     build();
     asio::ip::tcp::endpoint management_endpoint = resolve_management_address();
+    std::string token =
+        load_management_token(options_.management_token_file, options_.management_token_from_environment);
+    require_token_off_loopback(management_endpoint, token);
     management_.emplace(io_, management_endpoint,
-                        ManagementHooks{[this] { return ready(); }, [this] { return status_json(); }, &metrics_});
+                        ManagementHooks{[this] { return ready(); }, [this] { return status_json(); }, &metrics_},
+                        ManagementAccess{std::move(token)});
     log_->info("management server on {}:{}", management_->local_endpoint().address().to_string(),
                management_->local_endpoint().port());
     for (auto& [name, pool] : pools_) pool->start();

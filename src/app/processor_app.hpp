@@ -12,6 +12,8 @@ struct AppOptions {
   std::filesystem::path config_file;
   std::string http_listen;                          // --http-listen; empty: from the config
   std::string management_address = "127.0.0.1:8082";
+  std::filesystem::path management_token_file;      // --management-token-file
+  std::string management_token_from_environment;    // EDGEFN_MANAGEMENT_TOKEN
   int io_threads = 0;                               // 0: one per core
   std::chrono::milliseconds drain_timeout{30'000};
   bool dev_mode = false;

@@ -60,14 +60,39 @@ struct Connection {
   beast::tcp_stream stream;
 };
 
+// What the server refuses, by reason, when it has a metrics registry.
+struct Refusals {
+  explicit Refusals(MetricsRegistry* metrics) {
+    if (!metrics) return;
+    const std::string name = "edgefn_management_rejected_total";
+    const std::string help = "management requests and connections refused, by reason";
+    unauthorized = &metrics->counter(name, help, {{"reason", "unauthorized"}});
+    too_many_connections = &metrics->counter(name, help, {{"reason", "too_many_connections"}});
+    bad_request = &metrics->counter(name, help, {{"reason", "bad_request"}});
+  }
+  static void count(Counter* counter) {
+    if (counter) counter->inc();
+  }
+  Counter* unauthorized = nullptr;
+  Counter* too_many_connections = nullptr;
+  Counter* bad_request = nullptr;
+};
+
 struct ServerState {
-  ServerState(asio::io_context& context, ManagementHooks h)
-      : io(context), acceptor(asio::make_strand(context)), hooks(std::move(h)), log(get_logger("control.management")) {}
+  ServerState(asio::io_context& context, ManagementHooks h, ManagementAccess a)
+      : io(context),
+        acceptor(asio::make_strand(context)),
+        hooks(std::move(h)),
+        access(std::move(a)),
+        refusals(hooks.metrics),
+        log(get_logger("control.management")) {}
 
   asio::io_context& io;
   tcp::acceptor acceptor;  // used only on its strand once start() was called
   tcp::endpoint endpoint;  // written before start(), read-only afterwards
   const ManagementHooks hooks;
+  const ManagementAccess access;
+  const Refusals refusals;
   const std::shared_ptr<spdlog::logger> log;
   std::atomic<bool> stopping{false};
 
@@ -86,6 +111,61 @@ Response make_response(http::status status, unsigned version, std::string_view c
   return res;
 }
 
+// Compares in time that depends only on the lengths, so that a client
+// cannot find the token a byte at a time by timing 401s.
+bool same_secret(std::string_view given, std::string_view expected) {
+  if (given.size() != expected.size()) return false;
+  unsigned char difference = 0;
+  for (std::size_t i = 0; i < given.size(); ++i) {
+    difference |= static_cast<unsigned char>(given[i] ^ expected[i]);
+  }
+  return difference == 0;
+}
+
+bool authorized(const State& state, const Request& req) {
+  if (state.access.bearer_token.empty()) return true;
+  std::string_view credentials = req[http::field::authorization];
+  constexpr std::string_view kScheme = "bearer ";
+  if (credentials.size() <= kScheme.size() || !beast::iequals(credentials.substr(0, kScheme.size()), kScheme)) {
+    return false;
+  }
+  credentials.remove_prefix(kScheme.size());
+  while (!credentials.empty() && credentials.front() == ' ') credentials.remove_prefix(1);
+  return same_secret(credentials, state.access.bearer_token);
+}
+
+bool open_to_probes(std::string_view path) { return path == "/live" || path == "/ready"; }
+
+Response answer(const State& state, const Request& req, std::string_view path) {
+  const auto& hooks = state.hooks;
+  if (!open_to_probes(path) && !authorized(state, req)) {
+    Refusals::count(state.refusals.unauthorized);
+    auto res = make_response(http::status::unauthorized, req.version(), kTextPlain, "a bearer token is required");
+    res.set(http::field::www_authenticate, "Bearer realm=\"edgefn\"");
+    return res;
+  }
+  try {
+    if (path == "/live") return make_response(http::status::ok, req.version(), kTextPlain, "ok");
+    if (path == "/ready") {
+      const bool ready = !hooks.ready || hooks.ready();
+      return ready ? make_response(http::status::ok, req.version(), kTextPlain, "ready")
+                   : make_response(http::status::service_unavailable, req.version(), kTextPlain, "not ready");
+    }
+    if (path == "/status") {
+      return make_response(http::status::ok, req.version(), "application/json",
+                           hooks.status_json ? hooks.status_json() : std::string{"{}"});
+    }
+    if (path == "/metrics") {
+      return make_response(http::status::ok, req.version(), "text/plain; version=0.0.4; charset=utf-8",
+                           hooks.metrics ? hooks.metrics->prometheus_text() : std::string{});
+    }
+    return make_response(http::status::not_found, req.version(), kTextPlain, "not found");
+  } catch (const std::exception& e) {
+    state.log->error("{} {} failed: {}", std::string_view{req.method_string()}, path, e.what());
+    return make_response(http::status::internal_server_error, req.version(), kTextPlain, "internal error");
+  }
+}
+
 Response route(const State& state, const Request& req) {
   const bool head = req.method() == http::verb::head;
   if (req.method() != http::verb::get && !head) {
@@ -95,29 +175,7 @@ Response route(const State& state, const Request& req) {
   }
   std::string_view path = req.target();
   path = path.substr(0, path.find('?'));
-
-  const auto& hooks = state.hooks;
-  Response res;
-  try {
-    if (path == "/live") {
-      res = make_response(http::status::ok, req.version(), kTextPlain, "ok");
-    } else if (path == "/ready") {
-      const bool ready = !hooks.ready || hooks.ready();
-      res = ready ? make_response(http::status::ok, req.version(), kTextPlain, "ready")
-                  : make_response(http::status::service_unavailable, req.version(), kTextPlain, "not ready");
-    } else if (path == "/status") {
-      res = make_response(http::status::ok, req.version(), "application/json",
-                          hooks.status_json ? hooks.status_json() : std::string{"{}"});
-    } else if (path == "/metrics") {
-      res = make_response(http::status::ok, req.version(), "text/plain; version=0.0.4; charset=utf-8",
-                          hooks.metrics ? hooks.metrics->prometheus_text() : std::string{});
-    } else {
-      res = make_response(http::status::not_found, req.version(), kTextPlain, "not found");
-    }
-  } catch (const std::exception& e) {
-    state.log->error("{} {} failed: {}", std::string_view{req.method_string()}, path, e.what());
-    res = make_response(http::status::internal_server_error, req.version(), kTextPlain, "internal error");
-  }
+  Response res = answer(state, req, path);
   if (head) {
     res.content_length(res.body().size());
     res.body().clear();
@@ -173,6 +231,7 @@ awaitable<void> serve(std::shared_ptr<State> state, std::shared_ptr<Connection> 
       if (ec) {
         const auto status = status_for_read_error(ec);
         if (!status || state->stopping) break;
+        Refusals::count(state->refusals.bad_request);
         error_code peer_ec;
         const auto peer = stream.socket().remote_endpoint(peer_ec);
         state->log->debug("bad request from {}: {}", format_endpoint(peer), ec.message());
@@ -219,6 +278,7 @@ awaitable<void> accept_loop(std::shared_ptr<State> state) {
       std::lock_guard lock(state->mutex);
       if (state->stopping) break;
       if (state->connections.size() >= ManagementServer::kMaxConnections) {
+        Refusals::count(state->refusals.too_many_connections);
         state->log->debug("refusing a connection: {} already open", state->connections.size());
         continue;
       }
@@ -235,8 +295,9 @@ struct ManagementServer::State : ServerState {
   using ServerState::ServerState;
 };
 
-ManagementServer::ManagementServer(asio::io_context& io, const tcp::endpoint& endpoint, ManagementHooks hooks)
-    : state_(std::make_shared<State>(io, std::move(hooks))) {
+ManagementServer::ManagementServer(asio::io_context& io, const tcp::endpoint& endpoint, ManagementHooks hooks,
+                                   ManagementAccess access)
+    : state_(std::make_shared<State>(io, std::move(hooks), std::move(access))) {
   auto& acceptor = state_->acceptor;
   error_code ec;
   acceptor.open(endpoint.protocol(), ec);
@@ -261,7 +322,10 @@ void ManagementServer::start() {
     state_->started = true;
   }
   asio::co_spawn(state_->acceptor.get_executor(), accept_loop(state_), asio::detached);
-  state_->log->info("management server listening on {}", format_endpoint(state_->endpoint));
+  state_->log->info("management server listening on {}{}", format_endpoint(state_->endpoint),
+                    state_->access.bearer_token.empty() ? ""
+                                                        : " (/status and /metrics need a bearer token; "
+                                                          "/live and /ready are open)");
 }
 
 void ManagementServer::stop() noexcept {

@@ -7,6 +7,9 @@
 // /status -> 200 application/json; /metrics -> 200 Prometheus text 0.0.4;
 // other paths 404, other methods 405. HTTP/1.1 keep-alive; each connection
 // has a 30 s idle/read timeout, 8 KiB of headers and 64 KiB of body at most.
+// With a bearer token, /status and /metrics answer 401 unless the request
+// carries `Authorization: Bearer <token>`; /live and /ready stay open for
+// probes, which cannot be given secrets as easily and reveal nothing.
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -25,7 +28,11 @@ namespace edgefn {
 struct ManagementHooks {
   std::function<bool()> ready;               // any I/O thread; must be cheap and thread-safe
   std::function<std::string()> status_json;  // any I/O thread; a JSON object
-  MetricsRegistry* metrics = nullptr;
+  MetricsRegistry* metrics = nullptr;        // also counts what the server refuses
+};
+
+struct ManagementAccess {
+  std::string bearer_token;  // empty: every path is open
 };
 
 // The io_context may run on several threads: the acceptor and each
@@ -38,7 +45,8 @@ class ManagementServer {
 
   // Binds and listens at once (so port 0 resolves before start()); throws
   // StartError naming the address and the --management-address knob.
-  ManagementServer(asio::io_context& io, const asio::ip::tcp::endpoint& endpoint, ManagementHooks hooks);
+  ManagementServer(asio::io_context& io, const asio::ip::tcp::endpoint& endpoint, ManagementHooks hooks,
+                   ManagementAccess access = {});
   ~ManagementServer();  // stop()
 
   asio::ip::tcp::endpoint local_endpoint() const;  // the bound address; any thread

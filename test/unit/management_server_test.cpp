@@ -1,9 +1,13 @@
 #include "control/management_server.hpp"
 
+#include <unistd.h>
+
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -16,6 +20,7 @@
 #include <catch2/catch.hpp>
 
 #include "config/config_error.hpp"
+#include "control/management_token.hpp"
 #include "util/asio.hpp"
 
 namespace {
@@ -37,6 +42,7 @@ struct Reply {
   std::string content_type;
   std::string content_length;
   std::string allow;
+  std::string www_authenticate;
   bool keep_alive = false;
 };
 
@@ -58,9 +64,11 @@ class Client {
 
   error_code connect_error() const { return connect_error_; }
 
-  Reply request(http::verb verb, const std::string& target, bool keep_alive = true) {
+  Reply request(http::verb verb, const std::string& target, bool keep_alive = true,
+                const std::string& authorization = {}) {
     http::request<http::string_body> req{verb, target, 11};
     req.set(http::field::host, "localhost");
+    if (!authorization.empty()) req.set(http::field::authorization, authorization);
     req.keep_alive(keep_alive);
     req.prepare_payload();
     if (auto ec = run([&](auto done) { http::async_write(stream_, req, done); })) return failed(ec);
@@ -83,6 +91,7 @@ class Client {
     reply.content_type = std::string(res[http::field::content_type]);
     reply.content_length = std::string(res[http::field::content_length]);
     reply.allow = std::string(res[http::field::allow]);
+    reply.www_authenticate = std::string(res[http::field::www_authenticate]);
     reply.keep_alive = res.keep_alive();
     return reply;
   }
@@ -143,7 +152,7 @@ bool is_closed_error(const error_code& ec) {
 // the strands as the daemon does.
 class ServerFixture {
  public:
-  explicit ServerFixture(int threads = 2) {
+  explicit ServerFixture(int threads = 2, std::string bearer_token = {}) {
     edgefn::ManagementHooks hooks;
     hooks.ready = [this] { return ready.load(); };
     hooks.status_json = [this] {
@@ -151,7 +160,8 @@ class ServerFixture {
       return std::string{R"({"state":"running","workers":2})"};
     };
     hooks.metrics = &metrics;
-    server = std::make_unique<ManagementServer>(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), hooks);
+    server = std::make_unique<ManagementServer>(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), hooks,
+                                                edgefn::ManagementAccess{std::move(bearer_token)});
     server->start();
     for (int i = 0; i < threads; ++i) {
       threads_.emplace_back([this] {
@@ -365,6 +375,8 @@ TEST_CASE("connections past the limit are closed at once") {
   Client extra(fx.endpoint());
   REQUIRE_FALSE(extra.connect_error());
   CHECK(is_closed_error(extra.read_until_closed()));
+  CHECK(fx.metrics.prometheus_text().find(
+            "edgefn_management_rejected_total{reason=\"too_many_connections\"} 1\n") != std::string::npos);
   CHECK(open.front()->request(http::verb::get, "/live").status == 200);
 
   // Freeing a slot lets a new connection in once the server has noticed.
@@ -427,4 +439,65 @@ TEST_CASE("stop before start and destruction without start are harmless") {
   { ManagementServer server(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), {}); }
   io.run_for(std::chrono::seconds(5));
   CHECK(io.stopped());
+}
+
+TEST_CASE("with a bearer token, /status and /metrics need it and probes stay open") {
+  const std::string token = "0123456789abcdef0123";
+  ServerFixture fx(2, token);
+  fx.ready = true;
+  Client client(fx.endpoint());
+  CHECK(client.request(http::verb::get, "/live").status == 200);
+  CHECK(client.request(http::verb::get, "/ready").status == 200);
+
+  const std::vector<std::string> refused = {"", "Bearer wrong", "Bearer " + token + "x", "Basic " + token, "Bearer",
+                                            token};
+  for (const auto& credentials : refused) {
+    INFO("Authorization: " << credentials);
+    const auto reply = client.request(http::verb::get, "/status", true, credentials);
+    CHECK(reply.status == 401);
+    CHECK(reply.www_authenticate == "Bearer realm=\"edgefn\"");
+    CHECK(reply.body.find(token) == std::string::npos);
+  }
+  CHECK(client.request(http::verb::get, "/metrics").status == 401);
+  CHECK(client.request(http::verb::get, "/nope").status == 401);
+
+  CHECK(client.request(http::verb::get, "/status", true, "Bearer " + token).status == 200);
+  const auto metrics = client.request(http::verb::get, "/metrics", true, "bearer " + token);
+  CHECK(metrics.status == 200);
+  CHECK(metrics.body.find("edgefn_management_rejected_total{reason=\"unauthorized\"} 8\n") != std::string::npos);
+}
+
+TEST_CASE("management tokens come from a file or the environment and are checked") {
+  using edgefn::ConfigError;
+  using edgefn::load_management_token;
+  CHECK(load_management_token({}, "").empty());
+  CHECK(load_management_token({}, "abcdefghijklmnop-_.~+/=") == "abcdefghijklmnop-_.~+/=");
+  CHECK_THROWS_AS(load_management_token({}, "short"), ConfigError);
+  CHECK_THROWS_AS(load_management_token({}, "has a space in the token"), ConfigError);
+  CHECK_THROWS_AS(load_management_token({}, "0123456789abcdef\x01"), ConfigError);
+
+  const auto dir = std::filesystem::temp_directory_path() / ("edgefn-token-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "token";
+  {
+    std::ofstream out(file);
+    out << "0123456789abcdef0123\n";
+  }
+  std::filesystem::permissions(file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  CHECK(load_management_token(file, "") == "0123456789abcdef0123");
+  CHECK_THROWS_AS(load_management_token(file, "0123456789abcdef0123"), ConfigError);
+  CHECK_THROWS_AS(load_management_token(dir / "missing", ""), ConfigError);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("an address other hosts can reach needs a token") {
+  using edgefn::require_token_off_loopback;
+  const auto at = [](const char* address) { return tcp::endpoint(asio::ip::make_address(address), 8082); };
+  CHECK_NOTHROW(require_token_off_loopback(at("127.0.0.1"), ""));
+  CHECK_NOTHROW(require_token_off_loopback(at("127.0.0.2"), ""));
+  CHECK_NOTHROW(require_token_off_loopback(at("::1"), ""));
+  CHECK_THROWS_AS(require_token_off_loopback(at("0.0.0.0"), ""), edgefn::ConfigError);
+  CHECK_THROWS_AS(require_token_off_loopback(at("::"), ""), edgefn::ConfigError);
+  CHECK_THROWS_AS(require_token_off_loopback(at("192.168.1.10"), ""), edgefn::ConfigError);
+  CHECK_NOTHROW(require_token_off_loopback(at("0.0.0.0"), "0123456789abcdef"));
 }

@@ -97,6 +97,21 @@ to_ms() {
   }'
 }
 
+# The processor's Python workers: its child processes.
+worker_pids() { pgrep -P "$1" 2>/dev/null | tr '\n' ' ' || true; }
+
+sum_rss_kib() {
+  local total=0 pid
+  for pid in "$@"; do total=$((total + $(rss_kib "$pid" 2>/dev/null || echo 0))); done
+  printf '%s' "$total"
+}
+
+sum_cpu_ticks() {
+  local total=0 pid
+  for pid in "$@"; do total=$((total + $(cpu_ticks "$pid"))); done
+  printf '%s' "$total"
+}
+
 # Reads wrk's report in $1; sets wrk_rps, wrk_p99 (ms; "?" without
 # --latency), wrk_requests and wrk_errors (non-2xx answers + socket errors).
 # shellcheck disable=SC2034 # the callers read them

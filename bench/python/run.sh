@@ -99,21 +99,6 @@ start_python_processor() {
     --io-threads "$io_threads" --log-level warn
 }
 
-# The processor's Python workers: its child processes.
-worker_pids() { pgrep -P "$1" 2>/dev/null | tr '\n' ' ' || true; }
-
-sum_rss_kib() {
-  local total=0 pid
-  for pid in "$@"; do total=$((total + $(rss_kib "$pid" 2>/dev/null || echo 0))); done
-  printf '%s' "$total"
-}
-
-sum_cpu_ticks() {
-  local total=0 pid
-  for pid in "$@"; do total=$((total + $(cpu_ticks "$pid"))); done
-  printf '%s' "$total"
-}
-
 results=$work/results.tsv
 : >"$results"
 run_no=0

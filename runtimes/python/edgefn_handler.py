@@ -7,13 +7,16 @@ exceptions turned into 500 responses.
 """
 import asyncio
 import datetime
+import functools
 import importlib
 import inspect
 import json
+import os
 import sys
 import traceback
 
 import nuclio_sdk
+import nuclio_sdk.response
 
 _DROPPED_RESPONSE_HEADERS = {"content-length", "transfer-encoding", "connection"}
 
@@ -63,8 +66,8 @@ def _body_bytes(body):
 def to_response(output):
     """Handler output -> (status, content_type, [(name, value)], body bytes)."""
     if isinstance(output, nuclio_sdk.Response):
-        headers = [(str(k), _header_text(v)) for k, v in (output.headers or {}).items()
-                   if str(k).lower() not in _DROPPED_RESPONSE_HEADERS]
+        headers = [(_header_text(k), _header_text(v)) for k, v in (output.headers or {}).items()
+                   if _header_text(k).lower() not in _DROPPED_RESPONSE_HEADERS]
         if isinstance(output.body, (dict, list)):
             return int(output.status_code), "application/json", headers, _json_bytes(output.body)
         return int(output.status_code), output.content_type or "text/plain", headers, _body_bytes(output.body)
@@ -82,26 +85,91 @@ def to_response(output):
     return 200, "text/plain", [], str(output).encode()
 
 
-def make_event(fields, trigger):
-    """Builds nuclio_sdk.Event from the decoded wire fields (a dict)."""
+def decode_event_strings(environ=os.environ):
+    """NUCLIO_PYTHON_DECODE_EVENT_STRINGS, read as Nuclio's Python runtime
+    reads it: strings are decoded to str unless it says no, false, disable
+    or disabled (any case); then they stay bytes."""
+    return environ.get("NUCLIO_PYTHON_DECODE_EVENT_STRINGS", "").lower() not in ("no", "false", "disable", "disabled")
+
+
+DECODE_EVENT_STRINGS = decode_event_strings()
+
+
+@functools.lru_cache(maxsize=1024)  # clients send the same few names over and over
+def canonical_header_name(name):
+    """The name as Go's net/http (and so Nuclio's HTTP trigger) hands it on:
+    the first letter and each letter after a hyphen upper-case, the rest
+    lower-case; a name with a byte that is not a token character is left
+    as it is."""
+    if not name or not all(c in _TOKEN_CHARS for c in name):
+        return name
+    out, upper = [], True
+    for c in name:
+        out.append(c.upper() if upper else c.lower())
+        upper = c == "-"
+    return "".join(out)
+
+
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _raw(text):
+    # The channel decoded with surrogateescape: this gives back the bytes sent.
+    return text.encode("utf-8", "surrogateescape")
+
+
+def make_event(fields, trigger, decode_strings=None):
+    """Builds nuclio_sdk.Event from the decoded wire fields (a dict), with
+    the values Nuclio's Python wrapper gives: the body decoded from JSON
+    only for the content type application/json exactly, HTTP header names
+    canonical, no url for HTTP events, the timestamp in whole seconds,
+    shard_id -1 and offset 0 outside streams. With decode_strings false
+    (NUCLIO_PYTHON_DECODE_EVENT_STRINGS disabled) every string is bytes."""
+    if decode_strings is None:
+        decode_strings = DECODE_EVENT_STRINGS
     body = fields["body"]
     content_type = fields.get("content_type") or ""
-    if content_type.split(";")[0].strip().lower() == "application/json" and body:
+    if content_type == "application/json" and body:
         try:
             body = json.loads(body)
-        except ValueError:
-            pass
-    timestamp_ns = fields.get("timestamp_ns", 0)
-    timestamp = datetime.datetime(1970, 1, 1) + datetime.timedelta(microseconds=timestamp_ns // 1000)
+        except ValueError as e:
+            # Nuclio says so on stderr and keeps the bytes.
+            sys.stderr.write("Failed deserializing json body, error message: %s\n" % e)
+    http = trigger.kind == "http"
+    headers = fields.get("headers", ())
+    if http:
+        headers = [(canonical_header_name(name), value) for name, value in headers]
+    timestamp_s = fields.get("timestamp_ns", 0) // 1_000_000_000
+    strings = {"content_type": content_type, "id": fields.get("id") or "", "method": fields.get("method") or "",
+               "path": fields.get("path") or "", "url": "" if http else fields.get("url") or "",
+               "type": fields.get("type") or "", "type_version": fields.get("type_version") or "",
+               "version": fields.get("version") or "", "topic": fields.get("topic") or ""}
+    query = fields.get("fields", ())
+    if decode_strings:
+        headers, query = dict(headers), dict(query)
+    else:
+        strings = {key: _raw(value) for key, value in strings.items()}
+        headers = {_raw(name): _raw(value) for name, value in headers}
+        query = {_raw(name): _raw(value) for name, value in query}
+        trigger = nuclio_sdk.TriggerInfo(_raw(trigger.kind), _raw(trigger.name))
     return nuclio_sdk.Event(
-        body=body, content_type=content_type, trigger=trigger, fields=dict(fields.get("fields", ())),
-        headers=dict(fields.get("headers", ())), _id=fields.get("id"), method=fields.get("method"),
-        path=fields.get("path"), size=len(fields["body"]), timestamp=timestamp, url=fields.get("url"),
-        _type=fields.get("type") or None, type_version=fields.get("type_version") or None,
-        version=fields.get("version") or None, last_in_batch=fields.get("last_in_batch", False),
-        # Nuclio gives events of non-stream triggers 0 for these, not None.
-        offset=max(fields.get("offset", 0), 0), topic=fields.get("topic") or None,
-        shard_id=max(fields.get("shard_id", 0), 0), num_shards=fields.get("num_shards", 0))
+        body=body, content_type=strings["content_type"], trigger=trigger, fields=query, headers=headers,
+        _id=strings["id"], method=strings["method"], path=strings["path"], size=len(fields["body"]),
+        timestamp=datetime.datetime(1970, 1, 1) + datetime.timedelta(seconds=timestamp_s), url=strings["url"],
+        shard_id=fields.get("shard_id", -1), num_shards=fields.get("num_shards", 0), _type=strings["type"],
+        type_version=strings["type_version"], version=strings["version"],
+        last_in_batch=fields.get("last_in_batch", False),
+        # Nuclio gives events of non-stream triggers offset 0, not -1.
+        offset=max(fields.get("offset", 0), 0), topic=strings["topic"])
+
+
+def _defers_ack(output):
+    """Whether the Response carries x-nuclio-stream-no-ack: true
+    (Response.ensure_no_ack(), or the header set by hand)."""
+    for name, value in (output.headers or {}).items():
+        if isinstance(name, str) and name.lower() == nuclio_sdk.response.STREAM_NO_ACK_HEADER:
+            return value is True or (isinstance(value, str) and value.lower() == "true")
+    return False
 
 
 class HandlerHost:
@@ -132,7 +200,11 @@ class HandlerHost:
         (Response.ensure_no_ack())."""
         try:
             output = self._run(self._entrypoint(self.context, event))
-            no_ack = isinstance(output, nuclio_sdk.Response) and output.no_ack
+            if isinstance(output, list) and output and all(isinstance(o, nuclio_sdk.Response) for o in output):
+                # A batch function's answer to one event: Nuclio's processor
+                # takes the first response when the event came unbatched.
+                output = output[0]
+            no_ack = isinstance(output, nuclio_sdk.Response) and _defers_ack(output)
             return (*to_response(output), no_ack)
         except Exception as e:  # noqa: BLE001 - every handler error becomes a 500
             trace = traceback.format_exc()

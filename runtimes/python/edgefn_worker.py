@@ -335,6 +335,7 @@ def main():
 
     import edgefn_handler
     import nuclio_sdk
+    import nuclio_sdk.logger
 
     urls = json.loads(os.environ.get("EDGEFN_FUNCTION_URLS") or "{}")
     platform = nuclio_sdk.Platform(kind="local", namespace=os.environ.get("EDGEFN_FUNCTION_NAMESPACE") or "default",
@@ -342,7 +343,8 @@ def main():
                                    publish=_publisher(mailbox, ec))
     trigger = nuclio_sdk.TriggerInfo(os.environ.get("EDGEFN_TRIGGER_KIND", ""),
                                      os.environ.get("EDGEFN_TRIGGER_NAME", ""))
-    context = nuclio_sdk.Context(nuclio_sdk.Logger(sink), worker_id=int(os.environ.get("EDGEFN_WORKER_ID", "0")),
+    # worker_id is a str, as Nuclio's wrapper has it from its command line.
+    context = nuclio_sdk.Context(nuclio_sdk.logger.sink_logger(sink), worker_id=os.environ.get("EDGEFN_WORKER_ID", "0"),
                                  trigger=trigger, platform=platform)
 
     host = None

@@ -29,7 +29,7 @@ class ExamplesTest(unittest.TestCase):
             status, _, body = proc.request("POST", "/", body=b'{"name": "json"}',
                                            headers={"Content-Type": "application/json"})
             self.assertEqual(json.loads(body)["greeting"], "hello, json")
-            proc.wait_log(r'worker\.http\.[01]: worker initialised \{"worker_id":[01]\}')
+            proc.wait_log(r'worker\.http\.[01]: worker initialised \{"worker_id":"[01]"\}')
             proc.wait_log(r'worker\.http\.[01]: greeting \{"name":"edge","count":1\} \(event [0-9a-f-]+\)')
             self.assertEqual(len(proc.status()["pools"][0]["workers"]), 2)
             self.assertEqual(proc.terminate(), 0)

@@ -126,6 +126,40 @@ HANDLERS = textwrap.dedent('''
         return "no error"
 
 
+    def nuclio_headers(context, event):
+        got = {"names": list(event.headers), "lower": event.get_header("x-LOWER-case"),
+               "body_type": type(event.body).__name__}
+        return context.Response(body=json.dumps(got), headers={"x-lower": "a", "X-MiXeD-case": "b"})
+
+
+    def undecoded(context, event):
+        return {"types": sorted({type(v).__name__ for v in (event.path, event.method, event.id, event.content_type,
+                                                            event.url, event.trigger.kind, *event.headers,
+                                                            *event.headers.values(), *event.fields)}),
+                "path": event.path.decode(), "body": event.body if isinstance(event.body, list) else None,
+                "header": event.get_header("x-h").decode()}
+
+
+    def batch_style(context, event):
+        # A Nuclio batch function, here called with one event.
+        events = event if isinstance(event, list) else [event]
+        return [nuclio_sdk.Response(body="answered " + e.id, event_id=e.id) for e in events]
+
+
+    def whole_sdk(context, event):
+        import nuclio_sdk.json_encoder
+        import nuclio_sdk.test
+        context.logger.bind(tenant="t1")
+        context.logger.info_with("bound", n=1)
+        platform = nuclio_sdk.test.Platform()
+        reply = platform.call_handler(lambda ctx, ev: ctx.Response(body=ev.body, event_id=ev.id),
+                                      nuclio_sdk.Event(b"inner", "text/plain", None, None, None, "i1"))
+        return nuclio_sdk.json_encoder.Encoder().encode({
+            "nan": float("nan"), "kinds": [kind.name for kind in nuclio_sdk.EventDeserializerKinds],
+            "inner": [reply.body.decode(), reply.event_id], "error": nuclio_sdk.ExceptionWithResponse(418).status_code,
+            "sdk_dir": os.path.dirname(nuclio_sdk.__file__)})
+
+
     def termination(context, event):
         marker = event.body.decode()
         context.platform.set_termination_callback(lambda: open(marker, "w").write("terminated"))
@@ -235,11 +269,13 @@ class PythonHandlerTest(unittest.TestCase):
         self.assertEqual(got["tz"], "None")
         stamp = time.mktime(time.strptime(got["timestamp"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
         self.assertLess(abs(stamp - time.time()), 120)
-        self.assertIn("/some/path", got["url"])
-        self.assertEqual((got["shard_id"], got["num_shards"], got["offset"]), (0, 0, 0))
+        # As Nuclio's HTTP trigger and Python wrapper set them.
+        self.assertEqual((got["url"], got["type"], got["type_version"], got["version"], got["topic"]), ("",) * 5)
+        self.assertEqual((got["shard_id"], got["num_shards"], got["offset"]), (-1, 0, 0))
+        self.assertRegex(got["timestamp"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$")
         self.assertEqual(got["last_in_batch"], False)
         self.assertEqual(got["to_json"], "/some/path")
-        self.assertEqual(got["worker_id"], 0)
+        self.assertEqual(got["worker_id"], "0")
         self.assertEqual(got["ctx_trigger"], ["http", "web"])
         self.assertEqual(got["trigger_name"], "web")
         self.assertEqual(got["platform"], ["local", "default"])
@@ -253,6 +289,60 @@ class PythonHandlerTest(unittest.TestCase):
         # Ids are fresh per event.
         ids = {json.loads(proc.request("GET", "/")[2])["id"] for _ in range(3)}
         self.assertEqual(len(ids), 3)
+
+    def test_json_bodies_are_decoded_only_for_exactly_application_json(self):
+        proc = self.run_fn("handlers:fields")
+        for content_type, body_type in [("application/json", "dict"), ("application/json; charset=utf-8", "bytes"),
+                                        ("text/plain", "bytes")]:
+            with self.subTest(content_type=content_type):
+                status, _, body = proc.request("POST", "/", body=b'{"k": 1}', headers={"Content-Type": content_type})
+                self.assertEqual((status, json.loads(body)["body_type"]), (200, body_type))
+
+    def test_header_names_canonical_on_the_way_in_and_as_written_on_the_way_out(self):
+        proc = self.run_fn("handlers:nuclio_headers")
+        reply = proc.raw(b"POST / HTTP/1.1\r\nHost: h\r\nx-lower-case: 1\r\ncontent-type: text/plain\r\n"
+                         b"X-UPPER: 2\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        head, _, body = reply.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 "), reply)
+        got = json.loads(body)
+        self.assertEqual(set(got["names"]), {"Host", "X-Lower-Case", "Content-Type", "X-Upper", "Content-Length",
+                                             "Connection"})
+        self.assertEqual((got["lower"], got["body_type"]), ("1", "bytes"))
+        lines = head.split(b"\r\n")
+        self.assertIn(b"x-lower: a", lines)
+        self.assertIn(b"X-MiXeD-case: b", lines)
+
+    def test_nuclio_python_decode_event_strings_disabled_gives_bytes(self):
+        proc = self.run_fn("handlers:undecoded", env={"NUCLIO_PYTHON_DECODE_EVENT_STRINGS": "disabled"})
+        status, _, body = proc.request("POST", "/a/b?q=1", body=b"[1, 2]",
+                                       headers={"Content-Type": "application/json", "X-H": "v"})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body), {"types": ["bytes"], "path": "/a/b", "body": [1, 2], "header": "v"})
+
+    def test_a_batch_style_function_answers_an_unbatched_event(self):
+        proc = self.run_fn("handlers:batch_style")
+        status, _, body = proc.request("POST", "/", body=b"x")
+        self.assertEqual(status, 200, body)
+        self.assertRegex(body.decode(), r"^answered [0-9a-f-]{36}$")
+
+    def test_the_bundled_sdk_shadows_an_installed_one(self):
+        d = self.enter(TempDir())
+        installed = os.path.join(d, "site", "nuclio_sdk")
+        os.makedirs(installed)
+        with open(os.path.join(installed, "__init__.py"), "w") as f:
+            f.write("raise ImportError('the installed nuclio_sdk was imported')\n")
+        config = make_function(d, "handlers:whole_sdk")
+        proc = self.enter(Processor(config, env={"PYTHONPATH": os.path.join(d, "site")}))
+        status, headers, body = proc.request("GET", "/", headers={"X-Nuclio-Log-Level": "info"})
+        self.assertEqual(status, 200, body)
+        got = json.loads(body)
+        self.assertEqual(got["nan"], "NaN")
+        self.assertEqual(got["kinds"], ["msgpack", "msgpack_raw", "json"])
+        self.assertEqual((got["inner"], got["error"]), (["inner", "i1"], 418))
+        self.assertTrue(got["sdk_dir"].endswith(os.path.join("runtimes", "python", "nuclio_sdk")), got["sdk_dir"])
+        records = json.loads(headers["X-Nuclio-Logs"])
+        self.assertIn({"message": "bound", "n": 1, "tenant": "t1"},
+                      [{k: v for k, v in r.items() if k not in ("level", "time")} for r in records])
 
     def test_logger_methods_reach_the_daemon_log_and_x_nuclio_logs(self):
         proc = self.run_fn("handlers:logs", "--log-level", "debug")
@@ -275,7 +365,7 @@ class PythonHandlerTest(unittest.TestCase):
             level = "warn(?:ing)?" if level == "warn" else level
             proc.wait_log(rf"{level}\s+worker\.web\.0: {text} \(event {event_id}\)")
         proc.wait_log(r"info\s+worker\.web\.0: raw fd one")
-        proc.wait_log(r'worker\.web\.0: init done \{"worker_id":0\}')
+        proc.wait_log(r'worker\.web\.0: init done \{"worker_id":"0"\}')
         # Without the header, no X-Nuclio-Logs.
         self.assertNotIn("X-Nuclio-Logs", proc.request("GET", "/")[1])
 
@@ -376,7 +466,7 @@ LOG_HANDLERS = textwrap.dedent('''
 
     def hostile(context, event):
         # What a broken or hostile worker could send as the fields text.
-        sink = context.logger._sink
+        sink = next(h for h in context.logger._logger.handlers if h.name == "default")._sink
         sink("warn", "closes the array", '"]}],[{"level":"error","message":"injected"')
         sink("warn", "line break", '{"a":1}\\r\\nX-Injected: yes')
         sink("warn", "spaced", '{\\n  "a" : [1,\\n 2]\\n}')

@@ -160,6 +160,14 @@ HANDLERS = textwrap.dedent('''
             "sdk_dir": os.path.dirname(nuclio_sdk.__file__)})
 
 
+    def cron_fields(context, event):
+        with open(os.environ["CRON_OUT"], "a") as f:
+            f.write(json.dumps({"path": event.path, "method": event.method, "url": event.url,
+                                "shard_id": event.shard_id, "headers": event.headers,
+                                "kind": event.trigger.kind}) + "\\n")
+        return "ticked"
+
+
     def termination(context, event):
         marker = event.body.decode()
         context.platform.set_termination_callback(lambda: open(marker, "w").write("terminated"))
@@ -324,6 +332,32 @@ class PythonHandlerTest(unittest.TestCase):
         status, _, body = proc.request("POST", "/", body=b"x")
         self.assertEqual(status, 200, body)
         self.assertRegex(body.decode(), r"^answered [0-9a-f-]{36}$")
+
+    def test_cron_events_have_path_slash_and_headers_as_configured(self):
+        d = self.enter(TempDir())
+        out = os.path.join(d, "ticks.jsonl")
+        with open(os.path.join(d, "handlers.py"), "w") as f:
+            f.write(HANDLERS)
+        config = write_function(d, (
+            "metadata:\n  name: pyfn\nspec:\n  runtime: python\n  handler: handlers:cron_fields\n"
+            f"  env:\n    - name: CRON_OUT\n      value: \"{out}\"\n"
+            "  triggers:\n    tick:\n      kind: cron\n      attributes:\n        interval: 100ms\n"
+            "        event:\n          headers:\n            x-from-cron: \"1\"\n"))
+        proc = self.enter(Processor(config, expect_ready=False))  # no HTTP trigger to wait for
+
+        def first_tick():
+            try:
+                with open(out) as f:
+                    return json.loads(f.readline())
+            except (OSError, ValueError):
+                return None
+
+        try:
+            tick = wait_for(first_tick, 20, interval=0.05, what="a tick")
+        except AssertionError:
+            raise AssertionError("no tick; the processor's log:\n" + proc.log()) from None
+        self.assertEqual(tick, {"path": "/", "method": "", "url": "", "shard_id": -1, "headers": {"x-from-cron": "1"},
+                                "kind": "cron"})
 
     def test_the_bundled_sdk_shadows_an_installed_one(self):
         d = self.enter(TempDir())

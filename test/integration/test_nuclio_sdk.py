@@ -129,6 +129,12 @@ class LoggerTest(unittest.TestCase):
         logger.error("e %s", "too", "many")
         self.assertEqual(got, [("debug", "d 1", {"worker": "w"}), ("warn", "x", {"k": [1], "worker": "w"}),
                                ("error", "e %s too many", {"worker": "w"})])
+        # With a second output, records take the logging module's path: the same for the sink.
+        human = io.StringIO()
+        logger.set_handler("human", human, nuclio_sdk.logger.HumanReadableFormatter())
+        logger.info_with("both %s", "ways", k=2)
+        self.assertEqual(got[-1], ("info", "both ways", {"k": 2, "worker": "w"}))
+        self.assertRegex(human.getvalue(), r"\[info\] both ways: \{'k': 2, 'worker': 'w'\}\n$")
 
 
 class EventTest(unittest.TestCase):

@@ -74,6 +74,12 @@ class SinkHandler(logging.Handler):
         except Exception:  # noqa: BLE001 - logging must not fail the caller
             self.handleError(record)
 
+    def accepts_directly(self, levelno):
+        """Whether a record may skip the logging machinery (a LogRecord, the
+        caller's frame, locks: 15 us a record against 1 us) and go straight
+        to the sink: nothing else of this handler would look at it."""
+        return not self.filters and levelno >= self.level
+
 
 class Logger:
     def __init__(self, level, name="nuclio_sdk"):
@@ -130,6 +136,14 @@ class Logger:
             return
         # Bound fields win over the call's, as in nuclio-sdk.
         kw_args.update(self._bound_variables)
+        handlers = self._logger.handlers
+        if (len(handlers) == 1 and type(handlers[0]) is SinkHandler and not self._logger.propagate
+                and not self._logger.filters and handlers[0].accepts_directly(level)):
+            try:
+                handlers[0]._sink(level_name(level), str(_format(message, args)), kw_args or None)
+            except Exception:  # noqa: BLE001 - as SinkHandler.emit: logging must not fail the caller
+                pass
+            return
         self._logger.log(level, _format(message, args), extra={"with": kw_args} if kw_args else None)
 
 

@@ -1,6 +1,7 @@
 #include "app/processor_app.hpp"
 
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -33,6 +34,19 @@ LoadResult load_and_check(const std::filesystem::path& file) {
       log->info("{}", n.message);
   }
   return result;
+}
+
+// The soft limit on descriptors is often 1024 (systemd's default, most
+// shells'), the HTTP trigger's default maxConnections, which the workers'
+// pipes and the listeners would keep out of reach: the hard limit is what
+// the administrator allows.
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const auto soft = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) == 0)
+    get_logger("processor")->debug("raised the open-file limit from {} to {}", soft, limit.rlim_max);
 }
 
 // Lifecycle, all of it asynchronous on the io_context:
@@ -305,6 +319,7 @@ int run_processor(const AppOptions& options) {
   // A process of the same user could otherwise open the daemon's memfds
   // (the workers' shared memory) through /proc/<pid>/fd.
   ::prctl(PR_SET_DUMPABLE, 0);
+  raise_open_file_limit();
   Processor processor(options, std::move(loaded.config));
   return processor.run();
 }

@@ -74,6 +74,25 @@ EXPORT int bad_header(const edgefn_call *call, const edgefn_event *event) {
   return edgefn_set_body(call, "ok", 2);
 }
 
+/* Answers with the headers the body asks for: "<count> <size>" adds
+ * <count> headers X-Big-<i> of <size> bytes each. */
+EXPORT int big_headers(const edgefn_call *call, const edgefn_event *event) {
+  char spec[64] = {0};
+  memcpy(spec, event->body, event->body_size < sizeof spec - 1 ? event->body_size : sizeof spec - 1);
+  long count = 0, size = 0;
+  if (sscanf(spec, "%ld %ld", &count, &size) != 2 || count < 0 || size < 0 || size > (1L << 26)) return -1;
+  char *value = malloc((size_t)size + 1);
+  if (!value) return -1;
+  memset(value, 'a', (size_t)size);
+  for (long i = 0; i < count; ++i) {
+    char name[32];
+    int len = snprintf(name, sizeof name, "X-Big-%ld", i);
+    edgefn_add_header(call, name, (size_t)len, value, (size_t)size);
+  }
+  free(value);
+  return edgefn_set_body(call, "big", 3);
+}
+
 /* Blocks until edgefn_test_release() is called (or 30 s pass), counting the
  * calls that returned: a handler that never returns while the processor
  * stops. */

@@ -4,10 +4,22 @@
 
 namespace edgefn::http_trigger {
 
-std::uint64_t Core::add_connection(int fd) {
+std::optional<std::uint64_t> Core::admit(int fd) {
   std::lock_guard lock(mutex_);
+  // Connections already cut count as gone: their sessions are on their way
+  // out.
+  if (connections_.size() - evicted_ >= settings.max_connections) {
+    if (idle_.empty()) return std::nullopt;
+    auto& victim = connections_.at(idle_.front());
+    unlist_idle_locked(victim);
+    victim.evicted = true;
+    ++evicted_;
+    ::shutdown(victim.fd, SHUT_RDWR);
+    counters.evictions->inc();
+  }
   const auto id = next_connection_id_++;
-  connections_.emplace(id, Connection{fd, false});
+  auto& connection = connections_.emplace(id, Connection{fd, false, false, idle_.end()}).first->second;
+  connection.idle = idle_.insert(idle_.end(), id);
   counters.connections->add(1);
   // A connection accepted as the drain began: nothing of it was taken yet.
   if (draining()) ::shutdown(fd, SHUT_RD);
@@ -21,6 +33,8 @@ void Core::remove_connection(std::uint64_t id) {
     auto it = connections_.find(id);
     if (it == connections_.end()) return;
     if (it->second.dispatched) --dispatched_;
+    if (it->second.evicted) --evicted_;
+    unlist_idle_locked(it->second);
     connections_.erase(it);
     counters.connections->add(-1);
     maybe_drained_locked(drained);
@@ -28,6 +42,27 @@ void Core::remove_connection(std::uint64_t id) {
     if (connections_.empty() && grace_timer_) grace_timer_->cancel();
   }
   if (drained) asio::post(io, std::move(drained));
+}
+
+void Core::unlist_idle_locked(Connection& connection) {
+  if (connection.idle == idle_.end()) return;
+  idle_.erase(connection.idle);
+  connection.idle = idle_.end();
+}
+
+bool Core::mark_busy(std::uint64_t id) {
+  std::lock_guard lock(mutex_);
+  auto it = connections_.find(id);
+  if (it == connections_.end() || it->second.evicted) return false;
+  unlist_idle_locked(it->second);
+  return true;
+}
+
+void Core::mark_idle(std::uint64_t id) {
+  std::lock_guard lock(mutex_);
+  auto it = connections_.find(id);
+  if (it == connections_.end() || it->second.evicted || it->second.idle != idle_.end()) return;
+  it->second.idle = idle_.insert(idle_.end(), id);
 }
 
 void Core::set_dispatched(std::uint64_t id, bool dispatched) {
@@ -45,6 +80,28 @@ void Core::set_dispatched(std::uint64_t id, bool dispatched) {
     }
   }
   if (drained) asio::post(io, std::move(drained));
+}
+
+bool Core::take_body_bytes(std::uint64_t bytes) noexcept {
+  const auto budget = settings.max_total_request_body_size;
+  auto held = body_bytes_.load(std::memory_order_relaxed);
+  do {
+    if (bytes > budget || held > budget - bytes) return false;
+  } while (!body_bytes_.compare_exchange_weak(held, held + bytes, std::memory_order_relaxed));
+  counters.body_bytes->add(static_cast<std::int64_t>(bytes));
+  return true;
+}
+
+void Core::return_body_bytes(std::uint64_t bytes) noexcept {
+  if (bytes == 0) return;
+  body_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+  counters.body_bytes->add(-static_cast<std::int64_t>(bytes));
+}
+
+std::uint64_t Core::body_bytes_left() const noexcept {
+  const auto held = body_bytes_.load(std::memory_order_relaxed);
+  const auto budget = settings.max_total_request_body_size;
+  return held >= budget ? 0 : budget - held;
 }
 
 void Core::begin_drain(UniqueFunction<void()> done) {
@@ -86,6 +143,11 @@ std::size_t Core::dispatched() const {
 std::size_t Core::connection_count() const {
   std::lock_guard lock(mutex_);
   return connections_.size();
+}
+
+std::size_t Core::idle_count() const {
+  std::lock_guard lock(mutex_);
+  return idle_.size();
 }
 
 }  // namespace edgefn::http_trigger

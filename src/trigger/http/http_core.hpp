@@ -3,16 +3,20 @@
 // shared_ptr, so a session finishing after the trigger object is gone
 // touches nothing freed. Each session runs on a strand of its own (its
 // socket's executor); what they share is here, under one mutex or atomic.
+#include <array>
 #include <atomic>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
+#include <utility>
 
 #include <boost/beast/http/message.hpp>
 #include <spdlog/logger.h>
 
 #include "trigger/event_metrics.hpp"
+#include "trigger/http/http_limits.hpp"
 #include "trigger/http/http_settings.hpp"
 #include "trigger/trigger.hpp"
 
@@ -20,8 +24,13 @@ namespace edgefn::http_trigger {
 
 struct Counters {
   EventMetrics events;
-  Counter* rejected;  // answered 4xx/5xx before dispatch (bad framing, limits)
+  // edgefn_http_rejected_total by reason, indexed by Refusal.
+  std::array<Counter*, kRefusals> rejected;
+  Counter* evictions;  // idle connections closed to admit a new one
   Gauge* connections;
+  Gauge* body_bytes;  // request bodies held, counted against maxTotalRequestBodySize
+
+  void refused(Refusal refusal) const noexcept { rejected[static_cast<std::size_t>(refusal)]->inc(); }
 };
 
 // A request body as it arrives: unlike Beast's string_body, which reserves
@@ -81,17 +90,40 @@ struct Core {
   Counters counters;
   std::shared_ptr<spdlog::logger> logger;
 
-  // Open connections by id, with whether each has a request dispatched
-  // (taken: it will be answered). Used to cut connections at drain with
+  // Open connections by id: whether each has a request dispatched (taken:
+  // it will be answered) and whether it is idle (no request begun). Used to
+  // cut connections at drain and to evict one at maxConnections, with
   // shutdown(2) on the descriptor, which is safe from any thread, unlike
   // touching another strand's socket.
   struct Connection {
     int fd;
-    bool dispatched;
+    bool dispatched = false;
+    bool evicted = false;
+    std::list<std::uint64_t>::iterator idle;  // idle_.end() while a request is in progress
   };
 
+  // Registers a new connection, idle until its first byte, when there is
+  // room: below maxConnections, or after the connection idle the longest
+  // was cut to make room. Its id, or none: refuse it. Accept strand.
+  std::optional<std::uint64_t> admit(int fd);
+  // Once per admitted connection, before its descriptor is closed. Any
+  // thread.
+  void remove_connection(std::uint64_t id);
+  // A request's first byte arrived; false when the connection was evicted
+  // while idle (then it must close without serving). The session's strand.
+  bool mark_busy(std::uint64_t id);
+  // The connection waits for its next request: evictable, the most
+  // recently idle one. The session's strand.
+  void mark_idle(std::uint64_t id);
   // A connection's request was dispatched, or answered. Any thread.
   void set_dispatched(std::uint64_t id, bool dispatched);
+
+  // Takes `bytes` of body from maxTotalRequestBodySize; false (nothing
+  // taken) when fewer are left. Any thread.
+  bool take_body_bytes(std::uint64_t bytes) noexcept;
+  void return_body_bytes(std::uint64_t bytes) noexcept;
+  std::uint64_t body_bytes_left() const noexcept;
+
   // Starts the drain: connections with nothing dispatched are cut now (an
   // idle keep-alive connection or a half-received request), the others
   // once answered; `done` runs when none has a request dispatched. Any
@@ -103,24 +135,48 @@ struct Core {
   bool draining() const noexcept { return draining_.load(std::memory_order_relaxed); }
   std::size_t dispatched() const;
   std::size_t connection_count() const;
-
-  std::uint64_t add_connection(int fd);
-  void remove_connection(std::uint64_t id);
+  std::size_t idle_count() const;
+  std::uint64_t body_bytes() const noexcept { return body_bytes_.load(std::memory_order_relaxed); }
 
  private:
   void maybe_drained_locked(UniqueFunction<void()>& out);
+  void unlist_idle_locked(Connection& connection);
 
   mutable std::mutex mutex_;
   std::optional<asio::steady_timer> grace_timer_;  // under mutex_, as every call on it
   std::unordered_map<std::uint64_t, Connection> connections_;
+  std::list<std::uint64_t> idle_;  // idle connections, the longest idle first
+  std::size_t evicted_ = 0;        // cut by admit() and not yet removed
   std::uint64_t next_connection_id_ = 0;
   std::size_t dispatched_ = 0;
   std::atomic<bool> draining_{false};
+  std::atomic<std::uint64_t> body_bytes_{0};
   UniqueFunction<void()> drained_;
+};
+
+// An admitted connection's entry in the Core's registry, removed when this
+// is destroyed: before the descriptor is closed, since its number may then
+// be reused and a drain must not shut down a stranger.
+class Registration {
+ public:
+  Registration(Core& core, std::uint64_t id) : core_(&core), id_(id) {}
+  Registration(Registration&& other) noexcept : core_(std::exchange(other.core_, nullptr)), id_(other.id_) {}
+  Registration& operator=(Registration&&) = delete;
+  ~Registration() {
+    if (core_) core_->remove_connection(id_);
+  }
+
+  void set_dispatched(bool dispatched) { core_->set_dispatched(id_, dispatched); }
+  bool mark_busy() { return core_->mark_busy(id_); }
+  void mark_idle() { core_->mark_idle(id_); }
+
+ private:
+  Core* core_;
+  std::uint64_t id_;
 };
 
 // One connection, from accept to close, on the socket's executor (a
 // strand). Never throws.
-awaitable<void> run_session(std::shared_ptr<Core> core, asio::ip::tcp::socket socket);
+awaitable<void> run_session(std::shared_ptr<Core> core, asio::ip::tcp::socket socket, Registration registration);
 
 }  // namespace edgefn::http_trigger

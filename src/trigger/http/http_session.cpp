@@ -15,23 +15,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-// The connection's entry in the Core's registry, removed on every exit
-// path, before the descriptor is closed (its number may then be reused,
-// and a drain must not shut down a stranger).
-class Registration {
- public:
-  Registration(Core& core, int fd) : core_(core), id_(core.add_connection(fd)) {}
-  ~Registration() { core_.remove_connection(id_); }
-  Registration(const Registration&) = delete;
-  Registration& operator=(const Registration&) = delete;
-
-  void set_dispatched(bool dispatched) { core_.set_dispatched(id_, dispatched); }
-
- private:
-  Core& core_;
-  std::uint64_t id_;
-};
-
 bool listed(const std::vector<std::string>& list, std::string_view item) {
   for (const auto& entry : list)
     if (entry == "*" || iequals(entry, item)) return true;
@@ -119,12 +102,54 @@ Event make_event(const Core& core, Request& req) {
   return e;
 }
 
+// A body's share of maxTotalRequestBodySize, returned when it is released.
+class BodyCharge {
+ public:
+  explicit BodyCharge(Core& core) : core_(core) {}
+  ~BodyCharge() { release(); }
+  BodyCharge(const BodyCharge&) = delete;
+  BodyCharge& operator=(const BodyCharge&) = delete;
+
+  // False, taking nothing, when the budget has not `size - held` bytes left.
+  bool grow_to(std::uint64_t size) {
+    if (size <= held_) return true;
+    if (!core_.take_body_bytes(size - held_)) return false;
+    held_ = size;
+    return true;
+  }
+  void release() {
+    core_.return_body_bytes(held_);
+    held_ = 0;
+  }
+
+ private:
+  Core& core_;
+  std::uint64_t held_ = 0;
+};
+
+// The body clock of one body read and its timer, shared with the timer's
+// handler: once `active` is false the handler touches nothing else.
+struct BodyWatch {
+  BodyClock clock;
+  std::chrono::milliseconds pause;
+  std::uint64_t min_rate;
+  std::chrono::milliseconds deadline;
+  bool active = true;
+  bool expired = false;
+
+  BodyClock::Clock::time_point expiry() const { return clock.expiry(pause, min_rate, deadline); }
+};
+
 class Session {
  public:
-  Session(std::shared_ptr<Core> core, tcp::socket socket)
-      : core_(std::move(core)), stream_(std::move(socket)) {
-    registration_.emplace(*core_, stream_.socket().native_handle());
-  }
+  Session(std::shared_ptr<Core> core, tcp::socket socket, Registration registration)
+      : core_(std::move(core)),
+        stream_(std::move(socket)),
+        registration_(std::move(registration)),
+        // Bounds what Beast holds unparsed: a header (its own limit comes
+        // first), a chunk line or a trailer section. Body bytes are passed
+        // on as they arrive and take no room here.
+        buffer_(core_->settings.max_header_size + kReadChunk) {}
 
   awaitable<void> run() {
     error_code ec;
@@ -134,13 +159,19 @@ class Session {
         // Draining: an idle connection closes instead of waiting for
         // another request.
         if (core_->draining()) break;
+        // Idle from here, and so evictable, until a request begins.
+        registration_->mark_idle();
+        release_idle_memory();
         stream_.expires_after(first ? core_->settings.header_timeout : core_->settings.keep_alive_timeout);
-        auto n = co_await stream_.async_read_some(buffer_.prepare(kReadChunk),
+        auto n = co_await stream_.async_read_some(asio::buffer(idle_read_),
                                                   asio::redirect_error(asio::use_awaitable, ec));
         if (ec) break;
-        buffer_.commit(n);
+        buffer_.commit(asio::buffer_copy(buffer_.prepare(kReadChunk), asio::buffer(idle_read_, n)));
       }
       first = false;
+      // Evicted while idle, just as this request began: the client sees the
+      // close of an idle keep-alive connection, and nothing was dispatched.
+      if (!registration_->mark_busy()) break;
       if (!co_await serve_one()) break;
     }
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -153,36 +184,65 @@ class Session {
 
  private:
   static constexpr std::size_t kReadChunk = 16 * 1024;
+  // An idle connection waits with this much room and no other buffer, so
+  // that thousands of them cost little memory; the next request's bytes
+  // move into buffer_ once they come.
+  static constexpr std::size_t kIdleRead = 512;
+
+  void release_idle_memory() {
+    parser_.reset();
+    buffer_.shrink_to_fit();
+  }
 
   // Reads, dispatches and answers one request. False: close the connection.
   awaitable<bool> serve_one() {
+    const auto& settings = core_->settings;
     error_code ec;
     parser_.emplace();
-    parser_->header_limit(core_->settings.max_header_size);
-    parser_->body_limit(core_->settings.max_request_body_size);
+    parser_->header_limit(settings.max_header_size);
+    parser_->body_limit(settings.max_request_body_size);
+    chunk_extensions_ = ChunkExtensionLimit{settings.max_header_size};
+    parser_->on_chunk_header(chunk_extensions_);
 
-    stream_.expires_after(core_->settings.header_timeout);
-    co_await http::async_read_header(stream_, buffer_, *parser_, asio::redirect_error(asio::use_awaitable, ec));
+    stream_.expires_after(settings.header_timeout);
+    ec = co_await skip_empty_lines();
+    if (!ec)
+      co_await http::async_read_header(stream_, buffer_, *parser_, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return co_await reject_read_error(ec);
 
     const auto& header = parser_->get();
     if (auto verdict = http_wire::check_framing(header); verdict.status) {
       core_->logger->debug("rejected request: {}", verdict.reason);
-      co_return co_await reject(verdict.status, verdict.reason);
+      co_return co_await reject(Refusal::kFraming, verdict.status, verdict.reason);
     }
+    if (auto verdict = http_wire::check_host(header); verdict.status)
+      co_return co_await reject(Refusal::kHost, verdict.status, verdict.reason);
+    // A body that cannot fit is refused before it is sent (and before "100
+    // Continue" invites it); the others take their share as they arrive.
+    if (auto length = parser_->content_length(); length && *length > core_->body_bytes_left())
+      co_return co_await reject_over_budget();
+    const auto header_fields = static_cast<std::size_t>(std::distance(header.begin(), header.end()));
+    const auto header_bytes = http_wire::header_bytes(header);
+
     if (header.version() >= 11 && iequals(header[http::field::expect], "100-continue") && !parser_->is_done()) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      stream_.expires_after(core_->settings.send_timeout);
+      stream_.expires_after(settings.send_timeout);
       co_await asio::async_write(stream_, asio::buffer(kContinue), asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return false;
     }
-    while (!parser_->is_done()) {
-      stream_.expires_after(core_->settings.body_timeout);
-      co_await http::async_read_some(stream_, buffer_, *parser_, asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) co_return co_await reject_read_error(ec);
+    BodyCharge charge(*core_);
+    if (!parser_->is_done()) {
+      switch (co_await read_body(charge, ec)) {
+        case BodyEnd::kDone: break;
+        case BodyEnd::kReadError: co_return co_await reject_read_error(ec);
+        case BodyEnd::kLate: co_return co_await reject(Refusal::kBodyTimeout, 408, "request body too slow");
+        case BodyEnd::kOverBudget: co_return co_await reject_over_budget();
+      }
     }
 
     auto& req = parser_->get();
+    if (parser_->chunked() && !drop_trailer(req, header_fields, header_bytes))
+      co_return co_await reject(Refusal::kTrailerTooLarge, 431, "request header and trailer too large");
     const bool keep_alive = req.keep_alive();
     const bool head = req.method() == http::verb::head;
     const bool http10 = req.version() < 11;
@@ -191,19 +251,107 @@ class Session {
     auto target = req.target();
     if (target.substr(0, 18) == "/__internal/health") {
       response = plain(200, "");
-    } else if (core_->settings.cors.enabled && req.method() == http::verb::options &&
-               !req[http::field::origin].empty() && !req[http::field::access_control_request_method].empty()) {
-      response = preflight_response(core_->settings.cors, req, extra);
+    } else if (settings.cors.enabled && req.method() == http::verb::options && !req[http::field::origin].empty() &&
+               !req[http::field::access_control_request_method].empty()) {
+      response = preflight_response(settings.cors, req, extra);
     } else {
-      add_cors_headers(core_->settings.cors, req[http::field::origin], extra);
+      add_cors_headers(settings.cors, req[http::field::origin], extra);
       registration_->set_dispatched(true);
       response = co_await dispatch(make_event(*core_, req));
     }
+    // The event, and with it the body, is gone.
+    charge.release();
     // Answered as far as a drain is concerned: what is left is the write,
     // bounded by the send timeout.
     auto written = co_await write(response, extra, keep_alive && !core_->draining(), http10, head);
     registration_->set_dispatched(false);
     co_return written;
+  }
+
+  // RFC 9112 §2.2: empty lines before a request line are ignored (Beast
+  // would refuse them); they count against the header limit.
+  awaitable<error_code> skip_empty_lines() {
+    std::size_t skipped = 0;
+    for (;;) {
+      std::string_view data(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+      std::size_t n = 0;
+      while (data.substr(n, 2) == "\r\n") n += 2;
+      const bool need_more = n == data.size() || (n + 1 == data.size() && data[n] == '\r');
+      buffer_.consume(n);
+      skipped += n;
+      if (skipped > core_->settings.max_header_size) co_return http::error::header_limit;
+      if (!need_more) co_return error_code{};
+      error_code ec;
+      auto got = co_await stream_.async_read_some(buffer_.prepare(kReadChunk),
+                                                  asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return ec;
+      buffer_.commit(got);
+    }
+  }
+
+  enum class BodyEnd { kDone, kReadError, kLate, kOverBudget };
+
+  // Reads the rest of the body. Unlike the header, bounded by the stream's
+  // own timeout, which closes the socket, the body runs under a timer of
+  // its own so that a late client can still be told 408.
+  awaitable<BodyEnd> read_body(BodyCharge& charge, error_code& ec) {
+    const auto& settings = core_->settings;
+    auto watch = std::make_shared<BodyWatch>();
+    watch->clock.start = watch->clock.last_progress = BodyClock::Clock::now();
+    watch->pause = settings.body_timeout;
+    watch->min_rate = settings.body_min_rate;
+    watch->deadline = settings.body_deadline;
+    asio::steady_timer timer(stream_.get_executor());
+    watch_body(timer, watch);
+    stream_.expires_never();
+    auto end = BodyEnd::kDone;
+    while (!parser_->is_done()) {
+      auto n = co_await http::async_read_some(stream_, buffer_, *parser_, asio::redirect_error(asio::use_awaitable, ec));
+      if (watch->expired) {
+        end = BodyEnd::kLate;
+        break;
+      }
+      if (ec) {
+        end = BodyEnd::kReadError;
+        break;
+      }
+      if (n > 0) {
+        watch->clock.received += n;
+        watch->clock.last_progress = BodyClock::Clock::now();
+      }
+      if (!charge.grow_to(parser_->get().body().size())) {
+        end = BodyEnd::kOverBudget;
+        break;
+      }
+    }
+    watch->active = false;
+    timer.cancel();
+    co_return end;
+  }
+
+  // Runs on the session's executor, as the read it may cancel. The timer
+  // fires at the earliest expiry the clock allowed when it was armed and
+  // re-arms itself while bytes kept coming, so a read costs no timer call.
+  void watch_body(asio::steady_timer& timer, const std::shared_ptr<BodyWatch>& watch) {
+    timer.expires_at(watch->expiry());
+    timer.async_wait([this, &timer, watch](error_code ec) {
+      if (ec || !watch->active) return;
+      if (BodyClock::Clock::now() < watch->expiry()) return watch_body(timer, watch);
+      watch->expired = true;
+      stream_.cancel();
+    });
+  }
+
+  // Trailer fields count against maxHeaderSize with the header; then they
+  // are dropped, as no field is known that may be merged into the header.
+  bool drop_trailer(Request& req, std::size_t header_fields, std::uint64_t header_bytes) {
+    auto first_trailer = std::next(req.begin(), static_cast<std::ptrdiff_t>(header_fields));
+    std::uint64_t trailer_bytes = 0;
+    for (auto it = first_trailer; it != req.end(); ++it)
+      trailer_bytes += it->name_string().size() + it->value().size() + 4;
+    if (header_bytes + trailer_bytes > core_->settings.max_header_size) return false;
+    while (first_trailer != req.end()) first_trailer = req.erase(first_trailer);
+    return true;
   }
 
   awaitable<Response> dispatch(Event event) {
@@ -234,12 +382,24 @@ class Session {
   }
 
   awaitable<bool> write(const Response& response, const Headers& extra, bool keep_alive, bool http10, bool head) {
-    head_.clear();
-    int dropped = http_wire::write_head(head_, response, {keep_alive, http10}, extra);
+    std::string head_bytes;
+    int dropped = http_wire::write_head(head_bytes, response, {keep_alive, http10}, extra);
     if (dropped) core_->logger->warn("dropped {} response header(s) with an invalid name or value", dropped);
-    const bool send_body = !head && !http_wire::bodyless_status(response.status) && !response.body.empty();
-    std::array<asio::const_buffer, 2> buffers{asio::buffer(head_),
-                                              send_body ? asio::buffer(response.body) : asio::const_buffer{}};
+    const Response* sent = &response;
+    Response too_large;
+    if (head_bytes.size() > core_->settings.max_response_header_size) {
+      core_->logger->error("the handler's response headers take {} bytes, over maxResponseHeaderSize ({}): "
+                           "answering 500 instead",
+                           head_bytes.size(), core_->settings.max_response_header_size);
+      core_->counters.refused(Refusal::kResponseHeaderTooLarge);
+      too_large = plain(500, "response header too large\n");
+      head_bytes.clear();
+      http_wire::write_head(head_bytes, too_large, {keep_alive, http10});
+      sent = &too_large;
+    }
+    const bool send_body = !head && !http_wire::bodyless_status(sent->status) && !sent->body.empty();
+    std::array<asio::const_buffer, 2> buffers{asio::buffer(head_bytes),
+                                              send_body ? asio::buffer(sent->body) : asio::const_buffer{}};
     error_code ec;
     stream_.expires_after(core_->settings.send_timeout);
     co_await asio::async_write(stream_, buffers, asio::redirect_error(asio::use_awaitable, ec));
@@ -263,17 +423,49 @@ class Session {
   }
 
   // An error answer before dispatch; the connection closes after it.
-  awaitable<bool> reject(int status, std::string_view reason) {
-    core_->counters.rejected->inc();
+  awaitable<bool> reject(Refusal why, int status, std::string_view reason) {
+    core_->counters.refused(why);
     linger_ = true;
+    // What was received of the request is not needed any more.
+    parser_.reset();
+    buffer_.clear();
     Response r = plain(status, std::string{reason} + "\n");
     co_await write(r, {}, false, false, false);
     co_return false;
   }
 
+  awaitable<bool> reject_over_budget() {
+    core_->logger->debug("request body refused: maxTotalRequestBodySize ({} bytes) is taken by other bodies",
+                         core_->settings.max_total_request_body_size);
+    co_return co_await reject(Refusal::kBodyBudget, 503, "too many request bodies at once, try again later");
+  }
+
   awaitable<bool> reject_read_error(error_code ec) {
-    if (ec == http::error::header_limit) co_return co_await reject(431, "request header too large");
-    if (ec == http::error::body_limit) co_return co_await reject(413, "request body too large");
+    if (ec == http::error::header_limit) co_return co_await reject(Refusal::kHeaderTooLarge, 431, "request header too large");
+    if (ec == http::error::body_limit) co_return co_await reject(Refusal::kBodyTooLarge, 413, "request body too large");
+    if (ec == http::error::bad_chunk_extension && chunk_extensions_.exceeded)
+      co_return co_await reject(Refusal::kChunkExtension, 400, "chunk extensions too large");
+    if (ec == http::error::buffer_overflow) {
+      // The header has its own limit, which comes first: this is a chunk
+      // line or a trailer section that does not end.
+      auto unparsed = std::string_view(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+      if (classify_overflow(unparsed) == Overflow::kTrailer)
+        co_return co_await reject(Refusal::kTrailerTooLarge, 431, "request header and trailer too large");
+      co_return co_await reject(Refusal::kChunkExtension, 400, "chunk extensions too large");
+    }
+    // Content-Length and Transfer-Encoding that Beast refuses itself, and
+    // chunks that do not parse.
+    if (ec == http::error::bad_content_length || ec == http::error::bad_transfer_encoding ||
+        ec == http::error::bad_chunk || ec == http::error::bad_chunk_extension) {
+      core_->logger->debug("rejected request: {}", ec.message());
+      co_return co_await reject(Refusal::kFraming, 400, "invalid framing");
+    }
+    // A header begun and not finished in time; the timeout closed the
+    // socket.
+    if (ec == beast::error::timeout && !parser_->is_header_done()) {
+      core_->counters.refused(Refusal::kHeaderTimeout);
+      co_return false;
+    }
     // The peer went away or stalled (timeouts close the socket): nobody to
     // answer.
     if (ec == http::error::end_of_stream || ec == http::error::partial_message || ec == asio::error::eof ||
@@ -281,7 +473,7 @@ class Session {
         ec == asio::error::bad_descriptor || ec == asio::error::broken_pipe)
       co_return false;
     core_->logger->debug("malformed request: {}", ec.message());
-    co_return co_await reject(400, "malformed request");
+    co_return co_await reject(Refusal::kMalformed, 400, "malformed request");
   }
 
   std::shared_ptr<Core> core_;
@@ -289,15 +481,16 @@ class Session {
   std::optional<Registration> registration_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<GrowingBody>> parser_;
-  std::string head_;
+  ChunkExtensionLimit chunk_extensions_;
+  std::array<char, kIdleRead> idle_read_;
   bool linger_ = false;
 };
 
 }  // namespace
 
-awaitable<void> run_session(std::shared_ptr<Core> core, tcp::socket socket) {
+awaitable<void> run_session(std::shared_ptr<Core> core, tcp::socket socket, Registration registration) {
   try {
-    Session session(core, std::move(socket));
+    Session session(core, std::move(socket), std::move(registration));
     co_await session.run();
   } catch (const std::exception& e) {
     // Nothing on a connection may take the daemon down.

@@ -97,13 +97,27 @@ ConfigMap make_http_map() {
        .max = 1 << 20,
        .default_value = default_text(defaults.max_header_size),
        .default_note = byte_size_note(defaults.max_header_size),
-       .help = "bytes; larger request headers answer 431"},
+       .help = "bytes; larger request headers answer 431; chunk extensions (400) and trailers (431) count too"},
+      {.name = "maxTotalRequestBodySize",
+       .type = KeyType::kInteger,
+       .min = 0,
+       .max = kMaxRequestBodySize,
+       .default_value = default_text(defaults.max_total_request_body_size),
+       .default_note = byte_size_note(defaults.max_total_request_body_size),
+       .help = "bytes of request bodies all connections may hold at once; a body that would exceed it answers 503"},
+      {.name = "maxResponseHeaderSize",
+       .type = KeyType::kInteger,
+       .min = 1024,
+       .max = 16 << 20,
+       .default_value = default_text(defaults.max_response_header_size),
+       .default_note = byte_size_note(defaults.max_response_header_size),
+       .help = "bytes; a handler's answer with larger headers is replaced by a 500 and logged"},
       {.name = "maxConnections",
        .type = KeyType::kInteger,
        .min = 1,
        .max = 1'000'000,
        .default_value = default_text(defaults.max_connections),
-       .help = "connections beyond this answer 503 and are closed"},
+       .help = "at this many, a new connection closes the one idle the longest; with none idle it answers 503"},
       {.name = "readHeaderTimeout",
        .type = KeyType::kDuration,
        .default_value = default_text(defaults.header_timeout),
@@ -111,7 +125,19 @@ ConfigMap make_http_map() {
       {.name = "readBodyTimeout",
        .type = KeyType::kDuration,
        .default_value = default_text(defaults.body_timeout),
-       .help = "longest pause between two reads of a request body"},
+       .help = "longest pause between two reads of a request body (408)"},
+      {.name = "readBodyMinRate",
+       .type = KeyType::kInteger,
+       .min = 0,
+       .max = kMaxRequestBodySize,
+       .default_value = default_text(defaults.body_min_rate),
+       .help = "bytes/s; a body gets `readBodyTimeout` plus one second per this many bytes received, then 408; 0: no "
+               "rate"},
+      {.name = "readBodyDeadline",
+       .type = KeyType::kDuration,
+       .default_value = default_text(defaults.body_deadline),
+       .default_note = "none",
+       .help = "time to receive a whole request body, from the end of its header (408); 0: none"},
       {.name = "keepAliveTimeout",
        .type = KeyType::kDuration,
        .default_value = default_text(defaults.keep_alive_timeout),
@@ -167,10 +193,17 @@ HttpSettings read_http_settings(const TriggerConfig& trigger, const std::string&
     s.max_request_body_size = static_cast<std::uint64_t>(
         attrs->get_int(map.at("maxRequestBodySize"), static_cast<std::int64_t>(s.max_request_body_size)));
     s.max_header_size = static_cast<std::uint32_t>(attrs->get_int(map.at("maxHeaderSize"), s.max_header_size));
+    s.max_total_request_body_size = static_cast<std::uint64_t>(attrs->get_int(
+        map.at("maxTotalRequestBodySize"), static_cast<std::int64_t>(s.max_total_request_body_size)));
+    s.max_response_header_size =
+        static_cast<std::uint32_t>(attrs->get_int(map.at("maxResponseHeaderSize"), s.max_response_header_size));
     s.max_connections = static_cast<std::size_t>(
         attrs->get_int(map.at("maxConnections"), static_cast<std::int64_t>(s.max_connections)));
     s.header_timeout = millis(attrs->get_duration("readHeaderTimeout", s.header_timeout));
     s.body_timeout = millis(attrs->get_duration("readBodyTimeout", s.body_timeout));
+    s.body_min_rate = static_cast<std::uint64_t>(
+        attrs->get_int(map.at("readBodyMinRate"), static_cast<std::int64_t>(s.body_min_rate)));
+    s.body_deadline = millis(attrs->get_duration("readBodyDeadline", s.body_deadline));
     s.keep_alive_timeout = millis(attrs->get_duration("keepAliveTimeout", s.keep_alive_timeout));
     s.send_timeout = millis(attrs->get_duration("writeTimeout", s.send_timeout));
     read_cors(attrs->child("cors"), *map.at("cors").fields, s.cors);

@@ -25,11 +25,24 @@ struct HttpSettings {
   std::uint16_t port = 8080;
   std::uint64_t max_request_body_size = 4 * 1024 * 1024;  // inclusive
   std::uint32_t max_header_size = 16 * 1024;
+  // Request bodies held at once by all connections together, counted as they
+  // arrive: without it 1,024 connections may hold 1,024 full bodies (4 GiB).
+  std::uint64_t max_total_request_body_size = 64 * 1024 * 1024;
+  // Response headers a handler may produce; larger ones become a 500.
+  std::uint32_t max_response_header_size = 64 * 1024;
+  // At this many connections a new one closes the connection idle the
+  // longest; when none is idle it answers 503.
   std::size_t max_connections = 1024;
   // nginx's client_header_timeout: the whole header, from its first byte.
   std::chrono::milliseconds header_timeout{60'000};
   // nginx's client_body_timeout: between two reads of the body.
   std::chrono::milliseconds body_timeout{60'000};
+  // Apache mod_reqtimeout's MinRate: the body's time allowance, first
+  // body_timeout, grows by one second per this many bytes received, so a
+  // trickle cannot hold a connection for ever. 0: no rate.
+  std::uint64_t body_min_rate = 1024;  // bytes per second
+  // The whole body, from the end of the header; 0: none.
+  std::chrono::milliseconds body_deadline{0};
   // nginx's keepalive_timeout: an idle connection between requests.
   std::chrono::milliseconds keep_alive_timeout{75'000};
   // Also bounds writing a response to a client that stopped reading.

@@ -16,13 +16,32 @@ using http_trigger::Core;
 // answer get this long before they are cut.
 constexpr auto kStopGrace = 1s;
 
-// Too many connections: a short 503 rather than a silent refusal, then close.
+// Too many connections and none idle: a short 503 rather than a silent
+// refusal, then close.
 awaitable<void> refuse(tcp::socket socket) {
   static constexpr std::string_view kBusy =
       "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 20\r\nConnection: close\r\n\r\ntoo many connections";
   error_code ec;
   co_await asio::async_write(socket, asio::buffer(kBusy), asio::redirect_error(asio::use_awaitable, ec));
   socket.shutdown(tcp::socket::shutdown_both, ec);
+}
+
+http_trigger::Counters make_counters(MetricsRegistry& metrics, const std::string& trigger) {
+  http_trigger::Counters counters{EventMetrics(metrics, trigger), {}, nullptr, nullptr, nullptr};
+  for (std::size_t i = 0; i < http_trigger::kRefusals; ++i) {
+    const auto reason = http_trigger::refusal_name(static_cast<http_trigger::Refusal>(i));
+    counters.rejected[i] = &metrics.counter("edgefn_http_rejected_total",
+                                            "Requests and connections refused by a limit or for bad framing",
+                                            {{"trigger", trigger}, {"reason", std::string{reason}}});
+  }
+  counters.evictions = &metrics.counter("edgefn_http_evictions_total",
+                                        "Idle connections closed to admit a new one at maxConnections",
+                                        {{"trigger", trigger}});
+  counters.connections = &metrics.gauge("edgefn_http_connections", "Open client connections", {{"trigger", trigger}});
+  counters.body_bytes = &metrics.gauge("edgefn_http_request_body_bytes",
+                                       "Request body bytes held, counted against maxTotalRequestBodySize",
+                                       {{"trigger", trigger}});
+  return counters;
 }
 
 // The acceptor and what only the accept loop touches, on one strand.
@@ -41,12 +60,7 @@ class HttpTrigger final : public Trigger {
       : core_(std::make_shared<Core>(
             ctx.io, TriggerInfo{"http", ctx.config.name}, std::move(settings), ctx.pool,
             ctx.config.worker_availability_timeout, ctx.dev_mode, ctx.single_threaded_io,
-            http_trigger::Counters{
-                EventMetrics(ctx.metrics, ctx.config.name),
-                &ctx.metrics.counter("edgefn_http_rejected_total",
-                                     "Requests refused before dispatch (framing, limits)",
-                                     {{"trigger", ctx.config.name}}),
-                &ctx.metrics.gauge("edgefn_http_connections", "Open client connections", {{"trigger", ctx.config.name}})},
+            make_counters(ctx.metrics, ctx.config.name),
             get_logger("trigger.http." + ctx.config.name))),
         listener_(std::make_shared<Listener>(ctx.io)),
         drain_timer_(ctx.io) {}
@@ -118,8 +132,10 @@ class HttpTrigger final : public Trigger {
     out.key("address").value(bound_.address().to_string() + ":" + std::to_string(bound_.port()));
     out.key("port").value(static_cast<int>(bound_.port()));
     out.key("connections").value(static_cast<std::uint64_t>(core_->connection_count()));
+    out.key("idleConnections").value(static_cast<std::uint64_t>(core_->idle_count()));
     out.key("inFlight").value(static_cast<std::uint64_t>(core_->dispatched()));
     out.key("maxRequestBodySize").value(static_cast<std::uint64_t>(core_->settings.max_request_body_size));
+    out.key("requestBodyBytes").value(core_->body_bytes());
   }
 
  private:
@@ -158,11 +174,15 @@ class HttpTrigger final : public Trigger {
         continue;
       }
       socket.set_option(tcp::no_delay(true), ec);
-      if (core->connection_count() >= core->settings.max_connections) {
+      auto id = core->admit(socket.native_handle());
+      if (!id) {
+        core->counters.refused(http_trigger::Refusal::kConnections);
         asio::co_spawn(executor, refuse(std::move(socket)), asio::detached);
         continue;
       }
-      asio::co_spawn(executor, http_trigger::run_session(core, std::move(socket)), asio::detached);
+      http_trigger::Registration registration(*core, *id);
+      asio::co_spawn(executor, http_trigger::run_session(core, std::move(socket), std::move(registration)),
+                     asio::detached);
     }
   }
 

@@ -29,6 +29,20 @@ FramingVerdict check_framing(const http::request_header<>& header) {
   return {};
 }
 
+FramingVerdict check_host(const http::request_header<>& header) {
+  const auto hosts = header.count(http::field::host);
+  if (hosts > 1) return {400, "repeated Host header"};
+  if (hosts == 0 && header.version() >= 11) return {400, "missing Host header"};
+  return {};
+}
+
+std::uint64_t header_bytes(const http::request_header<>& header) {
+  // "METHOD target HTTP/1.1\r\n"
+  std::uint64_t total = header.method_string().size() + header.target().size() + 12;
+  for (const auto& field : header) total += field.name_string().size() + field.value().size() + 4;
+  return total;
+}
+
 namespace {
 
 int hex_value(char c) {

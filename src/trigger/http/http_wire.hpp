@@ -24,6 +24,14 @@ struct FramingVerdict {
 // (400); Content-Length must appear at most once and be all digits (400).
 FramingVerdict check_framing(const http::request_header<>& header);
 
+// RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host field, an HTTP/1.0
+// one at most (400 otherwise).
+FramingVerdict check_host(const http::request_header<>& header);
+
+// About the bytes the header took on the wire: the request line and the
+// fields, without the final empty line.
+std::uint64_t header_bytes(const http::request_header<>& header);
+
 // Percent-decoding; '+' becomes a space only in query components.
 std::string percent_decode(std::string_view text, bool plus_is_space);
 

@@ -2,7 +2,8 @@
 # An edgefn (and Nuclio) shell handler. One process runs per event:
 #   stdin      the event body
 #   "$@"       runtimeAttributes.arguments, or the request's X-Nuclio-Arguments
-#              header, split like shell words but never run through a shell
+#              header when runtimeAttributes.allowArgumentsHeader is true; split
+#              like shell words but never run through a shell
 #   env        spec.env, NUCLIO_FUNCTION_*, NUCLIO_EVENT_* (see README.md)
 #   stdout     the response body; exit 0 answers 200
 #   stderr     the processor's log, one entry per line

@@ -59,6 +59,11 @@ std::vector<std::unique_ptr<Runtime>> make_shell(const RuntimeContext& context, 
   settings->working_directory = directory;
   settings->termination_timeout = context.trigger.worker_termination_timeout;
   settings->dev_mode = context.dev_mode;
+  if (context.metrics)
+    settings->arguments_refused = &context.metrics->counter(
+        "edgefn_shell_arguments_refused_total",
+        "Shell events refused with 403 for X-Nuclio-Arguments (runtimeAttributes.allowArgumentsHeader is false)",
+        {{"pool", context.pool_name}});
   std::vector<std::unique_ptr<Runtime>> runtimes;
   for (int i = 0; i < context.count; ++i)
     runtimes.push_back(make_shell_runtime(context.io, settings, {i, context.pool_name, config.name}));

@@ -8,6 +8,7 @@
 
 #include "config/config_loader.hpp"
 #include "host/host_services.hpp"
+#include "metrics/metrics.hpp"
 #include "runtime/python/python_settings.hpp"
 #include "runtime/runtime.hpp"
 #include "trigger/trigger.hpp"
@@ -53,6 +54,7 @@ struct RuntimeContext {
   bool dev_mode = false;  // --dev: error details may go into 500 bodies
   FunctionUrls function_urls;  // --function-url, for Python's call_function
   HostServices* host = nullptr;  // what handlers publish through
+  MetricsRegistry* metrics = nullptr;  // runtimes' own counters; null: none
 };
 
 struct RuntimeKind {

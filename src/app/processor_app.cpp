@@ -126,7 +126,8 @@ class Processor {
       if (!pool) {
         pool = std::make_unique<WorkerPool>(io_, PoolSettings{pool_name, config_.event_timeout},
                                             make_runtimes({io_, config_, tc, pool_name, tc.num_workers,
-                                                           options_.dev_mode, options_.function_urls, &host_}));
+                                                           options_.dev_mode, options_.function_urls, &host_,
+                                                           &metrics_}));
       }
       const auto* kind = find_trigger_kind(tc.kind);
       if (!kind) throw StartError("trigger kind '" + tc.kind + "' is not built in");

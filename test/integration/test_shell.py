@@ -54,6 +54,7 @@ BASH_FUNCTION = """
           value: hello there
       runtimeAttributes:
         arguments: "default 'two words'"
+        allowArgumentsHeader: true
         responseHeaders:
           X-Shell: yes-sir
         contentType: application/x-shell
@@ -116,6 +117,10 @@ class BashScriptTest(unittest.TestCase):
         finally:
             if os.path.exists(marker):
                 os.unlink(marker)
+
+    def test_allowing_the_header_is_announced_with_a_warning(self):
+        self.proc.wait_log(r"warning +worker\.api\.0: runtimeAttributes\.allowArgumentsHeader is true: any client")
+        self.assertEqual(self.proc.log().count("allowArgumentsHeader is true"), 1)  # once per pool
 
     def test_unbalanced_arguments_header_answers_400(self):
         status, _, body = self.proc.request("POST", "/", headers=args("argv 'open"))
@@ -195,6 +200,7 @@ class InterpreterAndCommandTest(unittest.TestCase):
                 spec:
                   runtime: shell
                   handler: handler.py
+                  runtimeAttributes: {allowArgumentsHeader: true}
                   triggers: {api: {kind: http}}
             """)
             with Processor(config) as proc:
@@ -229,6 +235,82 @@ class InterpreterAndCommandTest(unittest.TestCase):
                 self.assertEqual((status, body), (200, b"OK"))
 
 
+def metric(proc, name):
+    """The value of one sample in /metrics, or None."""
+    status, body = proc.get_management("/metrics")
+    assert status == 200, status
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+class ArgumentsHeaderTest(unittest.TestCase):
+    """A client must not choose what runs: without allowArgumentsHeader the
+    header is refused, whatever the handler is."""
+
+    def test_sed_with_e_id_is_refused_by_default_and_counted(self):
+        with TempDir() as directory:
+            config = write_function(directory, """
+                metadata:
+                  name: sedfn
+                spec:
+                  runtime: shell
+                  handler: sed
+                  runtimeAttributes:
+                    arguments: "s/edge/EDGE/"
+                  triggers: {api: {kind: http}}
+            """)
+            with Processor(config) as proc:
+                # GNU sed's `e` runs a command: as the processor's user.
+                status, _, body = proc.request("POST", "/", body=b"x\n", headers=args("e id"))
+                self.assertEqual(status, 403, body)
+                self.assertIn(b"allowArgumentsHeader", body)
+                self.assertNotIn(b"uid=", body)
+                status, _, body = proc.request("POST", "/", body=b"x\n", headers=args(""))
+                self.assertEqual(status, 403, body)
+                self.assertEqual(metric(proc, 'edgefn_shell_arguments_refused_total{pool="api"}'), 2)
+                self.assertNotIn("allowArgumentsHeader is true", proc.log())
+
+                # The configured arguments still run.
+                self.assertEqual(proc.request("POST", "/", body=b"hello edge")[::2], (200, b"hello EDGE"))
+
+    def test_cat_cannot_be_pointed_at_another_file(self):
+        with TempDir() as directory:
+            secret = os.path.join(directory, "secret")
+            with open(secret, "w") as f:
+                f.write("do not read")
+            config = write_function(directory, """
+                spec:
+                  runtime: shell
+                  handler: cat
+                  triggers: {api: {kind: http}}
+            """)
+            with Processor(config) as proc:
+                status, _, body = proc.request("POST", "/", body=b"mine", headers=args(secret))
+                self.assertEqual(status, 403, body)
+                self.assertNotIn(b"do not read", body)
+                self.assertEqual(proc.request("POST", "/", body=b"mine")[::2], (200, b"mine"))
+
+    def test_with_allow_arguments_header_the_header_replaces_the_arguments(self):
+        with TempDir() as directory:
+            config = write_function(directory, """
+                spec:
+                  runtime: shell
+                  handler: sed
+                  runtimeAttributes:
+                    arguments: "s/a/b/"
+                    allowArgumentsHeader: true
+                  triggers: {api: {kind: http}}
+            """)
+            with Processor(config) as proc:
+                proc.wait_log(r"allowArgumentsHeader is true: any client that reaches this function's triggers "
+                              r"chooses the arguments of `/\S*sed`")
+                self.assertEqual(proc.request("POST", "/", body=b"a", headers=args("s/a/c/"))[::2], (200, b"c"))
+                self.assertEqual(proc.request("POST", "/", body=b"a")[::2], (200, b"b"))
+                self.assertEqual(metric(proc, 'edgefn_shell_arguments_refused_total{pool="api"}'), 0)
+
+
 class ExampleTest(unittest.TestCase):
     def test_the_shipped_example_handler_works_as_documented(self):
         with TempDir() as directory:
@@ -241,6 +323,7 @@ class ExampleTest(unittest.TestCase):
                   handler: example.sh
                   runtimeAttributes:
                     arguments: "words"
+                    allowArgumentsHeader: true
                   triggers: {api: {kind: http}}
             """)
             with Processor(config) as proc:
@@ -300,6 +383,7 @@ class TimeoutTest(unittest.TestCase):
                   runtime: shell
                   handler: slow.sh
                   eventTimeout: 300ms
+                  runtimeAttributes: {allowArgumentsHeader: true}
                   triggers:
                     api:
                       kind: http
@@ -326,6 +410,7 @@ class ShutdownTest(unittest.TestCase):
             spec:
               runtime: shell
               handler: slow.sh
+              runtimeAttributes: {allowArgumentsHeader: true}
               triggers:
                 api:
                   kind: http

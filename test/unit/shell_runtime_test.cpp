@@ -82,6 +82,7 @@ TEST_CASE("shell runtime pipes the body through and answers 200") {
   auto settings = bash_settings("cat; echo \"args:$*\"");
   settings->attributes.response_headers = {{"X-Handler", "cat"}};
   settings->attributes.content_type = "application/octet-stream";
+  settings->attributes.allow_arguments_header = true;
   auto rt = make_shell_runtime(io.io, settings, {0, "pool", "fn"});
   rt->start([](bool) {});
   REQUIRE_FALSE(rt->runs_inline());
@@ -117,7 +118,9 @@ TEST_CASE("shell runtime answers 500 on a non-zero exit, with stderr only in dev
 
 TEST_CASE("shell runtime answers 400 for unbalanced X-Nuclio-Arguments") {
   IoThread io;
-  auto rt = make_shell_runtime(io.io, bash_settings("true"), {0, "pool", "fn"});
+  auto settings = bash_settings("true");
+  settings->attributes.allow_arguments_header = true;
+  auto rt = make_shell_runtime(io.io, settings, {0, "pool", "fn"});
   auto e = event_with_body("");
   e.headers = {{"X-Nuclio-Arguments", "'open"}};
   auto r = run(*rt, std::move(e));
@@ -191,4 +194,50 @@ TEST_CASE("shell runtime reports a command that cannot be executed as a crashed 
   REQUIRE_FALSE(r.has_value());
   CHECK(r.error().code == RuntimeError::Code::kCrashed);
   CHECK_THAT(r.error().detail, Catch::Contains("cannot execute /nonexistent/handler"));
+}
+
+TEST_CASE("X-Nuclio-Arguments is refused with 403 and counted unless allowArgumentsHeader is true") {
+  IoThread io;
+  const auto sed = find_on_path("sed", kDefaultPath);
+  REQUIRE_FALSE(sed.empty());
+  auto settings = std::make_shared<ShellSettings>();
+  settings->command = {{sed.string()}, "sed"};
+  settings->attributes.arguments = {"s/a/b/"};
+  settings->environment = {{"PATH", "/usr/bin:/bin"}};
+  settings->working_directory = "/";
+  Counter refused;
+  settings->arguments_refused = &refused;
+  auto rt = make_shell_runtime(io.io, settings, {0, "pool", "fn"});
+
+  // `e` makes GNU sed run its argument as a command: a remote shell.
+  const auto marker = temp_file_name();
+  auto e = event_with_body("a\n");
+  e.headers = {{"x-nuclio-arguments", "e touch " + marker}};
+  auto r = run(*rt, std::move(e));
+  REQUIRE(r.has_value());
+  CHECK(r->status == 403);
+  CHECK_THAT(r->body, Catch::Contains("spec.runtimeAttributes.allowArgumentsHeader"));
+  CHECK(refused.value() == 1);
+  CHECK_FALSE(std::filesystem::exists(marker));
+
+  e = event_with_body("a\n");
+  e.headers = {{"X-Nuclio-Arguments", ""}};  // present, even empty
+  CHECK(run(*rt, std::move(e))->status == 403);
+  CHECK(refused.value() == 2);
+
+  r = run(*rt, event_with_body("a\n"));  // no header: the configured arguments
+  REQUIRE(r.has_value());
+  CHECK(r->status == 200);
+  CHECK(r->body == "b\n");
+
+  auto allowing = std::make_shared<ShellSettings>(*settings);
+  allowing->attributes.allow_arguments_header = true;
+  auto open = make_shell_runtime(io.io, allowing, {0, "pool", "fn"});
+  e = event_with_body("a\n");
+  e.headers = {{"X-Nuclio-Arguments", "s/a/c/"}};
+  r = run(*open, std::move(e));
+  REQUIRE(r.has_value());
+  CHECK(r->status == 200);
+  CHECK(r->body == "c\n");
+  CHECK(refused.value() == 2);
 }

@@ -209,20 +209,24 @@ arguments: "-d 'a b'"
 responseHeaders: {X-One: "1", X-Two: two}
 contentType: application/json
 maxOutputSize: 1024
+allowArgumentsHeader: true
 )"));
   CHECK(a.arguments == std::vector<std::string>{"-d", "a b"});
   CHECK(a.response_headers == Headers{{"X-One", "1"}, {"X-Two", "two"}});
   CHECK(a.content_type == "application/json");
   CHECK(a.max_output_size == 1024);
+  CHECK(a.allow_arguments_header);
 
   auto defaults = read_shell_attributes(FunctionConfig{});
   CHECK(defaults.arguments.empty());
   CHECK(defaults.content_type == "text/plain");
   CHECK(defaults.max_output_size == 64u << 20);
+  CHECK_FALSE(defaults.allow_arguments_header);
 
   CHECK_THROWS_WITH(read_shell_attributes(with_attributes("arguments: \"'open\"")),
                     Catch::Contains("arguments") && Catch::Contains("unterminated single quote"));
   CHECK_THROWS_AS(read_shell_attributes(with_attributes("maxOutputSize: 0")), ConfigError);
+  CHECK_THROWS_AS(read_shell_attributes(with_attributes("allowArgumentsHeader: maybe")), ConfigError);
   CHECK_THROWS_AS(read_shell_attributes(with_attributes("responseHeaders: [a]")), ConfigError);
   CHECK_THROWS_AS(read_shell_attributes(with_attributes("responseHeaders: {\"bad name\": x}")), ConfigError);
 }

@@ -2,6 +2,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <csignal>
@@ -15,6 +16,7 @@
 #include "runtime/handler_environment.hpp"
 #include "runtime/invocation_logs.hpp"
 #include "runtime/shell/shell_args.hpp"
+#include "util/strings.hpp"
 
 namespace edgefn {
 namespace {
@@ -32,6 +34,17 @@ constexpr std::size_t kStderrTail = 64 * 1024;
 constexpr auto kPipeGrace = 1s;
 
 RuntimeError runtime_error(RuntimeError::Code code, std::string detail) { return {code, std::move(detail), {}}; }
+
+constexpr std::string_view kArgumentsHeader = "X-Nuclio-Arguments";
+constexpr std::string_view kArgumentsRefused =
+    "X-Nuclio-Arguments is not accepted by this function: a client may not choose the handler's arguments unless "
+    "spec.runtimeAttributes.allowArgumentsHeader is true\n";
+
+// Present at all, even empty: a client that sends it expects it to count.
+bool carries_arguments_header(const Event& event) {
+  return std::any_of(event.headers.begin(), event.headers.end(),
+                     [](const auto& header) { return iequals(header.first, kArgumentsHeader); });
+}
 
 class Invocation;
 
@@ -288,7 +301,14 @@ class ShellRuntime final : public Runtime {
  public:
   ShellRuntime(asio::io_context& io, std::shared_ptr<const ShellSettings> settings, WorkerIdentity identity)
       : slot_(std::make_shared<Slot>(io, std::move(settings),
-                                     get_logger("worker." + identity.pool_name + "." + std::to_string(identity.id)))) {}
+                                     get_logger("worker." + identity.pool_name + "." + std::to_string(identity.id)))) {
+    if (identity.id == 0 && slot_->settings->attributes.allow_arguments_header)
+      slot_->logger->warn(
+          "runtimeAttributes.allowArgumentsHeader is true: any client that reaches this function's triggers chooses "
+          "the arguments of `{}` through X-Nuclio-Arguments; a command that runs what its arguments say (sed, awk, "
+          "find, an interpreter) then runs anything for them, as this processor's user",
+          slot_->settings->command.description);
+  }
 
   ~ShellRuntime() override {
     slot_->stopping.store(true);
@@ -306,9 +326,19 @@ class ShellRuntime final : public Runtime {
                                                                        "processor is stopping")));
       const auto& settings = *slot_->settings;
       std::vector<std::string> argv = settings.command.prefix;
-      if (auto header = event.header("X-Nuclio-Arguments"); !header.empty()) {
+      if (!settings.attributes.allow_arguments_header && carries_arguments_header(event)) {
+        if (settings.arguments_refused) settings.arguments_refused->inc();
+        // Debug only: clients decide how often this happens; the metric counts.
+        slot_->logger->debug("event {}: refused with 403: it carries X-Nuclio-Arguments, and "
+                             "runtimeAttributes.allowArgumentsHeader is false",
+                             event.id);
+        return post(std::move(done), Response{403, "text/plain", {}, std::string(kArgumentsRefused)});
+      }
+      if (auto header = event.header(kArgumentsHeader); !header.empty()) {
         auto split = split_arguments(header);
-        if (!split) return post(std::move(done), Response{400, "text/plain", {}, "X-Nuclio-Arguments: " + split.error() + "\n"});
+        if (!split)
+          return post(std::move(done), Response{400, "text/plain", {}, std::string(kArgumentsHeader) + ": " +
+                                                                            split.error() + "\n"});
         argv.insert(argv.end(), split.value().begin(), split.value().end());
       } else {
         argv.insert(argv.end(), settings.attributes.arguments.begin(), settings.attributes.arguments.end());

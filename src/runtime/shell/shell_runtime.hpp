@@ -1,15 +1,17 @@
 #pragma once
 // The shell runtime: one process per event. The command comes from
-// spec.handler (see resolve_shell_command), its arguments from the
-// X-Nuclio-Arguments header or runtimeAttributes.arguments, split without a
-// shell. The event body streams to its stdin while stdout (the response
-// body, up to maxOutputSize) and stderr (logged line by line) are read, all
-// on the daemon's io_context; the fork and exec happen on the spawner
+// spec.handler (see resolve_shell_command), its arguments from
+// runtimeAttributes.arguments, or from the X-Nuclio-Arguments header when
+// runtimeAttributes.allowArgumentsHeader is true, split without a shell.
+// The event body streams to its stdin while stdout (the response body, up
+// to maxOutputSize) and stderr (logged line by line) are read, all on the
+// daemon's io_context; the fork and exec happen on the spawner
 // thread (process/spawner.hpp), so nothing blocks an I/O thread.
 //
 // Outcomes: exit 0 -> 200 with runtimeAttributes.responseHeaders and
 // contentType; any other exit, a signal, or too much output -> 500 (stderr
 // in the body only in --dev mode); an unparsable X-Nuclio-Arguments -> 400;
+// X-Nuclio-Arguments without allowArgumentsHeader -> 403 (counted);
 // a process that could not be started -> RuntimeError kCrashed.
 // abandon() (event timeout) and stop() SIGTERM the process group, then
 // SIGKILL it after the termination timeout; stop()'s done comes when the
@@ -20,6 +22,7 @@
 #include <chrono>
 #include <memory>
 
+#include "metrics/metrics.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/shell/shell_settings.hpp"
 #include "util/asio.hpp"
@@ -34,9 +37,14 @@ struct ShellSettings {
   std::filesystem::path working_directory;               // the function directory
   std::chrono::milliseconds termination_timeout{10000};  // workerTerminationTimeout
   bool dev_mode = false;                                 // stderr goes into 500 bodies
+  // Requests refused for X-Nuclio-Arguments (edgefn_shell_arguments_refused_total);
+  // may be null (tests).
+  Counter* arguments_refused = nullptr;
 };
 
-// Builds one worker's runtime. `io` must outlive it. Start-up thread.
+// Builds one worker's runtime. `io` must outlive it. Start-up thread. The
+// first worker of a pool (identity.id 0) logs a warning when
+// allowArgumentsHeader is on.
 std::unique_ptr<Runtime> make_shell_runtime(asio::io_context& io, std::shared_ptr<const ShellSettings> settings,
                                             WorkerIdentity identity);
 

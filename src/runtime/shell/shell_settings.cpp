@@ -93,7 +93,13 @@ ConfigMap make_shell_map() {
   map.keys = {
       {.name = "arguments",
        .help = "the handler's arguments, split like shell words (quotes and backslashes only; never run through a "
-               "shell); the `X-Nuclio-Arguments` request header replaces them per event"},
+               "shell); the `X-Nuclio-Arguments` request header replaces them per event only with "
+               "`allowArgumentsHeader`"},
+      {.name = "allowArgumentsHeader",
+       .type = KeyType::kBool,
+       .default_value = default_text(defaults.allow_arguments_header),
+       .help = "let a request's `X-Nuclio-Arguments` header replace `arguments` (any client then chooses what the "
+               "handler runs); when false, a request carrying the header is answered 403"},
       {.name = "responseHeaders", .type = KeyType::kMapping, .help = "headers added to 200 responses"},
       {.name = "contentType", .default_value = defaults.content_type, .help = "Content-Type of 200 responses"},
       {.name = "maxOutputSize",
@@ -139,6 +145,7 @@ ShellAttributes read_shell_attributes(const FunctionConfig& config) {
     if (result.content_type.empty()) type.fail("expected a media type such as text/plain");
     check_header(type, "Content-Type", result.content_type);
   }
+  result.allow_arguments_header = attrs.get_bool("allowArgumentsHeader", result.allow_arguments_header);
   result.max_output_size = static_cast<std::size_t>(
       attrs.get_int(map.at("maxOutputSize"), static_cast<std::int64_t>(result.max_output_size)));
   return result;

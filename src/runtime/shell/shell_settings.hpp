@@ -26,6 +26,11 @@ struct ShellAttributes {
   Headers response_headers;                             // `responseHeaders`
   std::string content_type = "text/plain";              // `contentType`
   std::size_t max_output_size = kDefaultMaxOutputSize;  // `maxOutputSize`, bytes of stdout
+  // `allowArgumentsHeader`: whether a request's X-Nuclio-Arguments replaces
+  // `arguments`. Off by default: with it, any client that reaches the
+  // trigger chooses what the handler runs (`sed` with `e id`, `cat` with
+  // /etc/shadow); a request carrying the header is refused with 403.
+  bool allow_arguments_header = false;
 };
 
 // The shell runtime's spec.runtimeAttributes; defaults from ShellAttributes'

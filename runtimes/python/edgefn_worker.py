@@ -20,9 +20,10 @@ one at a time, until STOP (the termination callback runs, exit 0) or until
 the channel closes. DRAIN runs the drain callback.
 
 sys.stdout and sys.stderr become log frames (print() -> info, stderr ->
-warn), tagged with the event being handled; the real fds 1 and 2 stay on
-pipes the daemon logs line by line, for C extensions and the interpreter's
-own fatal errors.
+warn), tagged with the event being handled, one per line, a line cut into
+pieces of at most MAX_LINE bytes; the real fds 1 and 2 stay on pipes the
+daemon logs line by line with the same bound, for C extensions and the
+interpreter's own fatal errors.
 """
 import collections
 import ctypes
@@ -55,8 +56,44 @@ class _State:
         self.request_id = 0  # the event being handled, for log frames
 
 
+# A log line's bound in UTF-8 bytes, and what ends each piece of a longer
+# one: the same as the daemon's for fds 1 and 2 (OutputLines in
+# src/process/output_lines.hpp), so that a print() without a newline cannot
+# become one unbounded LOG message and log line.
+MAX_LINE = 16 * 1024
+CUT_MARKER = " [line cut at 16 KiB; continues]"
+_PIECE = MAX_LINE - len(CUT_MARKER)  # a piece's output bytes: with its marker, MAX_LINE
+_NOTE_ROOM = 64  # room left for a cut message's note
+
+
+def _utf8_size(text):
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def _fitting_prefix(text, limit):
+    """How many of the first characters of `text` fit in `limit` UTF-8
+    bytes; at least one, so that cutting always advances."""
+    head = text[:limit]
+    if _utf8_size(head) <= limit:
+        return len(head)
+    # Cut the bytes, drop a character left incomplete, count what remains.
+    return max(1, len(head.encode("utf-8", "surrogatepass")[:limit].decode("utf-8", "ignore")))
+
+
+def bounded_message(text):
+    """A logger call's message within MAX_LINE bytes, cut once with a note
+    of how much was left out (as the daemon's bounded_line does)."""
+    if not isinstance(text, str) or len(text) <= MAX_LINE // 4 or _utf8_size(text) <= MAX_LINE:
+        return text
+    n = _fitting_prefix(text, MAX_LINE - _NOTE_ROOM)
+    return "%s [cut: %d more bytes]" % (text[:n], _utf8_size(text) - _utf8_size(text[:n]))
+
+
 class _LogWriter(io.TextIOBase):
-    """sys.stdout / sys.stderr: each line becomes a log frame."""
+    """sys.stdout / sys.stderr: each line becomes a log frame; a line over
+    MAX_LINE bytes becomes several of at most MAX_LINE, each but the last
+    ending in CUT_MARKER.
+    At most one unfinished line (within the bound) is kept between writes."""
 
     def __init__(self, send, level, fileno):
         super().__init__()
@@ -83,13 +120,33 @@ class _LogWriter(io.TextIOBase):
         if not isinstance(text, str):
             raise TypeError("write() argument must be str, not %s" % type(text).__name__)
         with self._lock:
-            self._buffer += text
-            if "\n" not in self._buffer:
-                return len(text)
-            *lines, self._buffer = self._buffer.split("\n")
+            lines = self._take_lines(self._buffer + text if self._buffer else text)
         for line in lines:
-            self._send(self._level, line.rstrip("\r"), None)
+            self._send(self._level, line, None)
         return len(text)
+
+    def _take_lines(self, data):
+        """The lines `data` completes, cut at the bound; keeps the rest."""
+        lines = []
+        start, size = 0, len(data)
+        while start < size:
+            # A line of MAX_LINE bytes has at most MAX_LINE characters: one
+            # more tells "whole" from "too long" without looking further.
+            window = data[start:start + MAX_LINE + 1]
+            newline = window.find("\n")
+            line = window if newline < 0 else window[:newline]
+            if _utf8_size(line) <= MAX_LINE:
+                if newline >= 0:
+                    lines.append(line[:-1] if line.endswith("\r") else line)
+                    start += newline + 1
+                    continue
+                if start + len(window) == size:
+                    break  # an unfinished line within the bound: kept
+            n = _fitting_prefix(line, _PIECE)
+            lines.append(line[:n] + CUT_MARKER)
+            start += n
+        self._buffer = data[start:]
+        return lines
 
     def flush(self):
         with self._lock:
@@ -324,6 +381,7 @@ def main():
     def sink(level, message, fields):
         if isinstance(fields, dict):
             fields = _fields_json(fields)
+        message = bounded_message(message)
         try:
             channel.send_log(state.request_id, _LEVELS.get(level, 1), message, fields)
         except ec.ChannelError:

@@ -28,7 +28,9 @@
 // PUBLISH and EXPLICIT_ACK from the handler go to the host services; the
 // worker's LOG frames become lines of logger "worker.<pool>.<id>" (and
 // X-Nuclio-Logs); its real stdout and stderr (C extensions, the
-// interpreter's own fatal errors) are logged line by line.
+// interpreter's own fatal errors) are logged line by line. Every line is
+// bounded (OutputLines::kMaxLine): the worker cuts print() output into
+// marked pieces, and the daemon cuts what still passes the bound.
 #include <memory>
 
 #include "host/host_services.hpp"

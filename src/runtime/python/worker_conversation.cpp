@@ -192,13 +192,19 @@ void ProcessSupervisor::publish(WorkerProcess& proc, std::uint64_t publish_id, s
 
 void ProcessSupervisor::log_record(WorkerProcess& proc, std::uint64_t request_id, const LogRecord& record) {
   const auto level = spdlog_level(record.level);
-  const char* sep = record.fields_json.empty() || record.fields_json == "{}" ? "" : " ";
-  const std::string_view fields = *sep ? std::string_view(record.fields_json) : std::string_view{};
+  // Our worker cuts print() into bounded lines and logger messages at the
+  // same bound; a worker that does not still gets one bounded line.
+  std::string cut_message, cut_fields;
+  std::string_view message = record.message, all_fields = record.fields_json;
+  if (message.size() > OutputLines::kMaxLine) message = cut_message = bounded_line(message);
+  if (all_fields.size() > OutputLines::kMaxLine) all_fields = cut_fields = bounded_line(all_fields);
+  const char* sep = all_fields.empty() || all_fields == "{}" ? "" : " ";
+  const std::string_view fields = *sep ? all_fields : std::string_view{};
   if (request_id != 0 && proc.in_flight && proc.in_flight->request_id == request_id) {
-    logger_->log(level, "{}{}{} (event {})", record.message, sep, fields, proc.in_flight->event.id);
-    proc.in_flight->logs->add(level, record.message, record.fields_json);
+    logger_->log(level, "{}{}{} (event {})", message, sep, fields, proc.in_flight->event.id);
+    proc.in_flight->logs->add(level, message, all_fields);
   } else {
-    logger_->log(level, "{}{}{}", record.message, sep, fields);
+    logger_->log(level, "{}{}{}", message, sep, fields);
   }
 }
 

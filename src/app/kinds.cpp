@@ -78,6 +78,17 @@ std::vector<std::unique_ptr<Runtime>> make_python(const RuntimeContext& context,
   settings->trigger_kind = context.trigger.kind;
   settings->trigger_name = context.trigger.name;
   settings->namespace_name = config.namespace_name;
+  settings->termination_timeout = context.trigger.worker_termination_timeout;
+  if (context.metrics) {
+    auto recycles = [&](const char* reason) {
+      return &context.metrics->counter("edgefn_worker_recycles_total",
+                                       "Worker processes replaced between events by maxWorkerMemory or "
+                                       "maxEventsPerWorker",
+                                       {{"pool", context.pool_name}, {"reason", reason}});
+    };
+    settings->recycled_for_memory = recycles("memory");
+    settings->recycled_for_events = recycles("events");
+  }
   std::vector<std::unique_ptr<Runtime>> runtimes;
   for (int i = 0; i < context.count; ++i)
     runtimes.push_back(make_python_runtime(context.io, settings, {i, context.pool_name, config.name}, context.host));
@@ -90,7 +101,8 @@ const std::vector<RuntimeKind> kRuntimeKinds = {
        if (const auto* attrs = runtime_attributes(config)) attrs->check_keys(native_config_map());
      },
      make_native},
-    {"python", nullptr, [](const FunctionConfig& config) { runtime_attributes(config); }, make_python},
+    {"python", python_config_map, [](const FunctionConfig& config) { read_python_attributes(config); },
+     make_python},
     {"shell", shell_config_map, [](const FunctionConfig& config) { read_shell_attributes(config); }, make_shell},
 };
 

@@ -159,7 +159,7 @@ class ConfigKeysTest(unittest.TestCase):
         self.assertIn("unknown section 'htp' (did you mean 'http'?); sections: metadata, spec,", r.stderr)
 
     def test_every_kind_has_a_section(self):
-        for name in ("http", "http.cors", "cron", "cron.event", "native", "shell"):
+        for name in ("http", "http.cors", "cron", "cron.event", "native", "shell", "python"):
             self.assertIn(name, self.sections)
 
     def test_docs_show_each_kinds_table_as_generated(self):

@@ -335,5 +335,84 @@ class StopTest(unittest.TestCase):
                     self.assertEqual(os.stat(f"/proc/{pid}/fd").st_uid, 0, f"/proc/{pid}/fd")
 
 
+def metric(proc, name):
+    """The value of one sample in /metrics, or None."""
+    status, body = proc.get_management("/metrics")
+    assert status == 200, status
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+class RecycleTest(unittest.TestCase):
+    def test_max_events_per_worker_replaces_the_worker_every_n_events(self):
+        with TempDir() as d:
+            marker = os.path.join(d, "terminated")
+            source = textwrap.dedent(f'''
+                def counted(context, event):
+                    context.platform.set_termination_callback(
+                        lambda: open({marker!r}, "a").write("%d," % os.getpid()))
+                    return str(os.getpid())
+            ''')
+            config = lifecycle_function(d, "handlers:counted", source,
+                                        extra_spec="  runtimeAttributes:\n    maxEventsPerWorker: 3\n")
+            with Processor(config) as proc:
+                pids = []
+                for _ in range(7):
+                    status, _, body = proc.request()
+                    self.assertEqual(status, 200, body)
+                    pids.append(int(body))
+                self.assertEqual(len(set(pids[0:3])), 1)
+                self.assertEqual(len(set(pids[3:6])), 1)
+                self.assertEqual(len({pids[0], pids[3], pids[6]}), 3, pids)
+                proc.wait_log(r"recycling Python worker process %d: it handled 3 events "
+                              r"\(runtimeAttributes\.maxEventsPerWorker\); starting a new one" % pids[0])
+                wait_for(lambda: metric(proc, 'edgefn_worker_recycles_total{pool="web",reason="events"}') == 2,
+                         what="two recycles counted")
+                self.assertEqual(metric(proc, 'edgefn_worker_recycles_total{pool="web",reason="memory"}'), 0)
+                # Stopped, not killed: the termination callback ran.
+                def terminated():
+                    if not os.path.exists(marker):
+                        return None
+                    with open(marker) as f:
+                        return f.read()
+                wait_for(lambda: terminated() == "%d,%d," % (pids[0], pids[3]),
+                         what="both recycled workers' termination callbacks")
+                self.assertNotRegex(proc.log(), r"ended with|died within")
+
+    def test_a_leaking_handler_is_recycled_over_max_worker_memory_and_requests_keep_succeeding(self):
+        limit = 80 << 20
+        with TempDir() as d:
+            source = textwrap.dedent('''
+                _kept = []
+
+                def leak(context, event):
+                    _kept.append(b"x" * (8 << 20))  # written, so resident
+                    return str(os.getpid())
+            ''')
+            config = lifecycle_function(d, "handlers:leak", source,
+                                        extra_spec=f"  runtimeAttributes:\n    maxWorkerMemory: {limit}\n")
+            with Processor(config) as proc:
+                pids = []
+                for _ in range(25):
+                    status, _, body = proc.request()
+                    self.assertEqual(status, 200, body)
+                    pids.append(int(body))
+                    if len(set(pids)) > 1:
+                        break
+                self.assertGreater(len(set(pids)), 1, "never recycled")
+                line = proc.wait_log(r"recycling Python worker process %d: its resident memory, (\d+) bytes, is over "
+                                     r"runtimeAttributes\.maxWorkerMemory \(%d bytes\) after \d+ events" %
+                                     (pids[0], limit))
+                self.assertGreater(int(line.group(1)), limit)
+                # Within a few events of the limit, not long after.
+                self.assertLessEqual(pids.count(pids[0]), (limit >> 20) // 8 + 1)
+                wait_for(lambda: metric(proc, 'edgefn_worker_recycles_total{pool="web",reason="memory"}') == 1,
+                         what="the recycle counted")
+                self.assertEqual(proc.request()[0], 200)
+                self.assertEqual(proc.status()["pools"][0]["ready"], 1)
+
+
 if __name__ == "__main__":
     unittest.main()

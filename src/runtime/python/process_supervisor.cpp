@@ -97,6 +97,12 @@ void ProcessSupervisor::on_spawned(const std::shared_ptr<WorkerProcess>& proc, S
   }
   proc->child = std::move(result.child.value());
   proc->pid = proc->child->pid();
+  if (settings_->attributes.max_worker_memory > 0) {
+    proc->memory = ResidentMemory(proc->pid);
+    if (!proc->memory.valid())
+      logger_->warn("cannot read /proc/{}/statm: runtimeAttributes.maxWorkerMemory is not enforced for this worker",
+                    proc->pid);
+  }
   if (stopping_) {
     proc->child->signal_group(SIGKILL);
     proc->child->reap();
@@ -241,7 +247,7 @@ void ProcessSupervisor::cleanup(const std::shared_ptr<WorkerProcess>& proc) {
 }
 
 void ProcessSupervisor::replace(const WorkerProcess& proc) {
-  const auto delay = restarts_.ended_after_ready(Clock::now() - proc.ready_at, proc.abandoned);
+  const auto delay = restarts_.ended_after_ready(Clock::now() - proc.ready_at, proc.abandoned || proc.recycling);
   if (delay == std::chrono::milliseconds::zero()) return spawn();
   logger_->warn("the Python worker died within {} s of starting {} times in a row; next start in {} s",
                 RestartPolicy::kStableAfter.count(), restarts_.quick_deaths(), delay.count() / 1000);
@@ -265,8 +271,8 @@ void ProcessSupervisor::begin_stop(std::chrono::milliseconds timeout, UniqueFunc
   if (!proc || proc->exited) return finish_stop_if_idle();
   report_down(*proc);
   if (proc->ready && !proc->finished) {
+    if (!proc->stop_sent) send_control(*proc, kStopMessage);  // a recycled worker has had its STOP
     proc->stop_sent = true;
-    send_control(*proc, kStopMessage);
   } else {
     proc->child->signal_group(SIGKILL);
   }

@@ -21,6 +21,7 @@
 #include "log/log.hpp"
 #include "process/exit_watcher.hpp"
 #include "process/output_lines.hpp"
+#include "process/resident_memory.hpp"
 #include "process/spawner.hpp"
 #include "runtime/invocation_logs.hpp"
 #include "runtime/python/python_settings.hpp"
@@ -55,7 +56,7 @@ struct Outgoing {
 
 // One interpreter process and its channel. Strand-only, except what the
 // supervisor's mutex guards (the child, for abandon()).
-struct WorkerProcess {
+struct WorkerProcess : std::enable_shared_from_this<WorkerProcess> {
   explicit WorkerProcess(const Strand& strand)
       : stdout_pipe(strand), stderr_pipe(strand), readiness_timer(strand) {}
 
@@ -65,9 +66,14 @@ struct WorkerProcess {
   std::optional<ExitWatcher> exit_watcher;
   Descriptor stdout_pipe;
   Descriptor stderr_pipe;
+  // READY's deadline; then a recycled worker's STOP deadline; then the
+  // pipes' grace after the exit.
   asio::steady_timer readiness_timer;
+  ResidentMemory memory;  // opened only with maxWorkerMemory
   pid_t pid = 0;
+  std::uint64_t events = 0;  // answered
   bool ready = false;
+  bool recycling = false;  // told to stop between events (maxWorkerMemory, maxEventsPerWorker)
   bool reported_down = false;  // the pool was told this process no longer takes events
   Clock::time_point ready_at;
   bool exited = false;    // reaped
@@ -128,6 +134,9 @@ class ProcessSupervisor : public std::enable_shared_from_this<ProcessSupervisor>
   void on_ready(WorkerProcess& proc);
   void publish(WorkerProcess& proc, std::uint64_t publish_id, shm::Message m);
   void log_record(WorkerProcess& proc, std::uint64_t request_id, const LogRecord& record);
+  // After each answer: past maxEventsPerWorker or maxWorkerMemory, the
+  // process takes no more events and is stopped, then replaced.
+  void recycle_if_due(WorkerProcess& proc);
   void read_pipe(const std::shared_ptr<WorkerProcess>& proc, bool is_stderr);
 
   // ---- A process ends ----------------------------------------------------

@@ -23,6 +23,12 @@
 //   The event it held fails with kCrashed.
 // - abandon() (spec.eventTimeout) SIGKILLs the process group, which ends
 //   in a replacement.
+// - Recycling (runtimeAttributes.maxEventsPerWorker, maxWorkerMemory):
+//   after each answer the process's event count, and its resident memory
+//   (one pread of /proc/<pid>/statm), are checked; past a limit it takes no
+//   more events, gets STOP (SIGKILL after workerTerminationTimeout) and is
+//   replaced at once, without counting as a crash. Logged with the reason
+//   and counted in edgefn_worker_recycles_total{pool,reason}.
 // - drain(): the drain callback runs (DRAIN) and no replacement is started
 //   any more. stop(): STOP, then SIGKILL of the group after the timeout.
 // PUBLISH and EXPLICIT_ACK from the handler go to the host services; the

@@ -26,7 +26,45 @@ fs::path executable_directory() {
   return ec ? fs::path{} : self.parent_path();
 }
 
+ConfigMap make_python_map() {
+  const PythonAttributes defaults;
+  ConfigMap map{"python", "spec.runtimeAttributes", {}, {}};
+  map.keys = {
+      {.name = "maxWorkerMemory",
+       .type = KeyType::kInteger,
+       .default_value = default_text(defaults.max_worker_memory),
+       .default_note = "no limit",
+       .help = "bytes: a worker whose resident memory is above this after an event is replaced by a fresh one "
+               "before the next (its termination callback runs); for handlers that leak"},
+      {.name = "maxEventsPerWorker",
+       .type = KeyType::kInteger,
+       .default_value = default_text(defaults.max_events_per_worker),
+       .default_note = "never",
+       .help = "a worker is replaced by a fresh one after this many events"},
+  };
+  return map;
+}
+
 }  // namespace
+
+const ConfigMap& python_config_map() {
+  static const ConfigMap map = make_python_map();
+  return map;
+}
+
+PythonAttributes read_python_attributes(const FunctionConfig& config) {
+  PythonAttributes result;
+  if (!config.runtime_attributes || !config.runtime_attributes->defined()) return result;
+  const auto& attrs = *config.runtime_attributes;
+  if (!attrs.is_map()) attrs.fail("expected a mapping");
+  const ConfigMap& map = python_config_map();
+  attrs.check_keys(map);
+  result.max_worker_memory = static_cast<std::uint64_t>(
+      attrs.get_int(map.at("maxWorkerMemory"), static_cast<std::int64_t>(result.max_worker_memory)));
+  result.max_events_per_worker = static_cast<std::uint64_t>(
+      attrs.get_int(map.at("maxEventsPerWorker"), static_cast<std::int64_t>(result.max_events_per_worker)));
+  return result;
+}
 
 std::string resolve_python_interpreter(const FunctionConfig& config, const Environment& environment,
                                        std::string_view path) {
@@ -102,6 +140,7 @@ std::shared_ptr<PythonSettings> make_python_settings(const FunctionConfig& confi
   settings->handler = config.handler;
   settings->function_urls = function_urls;
   settings->readiness_timeout = config.readiness_timeout;
+  settings->attributes = read_python_attributes(config);
   return settings;
 }
 

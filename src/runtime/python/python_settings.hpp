@@ -4,13 +4,16 @@
 // environment every worker starts with. Kept apart from the process
 // handling so that it reads like the rules it implements.
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "config/config_map.hpp"
 #include "config/function_config.hpp"
+#include "metrics/metrics.hpp"
 #include "process/environment.hpp"
 #include "util/unique_fd.hpp"
 
@@ -18,6 +21,21 @@ namespace edgefn {
 
 // --function-url NAME=URL, for context.platform.call_function.
 using FunctionUrls = std::map<std::string, std::string>;
+
+// spec.runtimeAttributes of a Python function: when a worker process is
+// replaced by a fresh one between events (0: never), for handlers that
+// leak memory.
+struct PythonAttributes {
+  std::uint64_t max_worker_memory = 0;      // `maxWorkerMemory`, bytes resident after an event
+  std::uint64_t max_events_per_worker = 0;  // `maxEventsPerWorker`
+};
+
+// The Python runtime's spec.runtimeAttributes; defaults from PythonAttributes.
+const ConfigMap& python_config_map();
+
+// Reads and checks spec.runtimeAttributes. Throws ConfigError at the
+// offending key.
+PythonAttributes read_python_attributes(const FunctionConfig& config);
 
 // Shared, read-only, by all workers of a pool.
 struct PythonSettings {
@@ -38,6 +56,13 @@ struct PythonSettings {
   // readinessTimeoutSeconds: a worker process that has not sent READY by
   // then (import and init_context included) is killed and started again.
   std::chrono::milliseconds readiness_timeout{120'000};
+  // The trigger's workerTerminationTimeout: how long a recycled worker's
+  // STOP may take before it is killed.
+  std::chrono::milliseconds termination_timeout{10'000};
+  PythonAttributes attributes;
+  // edgefn_worker_recycles_total{pool, reason}; null: not counted (tests).
+  Counter* recycled_for_memory = nullptr;
+  Counter* recycled_for_events = nullptr;
 };
 
 // The interpreter for spec.runtime ("python", "python:3.11"):

@@ -9,7 +9,8 @@
 //   replacement also dies within 10 s of its READY, and the next one too,
 //   the waits back off the same way: a handler that crashes its worker on
 //   every start must not turn the daemon into a fork loop. A process the
-//   daemon killed itself (an event timeout) does not count.
+//   daemon ended itself (an event timeout, a recycle for
+//   maxWorkerMemory or maxEventsPerWorker) does not count.
 #include <chrono>
 
 namespace edgefn::python {
@@ -27,7 +28,8 @@ class RestartPolicy {
   // READY came: failed starts are forgotten.
   void ready() noexcept;
   // A process that was ready for `lived` ended (`killed_by_daemon`: for an
-  // event timeout). The wait before its replacement; zero: at once.
+  // event timeout, or recycled). The wait before its replacement; zero: at
+  // once.
   std::chrono::milliseconds ended_after_ready(std::chrono::steady_clock::duration lived,
                                               bool killed_by_daemon) noexcept;
 

@@ -18,7 +18,7 @@ void ProcessSupervisor::accept(Pending pending) {
   pending.request_id = next_request_id_++;
   if (stopping_) return fail(pending, RuntimeError::Code::kStopping, "processor is stopping");
   auto& proc = current_;
-  if (!proc || !proc->ready || proc->exited || proc->finished || proc->next || proc->in_flight) {
+  if (!proc || !proc->ready || proc->recycling || proc->exited || proc->finished || proc->next || proc->in_flight) {
     // The pool hands events only to ready workers; this one stopped being
     // ready (and said so) before the event arrived.
     auto done = std::move(pending.done);
@@ -124,6 +124,9 @@ bool ProcessSupervisor::handle(WorkerProcess& proc, shm::Message m) {
         return false;
       }
       proc.in_flight->logs->attach(*response);
+      // Before the answer goes: the pool then puts this worker back to
+      // work only if it stays.
+      recycle_if_due(proc);
       complete(proc, std::move(response.value()));
       return true;
     }
@@ -147,6 +150,42 @@ bool ProcessSupervisor::handle(WorkerProcess& proc, shm::Message m) {
       logger_->warn("worker process {} sent unknown message type {}", proc.pid, m.type);
       return true;
   }
+}
+
+void ProcessSupervisor::recycle_if_due(WorkerProcess& proc) {
+  ++proc.events;
+  if (proc.recycling || proc.exited || proc.finished || draining_ || stopping_) return;
+  const auto& limits = settings_->attributes;
+  std::string why;
+  Counter* counter = nullptr;
+  if (limits.max_events_per_worker > 0 && proc.events >= limits.max_events_per_worker) {
+    why = "it handled " + std::to_string(proc.events) + " events (runtimeAttributes.maxEventsPerWorker)";
+    counter = settings_->recycled_for_events;
+  } else if (limits.max_worker_memory > 0) {
+    const auto resident = proc.memory.bytes();
+    if (!resident || *resident <= limits.max_worker_memory) return;
+    why = "its resident memory, " + std::to_string(*resident) + " bytes, is over runtimeAttributes.maxWorkerMemory (" +
+          std::to_string(limits.max_worker_memory) + " bytes) after " + std::to_string(proc.events) + " events";
+    counter = settings_->recycled_for_memory;
+  } else {
+    return;
+  }
+  logger_->info("recycling Python worker process {}: {}; starting a new one", proc.pid, why);
+  if (counter) counter->inc();
+  proc.recycling = true;
+  set_state("recycling (process " + std::to_string(proc.pid) + ")");
+  report_down(proc);
+  proc.stop_sent = true;
+  send_control(proc, kStopMessage);
+  const auto timeout = settings_->termination_timeout;
+  proc.readiness_timer.expires_after(timeout);
+  proc.readiness_timer.async_wait([self = shared_from_this(), proc = proc.shared_from_this(), timeout](error_code ec) {
+    if (ec || proc->exited) return;
+    self->logger_->warn("recycled worker process {} still running {} ms after STOP (workerTerminationTimeout); "
+                        "sending SIGKILL",
+                        proc->pid, timeout.count());
+    proc->child->signal_group(SIGKILL);
+  });
 }
 
 void ProcessSupervisor::on_ready(WorkerProcess& proc) {

@@ -1,5 +1,7 @@
 // processor: CLI11 -> app. Exit codes: 0 clean stop, 1 failed start, 2 bad
 // config or usage.
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -10,6 +12,7 @@
 #include "app/processor_app.hpp"
 #include "config/config_error.hpp"
 #include "log/log.hpp"
+#include "process/credentials.hpp"
 #include "util/duration.hpp"
 
 namespace {
@@ -91,6 +94,9 @@ int main(int argc, char** argv) {
   cli.add_option("--function-url", function_urls,
                  "NAME=URL: where context.platform.call_function(NAME, ...) posts (repeatable)");
   cli.add_flag("--dev", options.dev_mode, "development mode: error details such as tracebacks go into 500 bodies");
+  std::string worker_user;
+  cli.add_option("--worker-user", worker_user,
+                 "NAME or UID: a processor started as root runs its Python workers and shell handlers as this user");
 
   std::string validate_file;
   auto* validate = cli.add_subcommand("validate", "check a function.yaml and exit 0, or 2 naming file:line:col");
@@ -139,6 +145,21 @@ int main(int argc, char** argv) {
         return kExitBadConfig;
       }
       options.function_urls[entry.substr(0, eq)] = entry.substr(eq + 1);
+    }
+    if (!worker_user.empty()) {
+      auto user = look_up_user(worker_user);
+      if (!user) {
+        std::cerr << "--worker-user: " << user.error() << "\n";
+        return kExitBadConfig;
+      }
+      if (::geteuid() == 0) {
+        options.worker_user = std::move(user.value());
+      } else if (user->uid != ::geteuid()) {
+        std::cerr << "--worker-user " << worker_user << ": the processor runs as uid " << ::geteuid()
+                  << " and cannot start processes as another user; start it as root, or leave --worker-user out\n";
+        return kExitBadConfig;
+      }
+      // Already that user: nothing to change.
     }
     options.drain_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*drain);
     if (const char* token = std::getenv("EDGEFN_MANAGEMENT_TOKEN")) {

@@ -64,6 +64,7 @@ std::vector<std::unique_ptr<Runtime>> make_shell(const RuntimeContext& context, 
         "edgefn_shell_arguments_refused_total",
         "Shell events refused with 403 for X-Nuclio-Arguments (runtimeAttributes.allowArgumentsHeader is false)",
         {{"pool", context.pool_name}});
+  settings->worker_user = context.worker_user;
   std::vector<std::unique_ptr<Runtime>> runtimes;
   for (int i = 0; i < context.count; ++i)
     runtimes.push_back(make_shell_runtime(context.io, settings, {i, context.pool_name, config.name}));
@@ -79,6 +80,7 @@ std::vector<std::unique_ptr<Runtime>> make_python(const RuntimeContext& context,
   settings->trigger_name = context.trigger.name;
   settings->namespace_name = config.namespace_name;
   settings->termination_timeout = context.trigger.worker_termination_timeout;
+  settings->worker_user = context.worker_user;
   if (context.metrics) {
     auto recycles = [&](const char* reason) {
       return &context.metrics->counter("edgefn_worker_recycles_total",

@@ -2,6 +2,7 @@
 // The one explicit list of what this build can run: trigger kinds and
 // runtimes. Adding a kind means adding a line here, nothing else in app/.
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "config/config_loader.hpp"
 #include "host/host_services.hpp"
 #include "metrics/metrics.hpp"
+#include "process/credentials.hpp"
 #include "runtime/python/python_settings.hpp"
 #include "runtime/runtime.hpp"
 #include "trigger/trigger.hpp"
@@ -55,6 +57,7 @@ struct RuntimeContext {
   FunctionUrls function_urls;  // --function-url, for Python's call_function
   HostServices* host = nullptr;  // what handlers publish through
   MetricsRegistry* metrics = nullptr;  // runtimes' own counters; null: none
+  std::optional<Credentials> worker_user;  // --worker-user: workers' processes run as this user
 };
 
 struct RuntimeKind {

@@ -115,6 +115,8 @@ class Processor {
   };
 
   void build() {
+    if (options_.worker_user)
+      log_->info("worker processes run as user {} (--worker-user)", describe(*options_.worker_user));
     // Triggers naming the same workerAllocatorName share one pool.
     for (const auto& tc : config_.triggers) {
       if (tc.disabled) {
@@ -127,7 +129,7 @@ class Processor {
         pool = std::make_unique<WorkerPool>(io_, PoolSettings{pool_name, config_.event_timeout},
                                             make_runtimes({io_, config_, tc, pool_name, tc.num_workers,
                                                            options_.dev_mode, options_.function_urls, &host_,
-                                                           &metrics_}));
+                                                           &metrics_, options_.worker_user}));
       }
       const auto* kind = find_trigger_kind(tc.kind);
       if (!kind) throw StartError("trigger kind '" + tc.kind + "' is not built in");

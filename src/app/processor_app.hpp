@@ -4,7 +4,10 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
+
+#include "process/credentials.hpp"
 
 namespace edgefn {
 
@@ -18,6 +21,7 @@ struct AppOptions {
   std::chrono::milliseconds drain_timeout{30'000};
   bool dev_mode = false;
   std::map<std::string, std::string> function_urls;  // --function-url NAME=URL
+  std::optional<Credentials> worker_user;            // --worker-user, resolved; only when running as root
 };
 
 // Runs until a signal drains it. Returns the exit code (0 after a drain).

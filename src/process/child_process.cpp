@@ -16,7 +16,7 @@ namespace edgefn {
 namespace {
 
 // Where the child was when it failed, sent to the parent with errno.
-enum class Stage : int { kChdir = 1, kExec = 2, kPassFd = 3 };
+enum class Stage : int { kChdir = 1, kExec = 2, kPassFd = 3, kCredentials = 4 };
 
 struct Report {
   Stage stage;
@@ -69,6 +69,11 @@ struct ChildPlan {
   PassedFd pass[kMaxPassedFds];
   std::size_t pass_count;
   bool ignore_termination_signals;
+  bool change_credentials;
+  uid_t uid;
+  gid_t gid;
+  const gid_t* groups;
+  std::size_t group_count;
   pid_t parent;
   int fallback_max_fd;
 };
@@ -83,6 +88,19 @@ struct ChildPlan {
   // Its own group first, so that no process of this event can start
   // outside the group the daemon kills.
   ::setpgid(0, 0);
+  if (plan.change_credentials) {
+    // System calls rather than glibc's setgroups/setgid/setuid: in a
+    // threaded process those make every thread change its credentials
+    // (POSIX wants them per process), and this child shares the daemon's
+    // memory, thread list included, until execve(): they would signal the
+    // daemon's threads. The kernel changes only this task. Groups first:
+    // dropping the uid first would take the right to change them.
+    if (::syscall(SYS_setgroups, plan.group_count, plan.groups) != 0 ||
+        ::syscall(SYS_setresgid, plan.gid, plan.gid, plan.gid) != 0 ||
+        ::syscall(SYS_setresuid, plan.uid, plan.uid, plan.uid) != 0)
+      fail_child(plan, Stage::kCredentials);
+  }
+  // After the credential change, which clears the parent-death signal.
   // Dies with the daemon, even on SIGKILL. This is why the child is made
   // with vfork() rather than posix_spawn(), which has no such attribute. It
   // covers the leader only: grandchildren of a SIGKILLed daemon are left
@@ -200,6 +218,13 @@ tl::expected<std::shared_ptr<ChildProcess>, std::string> ChildProcess::spawn(con
   plan.pass_count = request.pass_fds.size();
   std::copy(request.pass_fds.begin(), request.pass_fds.end(), plan.pass);
   plan.ignore_termination_signals = request.ignore_termination_signals;
+  if (request.credentials) {
+    plan.change_credentials = true;
+    plan.uid = request.credentials->uid;
+    plan.gid = request.credentials->gid;
+    plan.groups = request.credentials->groups.data();
+    plan.group_count = request.credentials->groups.size();
+  }
   plan.parent = ::getpid();
   plan.fallback_max_fd = max_fd;
 
@@ -224,9 +249,13 @@ tl::expected<std::shared_ptr<ChildProcess>, std::string> ChildProcess::spawn(con
     child->reap();
     if (report.stage == Stage::kPassFd)
       return tl::make_unexpected("cannot pass descriptors to " + request.argv[0] + ": " + error_text(report.error));
+    const std::string as =
+        request.credentials ? " as user " + describe(*request.credentials) + " (--worker-user)" : std::string{};
+    if (report.stage == Stage::kCredentials)
+      return tl::make_unexpected("cannot run " + request.argv[0] + as + ": " + error_text(report.error));
     const char* what = report.stage == Stage::kChdir ? "cannot enter " : "cannot execute ";
     const std::string& target = report.stage == Stage::kChdir ? directory : request.argv[0];
-    return tl::make_unexpected(what + target + ": " + error_text(report.error));
+    return tl::make_unexpected(what + target + as + ": " + error_text(report.error));
   }
 
   if (!set_nonblocking(stdin_write.get()) || !set_nonblocking(stdout_read.get()) || !set_nonblocking(stderr_read.get()))

@@ -21,6 +21,7 @@
 
 #include <tl/expected.hpp>
 
+#include "process/credentials.hpp"
 #include "util/unique_fd.hpp"
 
 namespace edgefn {
@@ -42,6 +43,11 @@ struct SpawnRequest {
   // container runtime, systemd's control-group kill, pkill) reaches only
   // the daemon, which then drains. Handlers run with default signals.
   bool ignore_termination_signals = false;
+  // The user the child runs as (--worker-user); none: the daemon's. Taken
+  // before anything else runs in the child, so that the working directory
+  // and the program must be reachable by that user. Changing users needs
+  // root (CAP_SETUID and CAP_SETGID).
+  std::optional<Credentials> credentials = std::nullopt;
 };
 
 inline constexpr std::size_t kMaxPassedFds = 4;

@@ -6,14 +6,16 @@ import concurrent.futures
 import datetime
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
+import subprocess
 import textwrap
 import unittest
 
-from support import Processor, TempDir, wait_for, write_function
-from test_python import HANDLERS, make_function, pid_alive, worker_pids
+from support import PROCESSOR, Processor, TempDir, run_cli, wait_for, write_function
+from test_python import HANDLERS, function_yaml, make_function, pid_alive, worker_pids
 
 # Handlers for the lifecycle cases, appended to test_python's HANDLERS.
 LIFECYCLE = textwrap.dedent('''
@@ -412,6 +414,71 @@ class RecycleTest(unittest.TestCase):
                          what="the recycle counted")
                 self.assertEqual(proc.request()[0], 200)
                 self.assertEqual(proc.status()["pools"][0]["ready"], 1)
+
+
+WORKER_USER = textwrap.dedent('''
+    def ids(context, event):
+        with open("handlers.py") as f:  # the function's own directory, read as that user
+            f.read(1)
+        return "%d:%d:%d" % (os.getuid(), os.getgid(), os.getpid())
+''')
+
+
+# What a root daemon started by systemd has: an interpreter under /root
+# (pyenv) would be out of the worker user's reach.
+SYSTEM_PATH = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
+
+
+@unittest.skipUnless(os.geteuid() == 0, "changing users needs root")
+class WorkerUserTest(unittest.TestCase):
+    def test_workers_of_a_root_processor_run_as_the_worker_user(self):
+        nobody = pwd.getpwnam("nobody")
+        with TempDir() as d:
+            os.chmod(d, 0o755)
+            source = base64.b64encode(b"import os\ndef handler(context, event):\n    return str(os.getuid())\n")
+            config = lifecycle_function(d, "handlers:ids", WORKER_USER)
+            with Processor(config, "--worker-user", "nobody", env=SYSTEM_PATH) as proc:
+                proc.wait_log(r"worker processes run as user nobody \(uid %d, gid %d\) \(--worker-user\)" %
+                              (nobody.pw_uid, nobody.pw_gid))
+                status, _, body = proc.request()
+                self.assertEqual(status, 200, body)
+                uid, gid, worker = (int(x) for x in body.split(b":"))
+                self.assertEqual((uid, gid), (nobody.pw_uid, nobody.pw_gid))
+                with open(f"/proc/{worker}/status") as f:
+                    status_text = f.read()
+                self.assertRegex(status_text, r"Uid:\s+%d\s+%d\s+%d\s+%d" % ((nobody.pw_uid,) * 4))
+                self.assertRegex(status_text, r"Groups:\s*%s\s*\n" % " ".join(
+                    str(g) for g in sorted(os.getgrouplist("nobody", nobody.pw_gid))))
+                self.assertEqual(proc.status()["pools"][0]["ready"], 1)
+                # The daemon itself stays root.
+                with open(f"/proc/{proc.proc.pid}/status") as f:
+                    self.assertRegex(f.read(), r"Uid:\s+0\s")
+
+            # functionSourceCode reaches the worker as a memfd it inherits.
+            inline = write_function(d, function_yaml("inline:handler",
+                                                     extra_spec=f"  build:\n    functionSourceCode: {source.decode()}\n"))
+            with Processor(inline, "--worker-user", str(nobody.pw_uid), env=SYSTEM_PATH) as proc:
+                self.assertEqual(proc.request()[::2], (200, str(nobody.pw_uid).encode()))
+
+    def test_an_unknown_worker_user_is_a_command_line_error(self):
+        with TempDir() as d:
+            config = lifecycle_function(d, "handlers:ids", WORKER_USER)
+            r = run_cli("--config", config, "--worker-user", "no-such-user-edgefn", "--http-listen", "127.0.0.1:0",
+                        "--management-address", "127.0.0.1:0")
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertIn("--worker-user: no user 'no-such-user-edgefn'", r.stderr)
+
+    @unittest.skipUnless(shutil.which("setpriv"), "needs setpriv")
+    def test_a_processor_that_is_not_root_refuses_another_worker_user(self):
+        with TempDir() as d:
+            os.chmod(d, 0o755)
+            config = lifecycle_function(d, "handlers:ids", WORKER_USER)
+            for name in os.listdir(d):
+                os.chmod(os.path.join(d, name), 0o644)
+            r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", PROCESSOR, "--config",
+                                config, "--worker-user", "root"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertIn("runs as uid 65534 and cannot start processes as another user", r.stderr)
 
 
 if __name__ == "__main__":

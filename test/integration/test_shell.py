@@ -3,6 +3,8 @@ scripts, #! interpreters, PATH commands), arguments that never reach a
 shell, streaming stdin/stdout, limits, exit statuses, stderr, environment,
 event timeouts that leave no process behind, and start errors."""
 import os
+import pwd
+import re
 import shutil
 import unittest
 import uuid
@@ -454,6 +456,36 @@ class ShutdownTest(unittest.TestCase):
                         os.killpg(leader, 9)
                     except ProcessLookupError:
                         pass
+
+
+# What a root daemon started by systemd has, out of /root.
+SYSTEM_PATH = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
+
+
+@unittest.skipUnless(os.geteuid() == 0, "changing users needs root")
+class WorkerUserTest(unittest.TestCase):
+    def test_handlers_of_a_root_processor_run_as_the_worker_user(self):
+        nobody = pwd.getpwnam("nobody")
+        with TempDir() as directory:
+            os.chmod(directory, 0o755)
+            with open(os.path.join(directory, "who.sh"), "w") as f:
+                f.write('echo "$(id -u):$(id -g):$(cat)"\n')
+            config = write_function(directory, """
+                spec:
+                  runtime: shell
+                  handler: who.sh
+                  triggers: {api: {kind: http}}
+            """)
+            with Processor(config, "--worker-user", "nobody", env=SYSTEM_PATH) as proc:
+                status, _, body = proc.request("POST", "/", body=b"in")
+                self.assertEqual((status, body), (200, f"{nobody.pw_uid}:{nobody.pw_gid}:in\n".encode()))
+
+            # A function directory that user cannot enter: each event says so.
+            os.chmod(directory, 0o700)
+            with Processor(config, "--worker-user", "nobody", env=SYSTEM_PATH) as proc:
+                self.assertEqual(proc.request("POST", "/", body=b"in")[0], 500)
+                proc.wait_log(r"cannot enter %s as user nobody \(uid %d, gid %d\) \(--worker-user\): "
+                              r"Permission denied" % (re.escape(directory), nobody.pw_uid, nobody.pw_gid))
 
 
 class StartErrorTest(unittest.TestCase):

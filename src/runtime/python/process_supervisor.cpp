@@ -75,6 +75,7 @@ void ProcessSupervisor::spawn() {
                         {proc->channel->segment_fd(), kWorkerSegmentFd}};
     if (s.source_fd) request.pass_fds.push_back({s.source_fd.get(), kWorkerSourceFd});
     request.ignore_termination_signals = true;
+    request.credentials = s.worker_user;
   } catch (const std::exception& e) {
     logger_->error("cannot create the worker's shm channel: {}", e.what());
     return failed_start("cannot create the shm channel: " + std::string(e.what()));

@@ -29,6 +29,9 @@
 //   more events, gets STOP (SIGKILL after workerTerminationTimeout) and is
 //   replaced at once, without counting as a crash. Logged with the reason
 //   and counted in edgefn_worker_recycles_total{pool,reason}.
+// - With --worker-user, the process runs as that user (process/credentials.hpp);
+//   its channel and source are inherited descriptors, which need no access
+//   rights of their own.
 // - drain(): the drain callback runs (DRAIN) and no replacement is started
 //   any more. stop(): STOP, then SIGKILL of the group after the timeout.
 // PUBLISH and EXPLICIT_ACK from the handler go to the host services; the

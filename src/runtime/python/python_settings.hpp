@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "config/config_map.hpp"
 #include "config/function_config.hpp"
 #include "metrics/metrics.hpp"
+#include "process/credentials.hpp"
 #include "process/environment.hpp"
 #include "util/unique_fd.hpp"
 
@@ -60,6 +62,7 @@ struct PythonSettings {
   // STOP may take before it is killed.
   std::chrono::milliseconds termination_timeout{10'000};
   PythonAttributes attributes;
+  std::optional<Credentials> worker_user;  // --worker-user: workers run as this user
   // edgefn_worker_recycles_total{pool, reason}; null: not counted (tests).
   Counter* recycled_for_memory = nullptr;
   Counter* recycled_for_events = nullptr;

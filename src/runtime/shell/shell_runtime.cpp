@@ -344,7 +344,7 @@ class ShellRuntime final : public Runtime {
         argv.insert(argv.end(), settings.attributes.arguments.begin(), settings.attributes.arguments.end());
       }
       SpawnRequest request{std::move(argv), event_environment(settings.environment, event), settings.working_directory,
-                           {}, false};
+                           {}, false, settings.worker_user};
       auto invocation = std::make_shared<Invocation>(slot_, std::move(event), std::move(done));
       bool missed_stop;
       {

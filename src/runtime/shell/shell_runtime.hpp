@@ -23,6 +23,7 @@
 #include <memory>
 
 #include "metrics/metrics.hpp"
+#include "process/credentials.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/shell/shell_settings.hpp"
 #include "util/asio.hpp"
@@ -40,6 +41,7 @@ struct ShellSettings {
   // Requests refused for X-Nuclio-Arguments (edgefn_shell_arguments_refused_total);
   // may be null (tests).
   Counter* arguments_refused = nullptr;
+  std::optional<Credentials> worker_user;  // --worker-user: handlers run as this user
 };
 
 // Builds one worker's runtime. `io` must outlive it. Start-up thread. The

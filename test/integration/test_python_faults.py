@@ -1,11 +1,18 @@
 """Python workers under abuse, against the real processor and a real
-python3: a handler that prints 50 MB without a newline."""
+python3: a handler that prints 50 MB without a newline, and workers
+SIGKILLed every 200 ms under load."""
+import concurrent.futures
+import os
+import random
 import re
+import signal
 import textwrap
+import threading
+import time
 import unittest
 
 from support import Processor, TempDir, wait_for
-from test_python import make_function
+from test_python import make_function, worker_pids
 
 MAX_LINE = 16 * 1024  # OutputLines::kMaxLine
 MARKER = " [line cut at 16 KiB; continues]"
@@ -14,6 +21,7 @@ PIECE = MAX_LINE - len(MARKER)  # output bytes in a cut piece
 FLOOD = textwrap.dedent('''
     import os
     import sys
+    import time
 
 
     def flood(context, event):
@@ -29,6 +37,11 @@ FLOOD = textwrap.dedent('''
 
 
     def pid(context, event):
+        return str(os.getpid())
+
+
+    def brief(context, event):
+        time.sleep(0.02)
         return str(os.getpid())
 ''')
 
@@ -81,6 +94,75 @@ class OutputBoundTest(unittest.TestCase):
                 # And the daemon goes on serving.
                 self.assertEqual(proc.request("GET", "/stdout?n=1")[0], 200)
                 self.assertIsNone(proc.proc.poll())
+
+
+class KillUnderLoadTest(unittest.TestCase):
+    WORKERS = 3
+    CLIENTS = 4
+    KILL_EVERY = 0.2
+    KILLING_FOR = 10.0
+
+    def test_sigkill_of_a_worker_every_200_ms_fails_only_the_events_it_held(self):
+        # Requests wait for a worker through the restart backoff (at most
+        # 30 s) instead of being answered 503.
+        trigger_attrs = "      workerAvailabilityTimeoutMilliseconds: 60000\n"
+        with TempDir() as d:
+            config = make_function(d, "handlers:brief", source=FLOOD, workers=self.WORKERS,
+                                   trigger_attrs=trigger_attrs)
+            with Processor(config) as proc:
+                first_pids = set(worker_pids(proc.proc.pid))
+                self.assertEqual(len(first_pids), self.WORKERS)
+                stop = threading.Event()
+                results = []
+                lock = threading.Lock()
+
+                def client():
+                    for _ in range(5000):
+                        if stop.is_set():
+                            return
+                        try:
+                            status = proc.request("GET", "/", timeout=90)[0]
+                        except OSError as e:
+                            status = repr(e)
+                        with lock:
+                            results.append(status)
+
+                kills = 0
+                rng = random.Random(8)
+                with concurrent.futures.ThreadPoolExecutor(self.CLIENTS) as pool:
+                    clients = [pool.submit(client) for _ in range(self.CLIENTS)]
+                    deadline = time.monotonic() + self.KILLING_FOR
+                    for _ in range(int(self.KILLING_FOR / self.KILL_EVERY)):
+                        if time.monotonic() > deadline:
+                            break
+                        pids = worker_pids(proc.proc.pid)
+                        if pids:
+                            try:
+                                os.kill(rng.choice(pids), signal.SIGKILL)
+                                kills += 1
+                            except ProcessLookupError:
+                                pass
+                        time.sleep(self.KILL_EVERY)
+                    stop.set()
+                    for c in clients:
+                        c.result(timeout=120)
+
+                self.assertIsNone(proc.proc.poll(), "the daemon died:\n" + proc.log()[-4000:])
+                ok = results.count(200)
+                failed = [s for s in results if s != 200]
+                self.assertGreater(ok, 0)
+                self.assertGreater(kills, 0)
+                # Only an event a killed worker held fails, with a 500.
+                self.assertEqual(set(failed) - {500}, set(), failed)
+                self.assertLessEqual(len(failed), kills)
+
+                # Workers come back, and so does readiness.
+                wait_for(lambda: proc.get_management("/ready")[0] == 200, 60, what="/ready after the kills")
+                wait_for(lambda: proc.status()["pools"][0]["ready"] == self.WORKERS, 60,
+                         what="every worker ready again")
+                self.assertNotEqual(set(worker_pids(proc.proc.pid)), first_pids)
+                self.assertEqual(proc.request()[0], 200)
+                print(f"\n{len(results)} requests: {ok} ok, {len(failed)} failed; {kills} kills", flush=True)
 
 
 if __name__ == "__main__":

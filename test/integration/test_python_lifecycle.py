@@ -119,10 +119,13 @@ class StartupTest(unittest.TestCase):
             open(marker, "w").close()
             config = lifecycle_function(
                 d, "handlers:pid", "init_context = hang_while_marker\n", env={"HANG_MARKER": marker},
-                extra_spec="  readinessTimeoutSeconds: 1\n",
+                # Long enough for the retry to start python3 and import the
+                # worker on a machine busy enough to take seconds over it.
+                extra_spec="  readinessTimeoutSeconds: 8\n",
                 trigger_attrs="      workerAvailabilityTimeoutMilliseconds: 200\n")
             with Processor(config, expect_ready=False) as proc:
-                proc.wait_log(r"did not become ready within readinessTimeoutSeconds \(1 s\)[^\n]*; killing it")
+                proc.wait_log(r"did not become ready within readinessTimeoutSeconds \(8 s\)[^\n]*; killing it",
+                              timeout=40)
                 self.assertEqual(proc.get_management("/ready")[0], 503)
                 # Events go only to ready workers: this one waits 200 ms for one.
                 status, _, body = proc.request()

@@ -14,6 +14,7 @@
 #include "log/log.hpp"
 #include "process/credentials.hpp"
 #include "util/duration.hpp"
+#include "util/printable.hpp"
 
 namespace {
 
@@ -173,7 +174,7 @@ int main(int argc, char** argv) {
     log->error("{}", e.what());
     return kExitBadConfig;
   } catch (const std::exception& e) {  // StartError, and anything else that stops the start
-    log->error("failed to start: {}", e.what());
+    log->error("failed to start: {}", printable(e.what()));
     return kExitStartFailed;
   }
 }

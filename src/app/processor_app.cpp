@@ -19,6 +19,7 @@
 #include "trigger/http/http_settings.hpp"
 #include "util/duration.hpp"
 #include "util/json.hpp"
+#include "util/printable.hpp"
 #include "worker/worker_pool.hpp"
 
 namespace edgefn {
@@ -329,7 +330,7 @@ int run_processor(const AppOptions& options) {
 
 void validate_config(const std::filesystem::path& file) {
   auto loaded = load_and_check(file);
-  get_logger("config")->info("{}: valid ({} trigger(s), runtime {})", loaded.config.file.string(),
+  get_logger("config")->info("{}: valid ({} trigger(s), runtime {})", printable(loaded.config.file.string()),
                              loaded.config.triggers.size(), loaded.config.runtime);
 }
 

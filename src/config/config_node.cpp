@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "util/duration.hpp"
+#include "util/printable.hpp"
 #include "util/strings.hpp"
 
 namespace edgefn {
@@ -391,7 +392,7 @@ void ConfigNode::notice(ConfigNotice::Level level, const std::string& message) c
   if (!notices_) return;
   std::string text = key_mark().to_string() + ": ";
   if (!path_.empty()) text += path_ + ": ";
-  notices_->push_back(ConfigNotice{level, text + message});
+  notices_->push_back(ConfigNotice{level, printable(text + message)});
 }
 
 ConfigNode ConfigNode::with_notices(std::vector<ConfigNotice>* notices) const {

@@ -1,11 +1,13 @@
 """Command line and start-up: exit codes, validate, start errors."""
 import glob
 import os
+import random
 import re
 import socket
+import subprocess
 import unittest
 
-from support import BUILD_DIR, Processor, SOURCE_DIR, TempDir, run_cli, write_function
+from support import BUILD_DIR, PROCESSOR, Processor, SOURCE_DIR, TempDir, run_cli, write_function
 
 FIXTURES = os.path.join(SOURCE_DIR, "test", "fixtures")
 
@@ -105,6 +107,24 @@ class CliTest(unittest.TestCase):
             self.assertTrue(lines)
             self.assertIn("level", lines[0])
             self.assertIn("message", lines[0])
+
+
+class HostileFileTest(unittest.TestCase):
+    """A config costs neither minutes nor gigabytes, whatever it holds."""
+
+    def test_random_bytes_give_an_error_without_raw_control_bytes(self):
+        for seed in range(1, 9):
+            with self.subTest(seed=seed), TempDir() as d:
+                path = os.path.join(d, "function.yaml")
+                rng = random.Random(seed)
+                with open(path, "wb") as f:
+                    f.write(bytes(rng.randrange(256) for _ in range(300)))
+                r = subprocess.run([PROCESSOR, "validate", "--config", path], capture_output=True, timeout=30)
+                self.assertEqual(r.returncode, 2)
+                out = r.stdout + r.stderr
+                out.decode("utf-8")  # strictly: invalid UTF-8 is escaped too
+                self.assertEqual([b for b in out if b < 0x20 and b != 0x0A or b == 0x7F], [], out)
+                self.assertIn(b"function.yaml:", out)
 
 
 class DefaultTriggerTest(unittest.TestCase):

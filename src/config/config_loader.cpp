@@ -1,15 +1,11 @@
 #include "config/config_loader.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <cstring>
 #include <map>
 #include <set>
 
+#include "config/yaml_document.hpp"
 #include "util/strings.hpp"
 
 namespace edgefn {
@@ -45,98 +41,6 @@ fs::path absolute_path(const fs::path& path) {
   std::error_code error;
   fs::path resolved = fs::weakly_canonical(path, error);
   return error ? path.lexically_normal() : resolved;
-}
-
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-// POSIX rather than ifstream: ifstream opens a directory without complaint
-// and loses errno, and "cannot read x: <why>" is the message users need.
-std::string read_file(const fs::path& file) {
-  auto cannot_read = [&](int error) {
-    return ConfigError("cannot read " + file.string() + ": " + std::strerror(error));
-  };
-  FileDescriptor fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) throw cannot_read(errno);
-  std::string text;
-  char buffer[8192];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw cannot_read(errno);
-    }
-    text.append(buffer, static_cast<std::size_t>(n));
-  }
-  return text;
-}
-
-// yaml-cpp reports a tab used for indentation as whatever it tripped over
-// next ("illegal map value"); name the tab instead when one precedes the
-// error.
-std::optional<SourceMark> find_indenting_tab(const std::string& text, const std::string& file, int up_to_line) {
-  int line = 1;
-  std::size_t start = 0;
-  while (start < text.size() && line <= up_to_line) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    for (std::size_t i = start; i < end && (text[i] == ' ' || text[i] == '\t'); ++i) {
-      if (text[i] == '\t') return SourceMark{file, line, static_cast<int>(i - start) + 1};
-    }
-    start = end + 1;
-    ++line;
-  }
-  return std::nullopt;
-}
-
-YAML::Node parse_yaml(const std::string& text, const std::string& file) {
-  try {
-    return YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    SourceMark at{file, e.mark.line < 0 ? 0 : e.mark.line + 1, e.mark.column + 1};
-    if (auto tab = find_indenting_tab(text, file, at.line > 0 ? at.line : 1 << 30)) {
-      throw ConfigError(*tab, "invalid YAML: tab character in indentation (YAML indents with spaces only)");
-    }
-    throw ConfigError(at, "invalid YAML: " + e.msg);
-  }
-}
-
-// yaml-cpp keeps both entries of a repeated key and lookups see the first,
-// so a later override would be silently lost.
-void reject_duplicate_keys(const YAML::Node& node, const std::string& path, const std::string& file) {
-  if (node.IsSequence()) {
-    std::size_t index = 0;
-    for (const auto& element : node) {
-      reject_duplicate_keys(element, path + "[" + std::to_string(index++) + "]", file);
-    }
-    return;
-  }
-  if (!node.IsMap()) return;
-  std::map<std::string, YAML::Mark> seen;
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    if (!it->first.IsScalar()) continue;
-    const std::string& key = it->first.Scalar();
-    std::string child_path = path.empty() ? key : path + "." + key;
-    auto [previous, inserted] = seen.emplace(key, it->first.Mark());
-    if (!inserted) {
-      throw ConfigError(SourceMark{file, it->first.Mark().line + 1, it->first.Mark().column + 1},
-                        child_path + ": duplicate key (first given on line " +
-                            std::to_string(previous->second.line + 1) + ")");
-    }
-    reject_duplicate_keys(it->second, child_path, file);
-  }
 }
 
 int base64_value(char c) {
@@ -186,14 +90,13 @@ class Loader {
 
   FunctionConfig load() {
     std::string display = file_.string();
-    YAML::Node document = parse_yaml(read_file(file_), display);
+    YAML::Node document = parse_config_document(read_config_file(file_, display), display);
     ConfigNode root(document, "", display, notices_);
     if (!root.is_map()) {
       std::string got = !root.defined() ? "an empty document" : root.is_sequence() ? "a list" : "a scalar";
       throw ConfigError(root.defined() ? root.mark() : SourceMark{display, 1, 1},
                         "expected a mapping at the top level (apiVersion, kind, metadata, spec), got " + got);
     }
-    reject_duplicate_keys(document, "", display);
 
     FunctionConfig config;
     config.file = absolute_path(fs::absolute(file_));

@@ -47,7 +47,8 @@ struct LoadResult {
 // "default-http" on ":8080" with one worker. Error messages name `file` as
 // given; FunctionConfig::file is absolute. Blocking (reads the file), any
 // thread; reads the environment for ${VAR}.
-// Throws ConfigError (bad file, bad YAML, bad values, missing file).
+// Throws ConfigError (bad file, bad YAML, a file past the bounds of
+// yaml_document.hpp, bad values, missing file).
 LoadResult load_function_config(const std::filesystem::path& file, const KindCatalog& catalog);
 
 }  // namespace edgefn

@@ -94,6 +94,10 @@ std::optional<std::string> nearest_of(std::string_view word, const Range& candid
   std::optional<std::string> best;
   std::size_t best_distance = limit + 1;
   for (std::string_view candidate : candidates) {
+    // The distance is at least the difference in length: a key of a
+    // megabyte is not compared letter by letter with every candidate.
+    std::size_t gap = word.size() > candidate.size() ? word.size() - candidate.size() : candidate.size() - word.size();
+    if (gap > limit) continue;
     std::size_t distance = edit_distance(word, candidate);
     if (distance < best_distance) {
       best_distance = distance;

@@ -1,4 +1,5 @@
 """Command line and start-up: exit codes, validate, start errors."""
+import base64
 import glob
 import os
 import random
@@ -109,8 +110,72 @@ class CliTest(unittest.TestCase):
             self.assertIn("message", lines[0])
 
 
+def start_args(path):
+    return ("--config", path, "--http-listen", "127.0.0.1:0", "--management-address", "127.0.0.1:0")
+
+
+def validate_and_start(path):
+    """The (exit code, output) of `processor validate` and of a start, each."""
+    results = []
+    for args in (("validate", "--config", path), start_args(path)):
+        r = run_cli(*args)
+        results.append((r.returncode, r.stdout + r.stderr))
+    return results
+
+
 class HostileFileTest(unittest.TestCase):
     """A config costs neither minutes nor gigabytes, whatever it holds."""
+
+    def assert_refused(self, text, message):
+        with TempDir() as d:
+            path = os.path.join(d, "function.yaml")
+            with open(path, "w") as f:
+                f.write(text)
+            for code, out in validate_and_start(path):
+                self.assertEqual(code, 2, out)
+                self.assertRegex(out, r"function\.yaml:\d+:\d+: " + message)
+
+    def test_an_alias_bomb_is_refused(self):
+        lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+        for i in range(1, 9):
+            name, previous = chr(ord("a") + i), chr(ord("a") + i - 1)
+            lines.append(f"{name}: &{name} [" + ",".join(["*" + previous] * 9) + "]")
+        bomb = "\n".join(lines) + "\nspec:\n  runtime: native\n  handler: builtin:echo\n"
+        self.assertLess(len(bomb), 500)
+        self.assert_refused(bomb, "too many nodes through aliases")
+
+    def test_aliases_within_the_budget_are_read_like_what_they_repeat(self):
+        with TempDir() as d:
+            path = write_function(d, """
+                spec:
+                  runtime: native
+                  handler: builtin:echo
+                  triggers:
+                    first: {kind: cron, attributes: &every {interval: 1h, event: {body: tick, headers: {a: b}}}}
+                    second: {kind: cron, attributes: *every}
+                    third: {kind: cron, attributes: *every}
+            """)
+            r = run_cli("validate", "--config", path)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("valid (3 trigger(s), runtime native)", r.stdout)
+
+    def test_an_alias_inside_what_it_names_is_refused_not_a_crash(self):
+        # Both used to overflow the stack (SIGSEGV) in the duplicate-key walk.
+        for value in ("&loop [a, *loop]", "&loop {a: *loop}"):
+            with self.subTest(value=value):
+                self.assert_refused(f"spec:\n  runtime: native\n  handler: builtin:echo\n  description: {value}\n",
+                                    "this alias names a list or mapping it is inside")
+
+    def test_a_document_nested_100000_deep_is_refused_as_nesting_too_deep(self):
+        for deep in ("[" * 100000 + "]" * 100000, "- " * 100000 + "x\n", "a: " + "{a: " * 100000 + "}" * 100000):
+            with self.subTest(start=deep[:8]):
+                self.assert_refused(deep, "nesting too deep: more than 100 levels")
+
+    def test_a_file_over_4_mib_is_refused_naming_the_limit(self):
+        source = base64.b64encode(b"x" * (3 << 20)).decode()
+        text = f"spec:\n  runtime: python\n  handler: main:handler\n  build:\n    functionSourceCode: {source}\n"
+        self.assertGreater(len(text), 4 << 20)
+        self.assert_refused(text, rf"the file is {len(text)} bytes; a function\.yaml may be at most 4 MiB")
 
     def test_random_bytes_give_an_error_without_raw_control_bytes(self):
         for seed in range(1, 9):

@@ -1,5 +1,7 @@
 // processor: CLI11 -> app. Exit codes: 0 clean stop, 1 failed start, 2 bad
-// config or usage.
+// config or usage (a handler that cannot be found or compiled included, at
+// start as in `validate`: systemd's RestartPreventExitStatus=2 then stops
+// restarting what no restart can fix).
 #include <unistd.h>
 
 #include <csignal>

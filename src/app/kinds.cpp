@@ -6,6 +6,7 @@
 #include "runtime/handler_environment.hpp"
 #include "runtime/native/native_config.hpp"
 #include "runtime/native/native_runtime.hpp"
+#include "runtime/python/python_handler_check.hpp"
 #include "runtime/python/python_runtime.hpp"
 #include "runtime/shell/shell_runtime.hpp"
 #include "trigger/cron/cron_trigger.hpp"
@@ -97,15 +98,33 @@ std::vector<std::unique_ptr<Runtime>> make_python(const RuntimeContext& context,
   return runtimes;
 }
 
+std::vector<ConfigNotice> check_native(const FunctionConfig& config, const std::filesystem::path& directory) {
+  // Kept loaded: the start loads it again right away, and its constructors
+  // must run once, not be followed by its destructors and run again.
+  static std::vector<std::shared_ptr<void>> loaded;
+  if (auto library = load_native_handler(config.handler, directory).library) loaded.push_back(std::move(library));
+  return {};
+}
+
+std::vector<ConfigNotice> check_shell(const FunctionConfig& config, const std::filesystem::path& directory) {
+  try {
+    resolve_shell_command(config.handler, directory, handler_path(base_environment(config, inherited_environment())));
+  } catch (const StartError& e) {  // no bash here: the host's business, not the config's
+    return {{ConfigNotice::Level::kWarning, std::string("not checked: ") + e.what()}};
+  }
+  return {};
+}
+
 const std::vector<RuntimeKind> kRuntimeKinds = {
     {"native", native_config_map,
      [](const FunctionConfig& config) {
        if (const auto* attrs = runtime_attributes(config)) attrs->check_keys(native_config_map());
      },
-     make_native},
+     make_native, check_native},
     {"python", python_config_map, [](const FunctionConfig& config) { read_python_attributes(config); },
-     make_python},
-    {"shell", shell_config_map, [](const FunctionConfig& config) { read_shell_attributes(config); }, make_shell},
+     make_python, check_python_handler},
+    {"shell", shell_config_map, [](const FunctionConfig& config) { read_shell_attributes(config); }, make_shell,
+     check_shell},
 };
 
 }  // namespace
@@ -142,6 +161,17 @@ KindCatalog kind_catalog() {
                                        "poller",   "partitioned", "kickstart"};
   catalog.nuclio_only_runtimes = {"golang", "java", "nodejs", "dotnetcore", "ruby", "pypy"};
   catalog.validate_runtime = validate_runtime_attributes;
+  catalog.check_on_host = [](const FunctionConfig& config, const ConfigNode& handler, std::vector<ConfigNotice>&) {
+    const auto* kind = find_runtime_kind(config.runtime_kind());
+    if (!kind) return;
+    try {
+      for (const auto& note : kind->check_handler(config, config.handler_directory())) {
+        handler.notice(note.level, note.message);
+      }
+    } catch (const HandlerError& e) {
+      handler.fail(e.what());
+    }
+  };
   catalog.validate_trigger = [](const TriggerConfig& config) {
     if (const auto* kind = find_trigger_kind(config.kind)) kind->validate(config);
   };
@@ -154,9 +184,7 @@ void validate_runtime_attributes(const FunctionConfig& config) {
 
 std::vector<std::unique_ptr<Runtime>> make_runtimes(const RuntimeContext& context) {
   const auto& config = context.config;
-  auto directory = config.build_path.empty() ? config.directory : config.build_path;
-  if (!config.build_path.empty() && !std::filesystem::is_directory(config.build_path))
-    directory = config.build_path.parent_path();
+  const auto directory = config.handler_directory();
   const auto* kind = find_runtime_kind(config.runtime_kind());
   if (!kind) throw StartError("runtime '" + config.runtime + "' is not supported by this build");
   return kind->create(context, directory);

@@ -40,7 +40,9 @@ const TriggerKind* find_trigger_kind(std::string_view name);
 // order of the lists above.
 std::vector<const ConfigMap*> config_maps();
 
-// What config loading needs to know about the kinds above.
+// What config loading needs to know about the kinds above, including the
+// check against this host: the runtime's check_handler, whose HandlerError
+// becomes a ConfigError at spec.handler.
 KindCatalog kind_catalog();
 
 // Checks spec.runtimeAttributes for the configured runtime. Throws ConfigError.
@@ -67,9 +69,17 @@ struct RuntimeKind {
   // Throws ConfigError for bad spec.runtimeAttributes.
   void (*validate)(const FunctionConfig& config);
   // `context.count` runtimes for one pool, resolved against `directory`.
-  // Throws StartError when the handler cannot be found or loaded.
+  // Throws HandlerError when the handler cannot be found or loaded (which
+  // check_handler has said at spec.handler already), StartError when
+  // something else is missing (an interpreter).
   std::vector<std::unique_ptr<Runtime>> (*create)(const RuntimeContext& context,
                                                   const std::filesystem::path& directory);
+  // The resolution `create` does, without starting anything. Throws
+  // HandlerError when spec.handler names nothing that can run; returns
+  // notices (without a place) on what it could not check here. `processor
+  // validate` and the start both run it, through kind_catalog(), so the two
+  // cannot disagree. Start-up thread; may run a short-lived process.
+  std::vector<ConfigNotice> (*check_handler)(const FunctionConfig& config, const std::filesystem::path& directory);
 };
 
 const std::vector<RuntimeKind>& runtime_kinds();

@@ -23,6 +23,17 @@ class ConfigError : public std::runtime_error {
       : std::runtime_error(printable(mark.to_string() + ": " + message)) {}
 };
 
+// spec.handler names nothing that can run: a library, symbol, builtin,
+// script, module or function that cannot be found, a handler file that does
+// not compile, a malformed value. A configuration error (exit 2, both in
+// `validate` and at start, so that systemd does not restart in vain), thrown
+// by the runtime that found it without a place; the runtime kind's handler
+// check (app/kinds.hpp) puts it at spec.handler.
+class HandlerError : public ConfigError {
+ public:
+  using ConfigError::ConfigError;
+};
+
 // A valid config that could not be started (bind, dlopen, spawn, missing
 // handler file): main() exits 1.
 class StartError : public std::runtime_error {

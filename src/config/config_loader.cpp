@@ -17,6 +17,12 @@ std::string FunctionConfig::runtime_version() const {
   return colon == std::string::npos ? std::string{} : runtime.substr(colon + 1);
 }
 
+std::filesystem::path FunctionConfig::handler_directory() const {
+  if (build_path.empty()) return directory;
+  std::error_code error;
+  return std::filesystem::is_directory(build_path, error) ? build_path : build_path.parent_path();
+}
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -112,6 +118,7 @@ class Loader {
     if (!spec.is_map()) spec.fail("expected a mapping, got " + describe(spec));
     read_spec(spec, config);
     if (catalog_.validate_runtime) catalog_.validate_runtime(config);
+    if (catalog_.check_on_host) catalog_.check_on_host(config, spec.child("handler"), *notices_);
     return config;
   }
 

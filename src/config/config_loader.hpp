@@ -28,6 +28,12 @@ struct KindCatalog {
   // settings (spec.runtimeAttributes); throws ConfigError. Like
   // validate_trigger, the place to check_keys() them.
   std::function<void(const FunctionConfig&)> validate_runtime;
+  // Called last, with spec.handler's node: the checks against this host,
+  // which `processor validate` and the start share. Throws ConfigError
+  // (spec.handler names nothing that can run); may add warnings to
+  // `notices`. May read files and run a short-lived process.
+  std::function<void(const FunctionConfig&, const ConfigNode& handler, std::vector<ConfigNotice>& notices)>
+      check_on_host;
 };
 
 // The sections the loader reads itself, for validation and for `processor
@@ -45,10 +51,12 @@ struct LoadResult {
 // Reads and validates `file`. When spec.triggers declares no trigger at all
 // and spec.disableDefaultHTTPTrigger is not true, adds the http trigger
 // "default-http" on ":8080" with one worker. Error messages name `file` as
-// given; FunctionConfig::file is absolute. Blocking (reads the file), any
-// thread; reads the environment for ${VAR}.
+// given; FunctionConfig::file is absolute. Blocking (reads the file, and
+// whatever catalog.check_on_host reads or runs), any thread; reads the
+// environment for ${VAR}.
 // Throws ConfigError (bad file, bad YAML, a file past the bounds of
-// yaml_document.hpp, bad values, missing file).
+// yaml_document.hpp, bad values, missing file, and what check_on_host
+// refuses).
 LoadResult load_function_config(const std::filesystem::path& file, const KindCatalog& catalog);
 
 }  // namespace edgefn

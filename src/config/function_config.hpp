@@ -62,6 +62,9 @@ struct FunctionConfig {
   std::string runtime_kind() const;
   // "python:3.11" -> "3.11"; empty when no version is given
   std::string runtime_version() const;
+  // Where handler files are found: spec.build.path (a file there stands for
+  // its directory), else the config's directory. Reads the filesystem.
+  std::filesystem::path handler_directory() const;
 };
 
 }  // namespace edgefn

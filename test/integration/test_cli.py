@@ -6,9 +6,10 @@ import random
 import re
 import socket
 import subprocess
+import textwrap
 import unittest
 
-from support import BUILD_DIR, PROCESSOR, Processor, SOURCE_DIR, TempDir, run_cli, write_function
+from support import BUILD_DIR, PROCESSOR, Processor, SOURCE_DIR, TEST_HANDLER, TempDir, run_cli, write_function
 
 FIXTURES = os.path.join(SOURCE_DIR, "test", "fixtures")
 
@@ -60,19 +61,6 @@ class CliTest(unittest.TestCase):
                 out = r.stdout + r.stderr
                 self.assertEqual(r.returncode, 2, out)
                 self.assertRegex(out, re.escape(os.path.basename(path)) + r":\d+:\d+: ")
-
-    def test_missing_native_library_is_a_start_error(self):
-        with TempDir() as d:
-            path = write_function(d, """
-                metadata:
-                  name: missing
-                spec:
-                  runtime: native
-                  handler: libnothere.so:handle
-            """)
-            r = run_cli("--config", path, "--http-listen", "127.0.0.1:0", "--management-address", "127.0.0.1:0")
-            self.assertEqual(r.returncode, 1, r.stdout)
-            self.assertIn("libnothere.so", r.stdout)
 
     def test_busy_port_is_a_start_error(self):
         with socket.socket() as taken:
@@ -190,6 +178,79 @@ class HostileFileTest(unittest.TestCase):
                 out.decode("utf-8")  # strictly: invalid UTF-8 is escaped too
                 self.assertEqual([b for b in out if b < 0x20 and b != 0x0A or b == 0x7F], [], out)
                 self.assertIn(b"function.yaml:", out)
+
+
+HANDLER_AT = r"function\.yaml:5:12: spec\.handler: "
+
+
+def handler_function(directory, runtime, handler, extra_spec=""):
+    """function.yaml with spec.handler's value on line 5, column 12."""
+    return write_function(directory, f"metadata:\n  name: checked\nspec:\n  runtime: {runtime}\n"
+                                     f"  handler: {handler}\n{extra_spec}  triggers:\n    api: {{kind: http}}\n")
+
+
+class HandlerCheckTest(unittest.TestCase):
+    """A handler that cannot be found or compiled is a bad config: exit 2
+    at spec.handler, in `validate` and at start alike (systemd's
+    RestartPreventExitStatus=2 then stops restarting in vain)."""
+
+    def assert_bad_handler(self, runtime, handler, message, files=None, extra_spec=""):
+        with TempDir() as d:
+            for name, text in (files or {}).items():
+                with open(os.path.join(d, name), "w") as f:
+                    f.write(textwrap.dedent(text))
+            path = handler_function(d, runtime, handler, extra_spec)
+            for code, out in validate_and_start(path):
+                self.assertEqual(code, 2, out)
+                self.assertRegex(out, HANDLER_AT + message)
+
+    def test_native_handlers_that_cannot_be_loaded(self):
+        handlers = os.path.dirname(TEST_HANDLER)
+        for handler, message in (
+                ("libnothere.so:handle", r"native handler library .*/libnothere\.so not found"),
+                (f"{TEST_HANDLER}:no_such_symbol", r".*libtest_handler\.so has no exported symbol 'no_such_symbol'"),
+                (f"{handlers}/libtest_handler_badabi.so:handle", r".* was built for native ABI version 99"),
+                ("builtin:hola", r"no such builtin 'hola' \(builtins: echo, hello, sleep\)"),
+                ("libgreet.so", r"'libgreet\.so' is not a native handler: write 'libname\.so:symbol'")):
+            with self.subTest(handler=handler):
+                self.assert_bad_handler("native", handler, message)
+
+    def test_python_handlers_that_cannot_be_found_or_compiled(self):
+        main = {"main.py": "import json\n\ndef other(context, event):\n    return 1\n"}
+        broken = {"broken.py": "def handler(context, event):\n    return 'unclosed\n"}
+        for handler, files, message in (
+                ("main", main, r"'main' is not a Python handler: write 'module:function'"),
+                ("nothere:handler", main, r"module 'nothere' not found in "),
+                ("main:handler", main, r"module 'main' \(.*/main\.py\) has no function 'handler' at its top level"),
+                ("broken:handler", broken, r".*/broken\.py:2:12: SyntaxError: unterminated string literal")):
+            with self.subTest(handler=handler):
+                self.assert_bad_handler("python", handler, message, files)
+        source = base64.b64encode(b"def handler(context, event)\n    return 1\n").decode()
+        self.assert_bad_handler("python", "inline:handler", r"spec\.build\.functionSourceCode:1:\d+: SyntaxError",
+                                extra_spec=f"  build:\n    functionSourceCode: {source}\n")
+
+    def test_a_missing_shell_script(self):
+        self.assert_bad_handler("shell", "no-such-script-anywhere.sh",
+                                r"no file 'no-such-script-anywhere\.sh' in the function directory .*on PATH")
+
+    def test_failures_that_depend_on_the_moment_stay_runtime_failures(self):
+        # A failing import inside the module and a raising init_context pass
+        # validation; at start the daemon keeps running and retries.
+        for name, source in (
+                ("import", "import no_such_module_here\n\ndef handler(context, event):\n    return 1\n"),
+                ("init", "def init_context(context):\n    raise RuntimeError('not now')\n\n"
+                         "def handler(context, event):\n    return 1\n")):
+            with self.subTest(failure=name), TempDir() as d:
+                with open(os.path.join(d, "main.py"), "w") as f:
+                    f.write(source)
+                path = handler_function(d, "python", "main:handler")
+                r = run_cli("validate", "--config", path)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                with Processor(path, expect_ready=False) as proc:
+                    proc.wait_log(r"failed to start \(handler import or init_context\); retrying")
+                    self.assertIsNone(proc.proc.poll())
+                    self.assertEqual(proc.get_management("/ready")[0], 503)
+                    self.assertEqual(proc.terminate(), 0)
 
 
 class DefaultTriggerTest(unittest.TestCase):

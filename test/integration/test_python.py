@@ -448,13 +448,15 @@ class PythonHandlerTest(unittest.TestCase):
                 self.assertEqual(proc.terminate(), 0)
             self.assertFalse(os.path.exists(os.path.join(d, "inline.py")))
 
-    def test_missing_module_fails_the_start_with_exit_1(self):
+    def test_a_missing_module_is_a_config_error_at_spec_handler_in_validate_and_at_start(self):
         with TempDir() as d:
             config = write_function(d, function_yaml("nothere:handler"))
-            result = run_cli("--config", config, "--http-listen", "127.0.0.1:0", "--management-address",
-                             "127.0.0.1:0")
-            self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
-            self.assertIn("nothere", result.stdout + result.stderr)
+            for args in (("validate", "--config", config),
+                         ("--config", config, "--http-listen", "127.0.0.1:0", "--management-address", "127.0.0.1:0")):
+                result = run_cli(*args)
+                self.assertEqual(result.returncode, 2, result.stdout + result.stderr)
+                self.assertIn("function.yaml:5:12: spec.handler: module 'nothere' not found in ",
+                              result.stdout + result.stderr)
 
     def test_python_3_11_runtime_string(self):
         proc = self.run_fn("handlers:pid", runtime="python:3.11")

@@ -105,7 +105,9 @@ class StartupTest(unittest.TestCase):
 
     def test_import_error_is_logged_and_retried(self):
         with TempDir() as d:
-            config = make_function(d, "handlers:pid", source="import no_such_module_here\n",
+            # The handler is defined (the check at start looks for it); the
+            # import it comes after fails only when the module runs.
+            config = make_function(d, "handlers:pid", source="import no_such_module_here\n" + HANDLERS,
                                    trigger_attrs="      workerAvailabilityTimeoutMilliseconds: 100\n")
             with Processor(config, expect_ready=False) as proc:
                 proc.wait_log(r"ModuleNotFoundError: No module named 'no_such_module_here'")

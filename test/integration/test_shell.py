@@ -489,7 +489,7 @@ class WorkerUserTest(unittest.TestCase):
 
 
 class StartErrorTest(unittest.TestCase):
-    def test_missing_handler_exits_1(self):
+    def test_a_missing_handler_is_a_config_error_at_spec_handler(self):
         with TempDir() as directory:
             config = write_function(directory, """
                 spec:
@@ -498,8 +498,8 @@ class StartErrorTest(unittest.TestCase):
                   triggers: {api: {kind: http}}
             """)
             r = run_cli("--config", config, "--http-listen", "127.0.0.1:0", "--management-address", "127.0.0.1:0")
-            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-            self.assertIn("no-such-handler-anywhere.sh", r.stdout + r.stderr)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertIn("function.yaml:4:12: spec.handler: no file 'no-such-handler-anywhere.sh'", r.stdout + r.stderr)
             self.assertIn("on PATH", r.stdout + r.stderr)
 
     def test_unbalanced_arguments_are_a_config_error(self):

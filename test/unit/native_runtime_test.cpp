@@ -110,7 +110,7 @@ TEST_CASE("loading a native handler names what is missing") {
                     Catch::Contains("no exported symbol 'no_such_symbol'"));
   CHECK_THROWS_WITH(load_native_handler("builtin:nope", dir), Catch::Contains("no such builtin"));
   CHECK_THROWS_WITH(load_native_handler("justaname", dir), Catch::Contains("libname.so:symbol"));
-  CHECK_THROWS_AS(load_native_handler("libnothere.so:handle", dir), StartError);
+  CHECK_THROWS_AS(load_native_handler("libnothere.so:handle", dir), HandlerError);
 }
 
 TEST_CASE("loading a native handler refuses a library without the ABI or with another version") {

@@ -94,26 +94,26 @@ TEST_CASE("a script whose #! names another interpreter runs with that interprete
   CHECK(c.prefix == std::vector<std::string>{"/usr/bin/env", "python3", file.string()});
 }
 
-TEST_CASE("a #! interpreter that does not exist is a start error") {
+TEST_CASE("a #! interpreter that does not exist is a config error") {
   TempDir dir;
   dir.write("handler.x", "#!/nonexistent/interp\n");
   CHECK_THROWS_WITH(resolve_shell_command("handler.x", dir.path, kPath),
                     Catch::Contains("/nonexistent/interp, which is not an executable file"));
 }
 
-TEST_CASE("a command on PATH runs directly, a missing handler is a start error") {
+TEST_CASE("a command on PATH runs directly, a missing handler is a config error") {
   TempDir dir;
   auto c = resolve_shell_command("tr", dir.path, kPath);
   REQUIRE(c.prefix.size() == 1);
   CHECK(fs::path(c.prefix[0]).filename() == "tr");
   CHECK(fs::path(c.prefix[0]).is_absolute());
 
-  CHECK_THROWS_AS(resolve_shell_command("no-such-handler-xyz", dir.path, kPath), StartError);
+  CHECK_THROWS_AS(resolve_shell_command("no-such-handler-xyz", dir.path, kPath), HandlerError);
   CHECK_THROWS_WITH(resolve_shell_command("no-such-handler-xyz", dir.path, kPath),
                     Catch::Contains("no file 'no-such-handler-xyz' in the function directory") &&
                         Catch::Contains("on PATH (" + kPath + ")"));
-  CHECK_THROWS_AS(resolve_shell_command("", dir.path, kPath), StartError);
-  CHECK_THROWS_AS(resolve_shell_command("sub/missing.sh", dir.path, kPath), StartError);
+  CHECK_THROWS_AS(resolve_shell_command("", dir.path, kPath), HandlerError);
+  CHECK_THROWS_AS(resolve_shell_command("sub/missing.sh", dir.path, kPath), HandlerError);
 }
 
 TEST_CASE("a command found on PATH must be executable") {
@@ -125,7 +125,7 @@ TEST_CASE("a command found on PATH must be executable") {
   CHECK(find_on_path("runnable", path) == dir.path / "runnable");
   // Empty entries would mean the daemon's current directory: skipped.
   CHECK(find_on_path("runnable", ":" + path + ":") == dir.path / "runnable");
-  CHECK_THROWS_AS(resolve_shell_command("plain", "/nonexistent", path), StartError);
+  CHECK_THROWS_AS(resolve_shell_command("plain", "/nonexistent", path), HandlerError);
   CHECK(resolve_shell_command("runnable", "/nonexistent", path).prefix ==
         std::vector<std::string>{(dir.path / "runnable").string()});
 }

@@ -27,8 +27,10 @@ struct NativeHandler {
 };
 
 // Resolves `spec.handler` ("lib.so:symbol" or "builtin:name") against the
-// function directory. Throws StartError for a missing file, a missing symbol,
-// a missing or different ABI version, or an unknown builtin.
+// function directory, loading the library (RTLD_NOW | RTLD_LOCAL: its
+// constructors run). Throws HandlerError (a ConfigError) for a malformed
+// value, a missing or unloadable file, a missing symbol, a missing or
+// different ABI version, or an unknown builtin.
 NativeHandler load_native_handler(const std::string& handler, const std::filesystem::path& directory);
 
 // The builtins compiled into the binary; nullptr if `name` is unknown.

@@ -9,6 +9,7 @@
 
 #include "config/config_error.hpp"
 #include "runtime/handler_environment.hpp"
+#include "runtime/python/python_handler_check.hpp"
 #include "util/json.hpp"
 #include "util/memfd.hpp"
 
@@ -94,26 +95,10 @@ fs::path ring_helper_path() {
   return (executable_directory() / ".." / "lib" / "libedgefn_ring.so").lexically_normal();
 }
 
-bool python_module_exists(const fs::path& directory, std::string_view module) {
-  fs::path base = directory;
-  std::string_view rest = module;
-  for (auto dot = rest.find('.'); dot != std::string_view::npos; dot = rest.find('.')) {
-    base /= std::string(rest.substr(0, dot));
-    rest.remove_prefix(dot + 1);
-  }
-  base /= std::string(rest);
-  std::error_code ec;
-  auto with = [&](const char* suffix) { return fs::is_regular_file(base.string() + suffix, ec); };
-  return with(".py") || with(".pyc") || fs::is_regular_file(base / "__init__.py", ec);
-}
-
 std::shared_ptr<PythonSettings> make_python_settings(const FunctionConfig& config, const fs::path& directory,
                                                      const FunctionUrls& function_urls) {
   auto settings = std::make_shared<PythonSettings>();
-  const auto colon = config.handler.find(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == config.handler.size())
-    throw StartError("spec.handler '" + config.handler + "' must be 'module:entrypoint' for a Python function");
-  const std::string module = config.handler.substr(0, colon);
+  const PythonHandlerName name = parse_python_handler(config.handler);
 
   settings->environment = base_environment(config, daemon_environment());
   settings->interpreter =
@@ -133,9 +118,8 @@ std::shared_ptr<PythonSettings> make_python_settings(const FunctionConfig& confi
   settings->function_directory = directory;
   if (!config.function_source_code.empty()) {
     settings->source_fd = sealed_memfd("edgefn-source", config.function_source_code);
-  } else if (!python_module_exists(directory, module)) {
-    throw StartError("spec.handler '" + config.handler + "': module '" + module + "' not found in " +
-                     directory.string() + " (expected " + module + ".py there; check spec.handler and spec.build.path)");
+  } else {
+    require_python_module(directory, name);
   }
   settings->handler = config.handler;
   settings->function_urls = function_urls;

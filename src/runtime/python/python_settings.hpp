@@ -82,11 +82,10 @@ std::string resolve_python_interpreter(const FunctionConfig& config, const Envir
 std::filesystem::path python_runtime_directory();
 std::filesystem::path ring_helper_path();
 
-// True when `module` ("pkg.mod") is a .py file or a package in `directory`.
-bool python_module_exists(const std::filesystem::path& directory, std::string_view module);
-
-// Resolves everything. Throws StartError: no interpreter, runtime files
-// missing, handler not module:entrypoint, or the module's file missing.
+// Resolves everything. Throws HandlerError (a ConfigError): handler not
+// module:function, or the module's file missing (check_python_handler() in
+// python_handler_check.hpp says so first, at spec.handler); StartError: no
+// interpreter, runtime files missing.
 // Blocking (filesystem); start-up thread.
 std::shared_ptr<PythonSettings> make_python_settings(const FunctionConfig& config,
                                                      const std::filesystem::path& directory,

@@ -39,7 +39,7 @@ bool is_sh_or_bash(std::string_view name) { return name == "sh" || name == "bash
 
 std::string read_first_line(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
-  if (!in) throw StartError("cannot read shell handler " + file.string() + " (spec.handler): permission denied?");
+  if (!in) throw HandlerError("cannot read the shell handler " + file.string() + ": permission denied?");
   // The kernel reads at most this much of a #! line too.
   std::array<char, 256> buffer{};
   in.read(buffer.data(), buffer.size());
@@ -72,8 +72,8 @@ ShellCommand command_for_file(const fs::path& file, const fs::path& directory, s
   fs::path interpreter = shebang->interpreter;
   if (interpreter.is_relative()) interpreter = directory / interpreter;
   if (!is_executable_file(interpreter))
-    throw StartError("shell handler " + file.string() + ": its #! line names " + shebang->interpreter +
-                     ", which is not an executable file");
+    throw HandlerError("shell handler " + file.string() + ": its #! line names " + shebang->interpreter +
+                       ", which is not an executable file");
   std::vector<std::string> prefix{interpreter.string()};
   if (!shebang->argument.empty()) prefix.push_back(shebang->argument);
   prefix.push_back(file.string());
@@ -170,8 +170,8 @@ bool wants_bash(const Shebang& shebang) {
 ShellCommand resolve_shell_command(const std::string& handler, const fs::path& directory, std::string_view path) {
   const auto name = handler.substr(0, handler.find(':'));
   if (name.empty())
-    throw StartError("spec.handler '" + handler +
-                     "': name a script in the function directory or a command on PATH (e.g. 'handler.sh')");
+    throw HandlerError("'" + handler + "' names no program: name a script in the function directory or a command "
+                       "on PATH (e.g. 'handler.sh')");
   const fs::path relative = name;
   if (relative.is_relative()) {
     std::error_code ec;
@@ -180,14 +180,13 @@ ShellCommand resolve_shell_command(const std::string& handler, const fs::path& d
   }
   if (relative.is_absolute() || name.find('/') != std::string::npos) {
     if (relative.is_absolute() && is_executable_file(relative)) return with_description({name});
-    throw StartError("spec.handler '" + handler +
-                     "': " + (relative.is_absolute() ? name : (directory / name).string()) + " is not " +
-                     (relative.is_absolute() ? "an executable file" : "a file"));
+    throw HandlerError((relative.is_absolute() ? name : (directory / name).string()) + " is not " +
+                       (relative.is_absolute() ? "an executable file" : "a file"));
   }
   const auto found = find_on_path(name, path);
   if (found.empty())
-    throw StartError("spec.handler '" + handler + "': no file '" + name + "' in the function directory " +
-                     directory.string() + ", and no executable '" + name + "' on PATH (" + std::string(path) + ")");
+    throw HandlerError("no file '" + name + "' in the function directory " + directory.string() +
+                       ", and no executable '" + name + "' on PATH (" + std::string(path) + ")");
   return with_description({found.string()});
 }
 

@@ -65,8 +65,10 @@ struct ShellCommand {
 //     runs the file itself (so no execute bit is needed either way);
 //   - otherwise an absolute path, or a name found on `path` (a PATH-style
 //     list), that is an executable regular file runs directly.
-// Throws StartError naming the directory and PATH searched. Blocking (reads
-// the filesystem); start-up thread.
+// Throws HandlerError (a ConfigError) when nothing runnable is found,
+// naming the directory and PATH searched; StartError when the script runs
+// with bash and there is no bash on PATH. Blocking (reads the filesystem);
+// start-up thread.
 ShellCommand resolve_shell_command(const std::string& handler, const std::filesystem::path& directory,
                                    std::string_view path);
 

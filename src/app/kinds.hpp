@@ -1,6 +1,7 @@
 #pragma once
 // The one explicit list of what this build can run: trigger kinds and
 // runtimes. Adding a kind means adding a line here, nothing else in app/.
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,8 +42,9 @@ const TriggerKind* find_trigger_kind(std::string_view name);
 std::vector<const ConfigMap*> config_maps();
 
 // What config loading needs to know about the kinds above, including the
-// check against this host: the runtime's check_handler, whose HandlerError
-// becomes a ConfigError at spec.handler.
+// checks against this host: the runtime's check_handler, whose HandlerError
+// becomes a ConfigError at spec.handler, and a warning when process-backed
+// workers outnumber four per core or outgrow the memory.
 KindCatalog kind_catalog();
 
 // Checks spec.runtimeAttributes for the configured runtime. Throws ConfigError.
@@ -80,6 +82,11 @@ struct RuntimeKind {
   // validate` and the start both run it, through kind_catalog(), so the two
   // cannot disagree. Start-up thread; may run a short-lived process.
   std::vector<ConfigNotice> (*check_handler)(const FunctionConfig& config, const std::filesystem::path& directory);
+  // Each worker is a process of its own: numWorkers far beyond the cores
+  // (or memory) of the machine draws a warning.
+  bool process_backed = false;
+  // Memory one idle worker process takes, as measured; 0: not estimated.
+  std::uint64_t worker_memory = 0;
 };
 
 const std::vector<RuntimeKind>& runtime_kinds();

@@ -302,6 +302,9 @@ class Loader {
     ConfigNode num_workers = node.child("numWorkers");
     ConfigNode max_workers = node.child("maxWorkers");
     const ConfigKey& workers = map.at("numWorkers");
+    trigger.num_workers_mark = num_workers.defined()   ? num_workers.mark()
+                               : max_workers.defined() ? max_workers.mark()
+                                                       : trigger.mark;
     if (num_workers.defined()) {
       trigger.num_workers = static_cast<int>(num_workers.as_int(workers.min, workers.max));
       if (max_workers.defined() && max_workers.as_int(workers.min, workers.max) != trigger.num_workers) {
@@ -397,6 +400,7 @@ class Loader {
     trigger.num_workers = 1;
     trigger.url = ":8080";
     trigger.mark = triggers.key_mark();
+    trigger.num_workers_mark = trigger.mark;
     triggers.notice(Level::kInfo, "no triggers declared: added http trigger 'default-http' on :8080 with 1 "
                                   "worker (set spec.disableDefaultHTTPTrigger: true to run without it)");
     if (catalog_.validate_trigger) catalog_.validate_trigger(trigger);

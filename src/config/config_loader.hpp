@@ -30,8 +30,9 @@ struct KindCatalog {
   std::function<void(const FunctionConfig&)> validate_runtime;
   // Called last, with spec.handler's node: the checks against this host,
   // which `processor validate` and the start share. Throws ConfigError
-  // (spec.handler names nothing that can run); may add warnings to
-  // `notices`. May read files and run a short-lived process.
+  // (spec.handler names nothing that can run); adds warnings to `notices`
+  // (numWorkers beyond what the machine holds). May read files and run a
+  // short-lived process.
   std::function<void(const FunctionConfig&, const ConfigNode& handler, std::vector<ConfigNotice>& notices)>
       check_on_host;
 };

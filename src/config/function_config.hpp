@@ -29,6 +29,7 @@ struct TriggerConfig {
   // that errors still point into the file.
   std::optional<ConfigNode> attributes;
   SourceMark mark;  // the trigger's key under spec.triggers
+  SourceMark num_workers_mark;  // numWorkers (or maxWorkers) when given, else `mark`
 };
 
 struct FunctionConfig {

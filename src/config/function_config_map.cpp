@@ -6,9 +6,12 @@
 namespace edgefn {
 namespace {
 
-// Bounds that keep values inside the fields they land in (int, and
-// milliseconds that timer arithmetic adds to now() without overflowing).
-constexpr std::int64_t kMaxWorkers = std::numeric_limits<int>::max();
+// Workers per pool: each is at least an object and a slot, for Python an
+// interpreter (about 25 MiB) and for shell a process per event in flight.
+// Far more than an edge machine runs, and small enough that a mistyped
+// number fails validation instead of exhausting memory at start.
+constexpr std::int64_t kMaxWorkers = 1024;
+// Keeps milliseconds that timer arithmetic adds to now() from overflowing.
 constexpr std::int64_t kMaxMilliseconds = std::numeric_limits<int>::max();
 
 ConfigMap make_build_map() {

@@ -179,6 +179,36 @@ class HostileFileTest(unittest.TestCase):
                 self.assertEqual([b for b in out if b < 0x20 and b != 0x0A or b == 0x7F], [], out)
                 self.assertIn(b"function.yaml:", out)
 
+    def test_numworkers_beyond_the_cap_is_refused_before_anything_is_allocated(self):
+        for runtime, handler, workers in (("native", "builtin:echo", 2147483647), ("python", "main:handler", 65536)):
+            with self.subTest(runtime=runtime):
+                self.assert_refused(f"spec:\n  runtime: {runtime}\n  handler: {handler}\n  triggers:\n    api:\n"
+                                    f"      kind: http\n      numWorkers: {workers}\n",
+                                    rf"spec\.triggers\.api\.numWorkers: expected an integer between 1 and 1024, "
+                                    rf"got '{workers}'")
+
+    def test_process_workers_beyond_the_machine_draw_a_warning_not_an_error(self):
+        cores = len(os.sched_getaffinity(0))
+        workers = 4 * cores + 1
+        if workers > 1024:
+            self.skipTest("more than 255 cores")
+        with TempDir() as d:
+            with open(os.path.join(d, "main.py"), "w") as f:
+                f.write("def handler(context, event):\n    return 'hi'\n")
+            path = write_function(d, f"""
+                spec:
+                  runtime: python
+                  handler: main:handler
+                  triggers:
+                    api:
+                      kind: http
+                      numWorkers: {workers}
+            """)
+            r = run_cli("validate", "--config", path)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertRegex(r.stdout, rf"warn.*function\.yaml:8:19: spec\.triggers\.api\.numWorkers: {workers} "
+                                       rf"python workers, each a process, on a machine with {cores} core\(s\)")
+
 
 HANDLER_AT = r"function\.yaml:5:12: spec\.handler: "
 

@@ -13,14 +13,20 @@ status, with one line on stdout:
        way no reading can tell ("from x import *", globals(), ...)
     1  "syntax: LINE:COLUMN: MESSAGE"
     2  "missing"
-    3  "unchecked: WHY" (the source is too deeply nested for `ast`)
+    3  "unchecked: WHY" (the source nests too deeply for `ast`, or needs more
+       than _MEMORY_LIMIT to parse)
 Standard library only; runs on any Python 3 the function may name.
 """
 import ast
 import os
+import resource
 import sys
 
 _SOURCE_FD = 3
+# The source may be anything a config holds: parsing is bounded in memory
+# here as it is in time by the processor. `ast` takes about 2 KB per
+# statement: half a million one-line statements (3 MB) took 1.3 GB.
+_MEMORY_LIMIT = 128 << 20
 
 # Calls through which a module can bind names no reading can see.
 _DYNAMIC_BINDERS = ("globals", "vars", "exec", "setattr", "__import__")
@@ -105,6 +111,17 @@ def _unknowable(tree, function, bindings):
     return None
 
 
+_TOO_DEEP = "unchecked: the source nests too deeply for Python's ast module"
+_TOO_LARGE = "unchecked: parsing the source needs more than %d MiB" % (_MEMORY_LIMIT >> 20)
+
+
+def _limit_memory():
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = _MEMORY_LIMIT if hard == resource.RLIM_INFINITY else min(_MEMORY_LIMIT, hard)
+    if soft == resource.RLIM_INFINITY or soft > limit:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
 def check(source, function, filename):
     """(exit status, line) for `source`, as the module docstring says."""
     try:
@@ -113,13 +130,17 @@ def check(source, function, filename):
         return 1, "syntax: %s:%s: %s" % (e.lineno or 0, e.offset or 0, e.msg)
     except (ValueError, UnicodeDecodeError) as e:  # NUL bytes, an undecodable file
         return 1, "syntax: 0:0: %s" % e
-    except (RecursionError, MemoryError):
-        return 3, "unchecked: the source nests too deeply for Python's ast module"
+    except RecursionError:
+        return 3, _TOO_DEEP
+    except MemoryError:
+        return 3, _TOO_LARGE
     bindings = _TopLevelBindings()
     try:
         bindings.visit(tree)
     except RecursionError:
-        return 3, "unchecked: the source nests too deeply for Python's ast module"
+        return 3, _TOO_DEEP
+    except MemoryError:
+        return 3, _TOO_LARGE
     if function in bindings.names:
         return 0, "defined"
     why = _unknowable(tree, function, bindings)
@@ -132,6 +153,7 @@ def main():
     if len(sys.argv) != 3:
         sys.stdout.write("usage: edgefn_check.py FUNCTION FILENAME 3< SOURCE\n")
         return 64
+    _limit_memory()
     # From the start: a memfd's offset is where its writer left it.
     os.lseek(_SOURCE_FD, 0, os.SEEK_SET)
     with open(_SOURCE_FD, "rb") as source:

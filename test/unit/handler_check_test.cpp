@@ -160,6 +160,19 @@ TEST_CASE("functionSourceCode is checked instead of a file") {
                     Catch::StartsWith("spec.build.functionSourceCode:1:") && Catch::Contains("SyntaxError"));
 }
 
+TEST_CASE("a source too large to parse within the check's memory is a warning, not an error") {
+  FunctionDir dir;
+  std::string source = "def handler(context, event):\n    return 1\n";
+  for (int i = 0; i < 300'000; ++i) source += "x = 1\n";
+  dir.write("huge.py", source);
+  auto notices = python_notices(dir, "huge:handler");
+  REQUIRE(notices.size() == 1);
+  CHECK(notices[0].level == ConfigNotice::Level::kWarning);
+  // Past 128 MiB, or past the time limit on a slow machine.
+  CHECK_THAT(notices[0].message, Catch::Contains("was not checked") &&
+                                     (Catch::Contains("more than 128 MiB") || Catch::Contains("took longer than")));
+}
+
 TEST_CASE("a Python check that cannot run here warns instead of failing") {
   FunctionDir dir;
   dir.write("main.py", "def handler(context, event):\n    return 1\n");

@@ -76,7 +76,8 @@ int main(int argc, char** argv) {
   std::string log_format = "text";
   std::string drain_timeout = "30s";
   std::string config_file;
-  cli.add_option("--config,-c", config_file, "function.yaml to run");
+  cli.add_option("--config,-c", config_file,
+                 "function.yaml to run, or a handler source (.py, .sh, ...) with an inline @nuclio.configure block");
   cli.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")->capture_default_str();
   cli.add_option("--log-format", log_format, "text or json")
       ->check(CLI::IsMember({"text", "json"}))
@@ -103,7 +104,7 @@ int main(int argc, char** argv) {
 
   std::string validate_file;
   auto* validate = cli.add_subcommand("validate", "check a function.yaml and exit 0, or 2 naming file:line:col");
-  validate->add_option("--config,-c", validate_file, "function.yaml to check")->required();
+  validate->add_option("--config,-c", validate_file, "function.yaml (or handler source) to check")->required();
 
   std::string keys_section;
   auto* config_keys = cli.add_subcommand(

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "config/inline_config.hpp"
 #include "config/yaml_document.hpp"
 #include "util/strings.hpp"
 
@@ -96,7 +97,10 @@ class Loader {
 
   FunctionConfig load() {
     std::string display = file_.string();
-    YAML::Node document = parse_config_document(read_config_file(file_, display), display);
+    // A handler's source file is its own function.yaml (inline_config.hpp).
+    const bool from_source = source_language(file_).has_value();
+    YAML::Node document = from_source ? read_inline_configuration(file_, display, notices_)
+                                      : parse_config_document(read_config_file(file_, display), display);
     ConfigNode root(document, "", display, notices_);
     if (!root.is_map()) {
       std::string got = !root.defined() ? "an empty document" : root.is_sequence() ? "a list" : "a scalar";
@@ -114,9 +118,13 @@ class Loader {
     }
     read_metadata(root.child("metadata"), config);
     ConfigNode spec = root.child("spec");
-    if (!spec.defined()) spec.fail("missing; expected a mapping with at least 'runtime' and 'handler'");
-    if (!spec.is_map()) spec.fail("expected a mapping, got " + describe(spec));
+    if (!spec.defined() && !from_source) spec.fail("missing; expected a mapping with at least 'runtime' and 'handler'");
+    if (spec.defined() && !spec.is_map()) spec.fail("expected a mapping, got " + describe(spec));
+    inferred_from_ = from_source ? config.file : build_path_file(spec.child("build"), config.directory);
     read_spec(spec, config);
+    if (from_source && config.build_path.empty() && config.function_source_code.empty()) {
+      config.build_path = config.file;
+    }
     if (catalog_.validate_runtime) catalog_.validate_runtime(config);
     if (catalog_.check_on_host) catalog_.check_on_host(config, spec.child("handler"), *notices_);
     return config;
@@ -166,8 +174,11 @@ class Loader {
     read_runtime(spec.child("runtime"), config);
 
     ConfigNode handler = spec.child("handler");
-    if (!handler.defined()) handler.fail("missing; expected the handler, e.g. 'main:handler'");
-    config.handler = handler.as_string();
+    if (handler.defined()) {
+      config.handler = handler.as_string();
+    } else if (!infer_handler(handler, config)) {
+      handler.fail("missing; expected the handler, e.g. 'main:handler'");
+    }
     config.handler_mark = handler.mark();
     if (config.handler.empty()) handler.fail("expected the handler, e.g. 'main:handler', got ''");
 
@@ -212,6 +223,7 @@ class Loader {
   }
 
   void read_runtime(const ConfigNode& runtime, FunctionConfig& config) {
+    if (!runtime.defined() && infer_runtime(runtime, config)) return;
     if (!runtime.defined()) runtime.fail("missing; expected one of the supported runtimes: " + join(catalog_.runtimes));
     config.runtime = runtime.as_string();
     config.runtime_mark = runtime.mark();
@@ -407,9 +419,53 @@ class Loader {
     config.triggers.push_back(std::move(trigger));
   }
 
+  // spec.build.path when it names a local file; empty otherwise.
+  static fs::path build_path_file(const ConfigNode& build, const fs::path& directory) {
+    if (!build.is_map()) return {};
+    ConfigNode path = build.child("path");
+    if (!path.defined() || !path.raw().IsScalar()) return {};
+    const std::string& text = path.raw().Scalar();
+    if (text.empty() || text.find("://") != std::string::npos || text.find("${") != std::string::npos) return {};
+    fs::path value(text);
+    value = absolute_path(value.is_absolute() ? value : directory / value);
+    std::error_code error;
+    return fs::is_regular_file(value, error) ? value : fs::path{};
+  }
+
+  // Nuclio's builder takes a missing runtime from the source file's
+  // extension (never from functionSourceCode, which needs it stated).
+  bool infer_runtime(const ConfigNode& runtime, FunctionConfig& config) {
+    auto language = inferred_from_.empty() ? std::nullopt : source_language(inferred_from_);
+    if (!language) return false;
+    config.runtime = std::string(language->runtime);
+    config.runtime_mark = runtime.mark();
+    const std::string origin = "from the extension of " + inferred_from_.filename().string();
+    if (!contains(catalog_.runtimes, config.runtime)) {
+      runtime.fail("missing, and '" + config.runtime + "' (" + origin + ") " +
+                   (contains(catalog_.nuclio_only_runtimes, config.runtime)
+                        ? "exists in Nuclio but is not supported by edgefn yet"
+                        : "is not in this build") +
+                   "; supported runtimes: " + join(catalog_.runtimes));
+    }
+    runtime.notice(Level::kInfo, "not given; '" + config.runtime + "' " + origin + ", as Nuclio's builder does");
+    return true;
+  }
+
+  bool infer_handler(const ConfigNode& handler, FunctionConfig& config) {
+    auto inferred = inferred_from_.empty() ? std::nullopt : default_handler(config.runtime_kind(), inferred_from_);
+    if (!inferred) return false;
+    config.handler = *inferred;
+    handler.notice(Level::kInfo, "not given; '" + config.handler + "' from " + inferred_from_.filename().string() +
+                                     ", as Nuclio's builder does");
+    return true;
+  }
+
   const fs::path& file_;
   const KindCatalog& catalog_;
   std::vector<ConfigNotice>* notices_;
+  // The function's source file that a missing runtime or handler is worked
+  // out from: --config itself, or spec.build.path; empty when there is none.
+  fs::path inferred_from_;
 };
 
 }  // namespace

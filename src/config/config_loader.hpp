@@ -49,7 +49,14 @@ struct LoadResult {
   std::vector<ConfigNotice> notices;
 };
 
-// Reads and validates `file`. When spec.triggers declares no trigger at all
+// Reads and validates `file`. A `file` whose extension names a handler
+// source (`.py`, `.sh`, `.c`, ...; see inline_config.hpp) is read as Nuclio
+// reads `nuctl deploy --path file`: the configuration is its inline
+// `@nuclio.configure` block (none: defaults), and it is spec.build.path
+// unless the block sets that or functionSourceCode. A missing spec.runtime
+// is worked out from the extension of that source (or of a spec.build.path
+// naming a file), a missing spec.handler from its name, as Nuclio's builder
+// does; each with an info notice. When spec.triggers declares no trigger at all
 // and spec.disableDefaultHTTPTrigger is not true, adds the http trigger
 // "default-http" on ":8080" with one worker. Error messages name `file` as
 // given; FunctionConfig::file is absolute. Blocking (reads the file, and

@@ -33,7 +33,7 @@ struct TriggerConfig {
 };
 
 struct FunctionConfig {
-  std::filesystem::path file;       // the function.yaml that was loaded
+  std::filesystem::path file;       // the function.yaml (or handler source) that was loaded
   std::filesystem::path directory;  // its directory: handler files are found here
   // metadata
   std::string name;  // the directory's name when metadata.name is absent

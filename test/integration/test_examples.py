@@ -34,6 +34,18 @@ class ExamplesTest(unittest.TestCase):
             self.assertEqual(len(proc.status()["pools"][0]["workers"]), 2)
             self.assertEqual(proc.terminate(), 0)
 
+    def test_inline_python_runs_from_its_source_alone(self):
+        source = os.path.join(BUILD_DIR, "examples", "inline-python", "handler.py")
+        self.assertTrue(os.path.exists(source), source)
+        self.assertFalse(os.path.exists(os.path.join(os.path.dirname(source), "function.yaml")))
+        with Processor(source) as proc:
+            status, headers, body = proc.request("POST", "/", body=b"the quick brown fox")
+            self.assertEqual(status, 200)
+            self.assertEqual(json.loads(body), {"words": 4, "longest": "quick"})
+            self.assertEqual(proc.status()["function"], "inline-python")
+            self.assertEqual(len(proc.status()["pools"][0]["workers"]), 2)
+            self.assertEqual(proc.terminate(), 0)
+
     def test_cron_shell_appends_a_disk_report_line_per_tick(self):
         example = os.path.join(BUILD_DIR, "examples", "cron-shell")
         self.assertTrue(os.path.exists(os.path.join(example, "function.yaml")), example)

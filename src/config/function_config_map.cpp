@@ -59,9 +59,11 @@ ConfigMap make_spec_map() {
   ConfigMap map{"spec", "spec", {}, {}};
   map.keys = {
       {.name = "runtime",
-       .default_note = "(required)",
+       .default_note = "from the source's extension, else required",
        .help = "`<runtime>` or `<runtime>:<version>`: what runs the handler"},
-      {.name = "handler", .default_note = "(required)", .help = "the handler; its form depends on the runtime"},
+      {.name = "handler",
+       .default_note = "from the source's name, else required",
+       .help = "the handler; its form depends on the runtime"},
       {.name = "description", .help = "informational"},
       {.name = "version", .help = "informational"},
       {.name = "env",

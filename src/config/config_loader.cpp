@@ -177,7 +177,8 @@ class Loader {
     if (handler.defined()) {
       config.handler = handler.as_string();
     } else if (!infer_handler(handler, config)) {
-      handler.fail("missing; expected the handler, e.g. 'main:handler'");
+      std::string from = inferred_from_.empty() ? "" : ", and none follows from " + inferred_from_.filename().string();
+      handler.fail("missing" + from + "; expected the handler, e.g. 'main:handler'");
     }
     config.handler_mark = handler.mark();
     if (config.handler.empty()) handler.fail("expected the handler, e.g. 'main:handler', got ''");

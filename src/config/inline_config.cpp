@@ -67,6 +67,16 @@ std::vector<std::string_view> split_lines(std::string_view text) {
   return lines;
 }
 
+// ASCII only: enough to tell a file name Python cannot import.
+bool is_python_identifier(std::string_view name) {
+  auto letter = [](char c) { return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  if (name.empty() || !letter(name[0])) return false;
+  for (char c : name) {
+    if (!letter(c) && !(c >= '0' && c <= '9')) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::optional<SourceLanguage> source_language(const fs::path& file) {
@@ -161,8 +171,13 @@ YAML::Node read_inline_configuration(const fs::path& file, const std::string& di
 }
 
 std::optional<std::string> default_handler(std::string_view runtime_kind, const fs::path& source) {
-  // Nuclio's default entry point is `handler`, in the module the file is.
-  if (runtime_kind == "python") return source.stem().string() + ":handler";
+  // Nuclio's default entry point is `handler`, in the module the file is;
+  // a file such as my-function.py is no module Python can import.
+  if (runtime_kind == "python") {
+    std::string module = source.stem().string();
+    if (!is_python_identifier(module)) return std::nullopt;
+    return module + ":handler";
+  }
   if (runtime_kind == "shell") return source.filename().string();
   return std::nullopt;
 }

@@ -71,7 +71,8 @@ YAML::Node read_inline_configuration(const std::filesystem::path& file, const st
 
 // spec.handler as Nuclio's builder works it out from the function's source
 // file for `runtime_kind`: "<file stem>:handler" for python, the file's
-// name for shell; nullopt where there is no rule (native needs a symbol).
+// name for shell; nullopt where there is no rule (native needs a symbol)
+// or the stem is no Python module name (my-function.py).
 // Pure.
 std::optional<std::string> default_handler(std::string_view runtime_kind, const std::filesystem::path& source);
 

@@ -215,7 +215,12 @@ TEST_CASE("a missing runtime or handler that cannot be worked out stays an error
   TempDir dir;
   SECTION("a native source needs its handler") {
     auto file = dir.write("greet.c", "// @nuclio.configure\n// function.yaml:\n//   metadata: {name: g}\n");
-    CHECK_THAT(load_error(file), Catch::Contains("spec.handler: missing"));
+    CHECK_THAT(load_error(file), Catch::Contains("greet.c:3:6: spec.handler: missing, and none follows from greet.c"));
+  }
+  SECTION("a Python file name that is no module name") {
+    auto file = dir.write("my-function.py", "def handler(context, event): pass\n");
+    CHECK_THAT(load_error(file), Catch::EndsWith("spec.handler: missing, and none follows from my-function.py; "
+                                                 "expected the handler, e.g. 'main:handler'"));
   }
   SECTION("a Go source names a runtime edgefn lacks") {
     auto file = dir.write("main.go", "package main\n");

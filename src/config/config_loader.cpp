@@ -396,14 +396,17 @@ class Loader {
       config.triggers.push_back(std::move(trigger));
     }
 
-    if (config.triggers.empty() && !config.disable_default_http_trigger) {
-      add_default_http_trigger(spec, config);
-    }
+    // As Nuclio: any http trigger, even a disabled one, stands in for the default.
+    bool has_http = std::any_of(config.triggers.begin(), config.triggers.end(),
+                                [](const TriggerConfig& trigger) { return trigger.kind == "http"; });
+    if (!has_http && !config.disable_default_http_trigger) add_default_http_trigger(spec, config);
   }
 
   void add_default_http_trigger(const ConfigNode& spec, FunctionConfig& config) {
     ConfigNode triggers = spec.child("triggers");
+    const bool alone = config.triggers.empty();
     if (!contains(catalog_.trigger_kinds, "http")) {
+      if (!alone) return;  // the declared triggers run without it
       triggers.fail("no triggers declared, and this build has no http trigger to add by default; declare one of: " +
                     join(catalog_.trigger_kinds));
     }
@@ -411,11 +414,17 @@ class Loader {
     trigger.name = "default-http";
     trigger.kind = "http";
     trigger.num_workers = 1;
-    trigger.url = ":8080";
+    // Beside a cron job on an edge device, a port nobody asked for must not
+    // be open to the network; a function with no triggers at all is an HTTP
+    // function and listens on every address, as in Nuclio.
+    trigger.url = alone ? kDefaultHttpListen : kDefaultHttpListenBesideOthers;
     trigger.mark = triggers.key_mark();
     trigger.num_workers_mark = trigger.mark;
-    triggers.notice(Level::kInfo, "no triggers declared: added http trigger 'default-http' on :8080 with 1 "
-                                  "worker (set spec.disableDefaultHTTPTrigger: true to run without it)");
+    triggers.notice(Level::kInfo,
+                    std::string(alone ? "no triggers declared" : "no http trigger declared") +
+                        ": added http trigger 'default-http' on " + trigger.url + " with 1 worker" +
+                        (alone ? "" : " (this host only; --http-listen or an http trigger chooses another address)") +
+                        "; set spec.disableDefaultHTTPTrigger: true to run without it");
     if (catalog_.validate_trigger) catalog_.validate_trigger(trigger);
     config.triggers.push_back(std::move(trigger));
   }

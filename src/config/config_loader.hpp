@@ -49,6 +49,12 @@ struct LoadResult {
   std::vector<ConfigNotice> notices;
 };
 
+// Where the http trigger added by default listens: on every address when
+// the function declares no triggers at all, on this host only when it is
+// added beside other triggers (--http-listen overrides either).
+inline constexpr const char* kDefaultHttpListen = ":8080";
+inline constexpr const char* kDefaultHttpListenBesideOthers = "127.0.0.1:8080";
+
 // Reads and validates `file`. A `file` whose extension names a handler
 // source (`.py`, `.sh`, `.c`, ...; see inline_config.hpp) is read as Nuclio
 // reads `nuctl deploy --path file`: the configuration is its inline
@@ -56,12 +62,13 @@ struct LoadResult {
 // unless the block sets that or functionSourceCode. A missing spec.runtime
 // is worked out from the extension of that source (or of a spec.build.path
 // naming a file), a missing spec.handler from its name, as Nuclio's builder
-// does; each with an info notice. When spec.triggers declares no trigger at all
-// and spec.disableDefaultHTTPTrigger is not true, adds the http trigger
-// "default-http" on ":8080" with one worker. Error messages name `file` as
-// given; FunctionConfig::file is absolute. Blocking (reads the file, and
-// whatever catalog.check_on_host reads or runs), any thread; reads the
-// environment for ${VAR}.
+// does; each with an info notice. When spec.triggers declares no http
+// trigger (enabled or not) and spec.disableDefaultHTTPTrigger is not true,
+// adds the http trigger "default-http" with one worker (see
+// kDefaultHttpListen). Error messages name `file` as given;
+// FunctionConfig::file is absolute. Blocking (reads the file, and whatever
+// catalog.check_on_host reads or runs), any thread; reads the environment
+// for env entries' valueFrom.envVar.
 // Throws ConfigError (bad file, bad YAML, a file past the bounds of
 // yaml_document.hpp, bad values, missing file, and what check_on_host
 // refuses).

@@ -54,7 +54,7 @@ struct FunctionConfig {
   std::string function_source_code;        // decoded spec.build.functionSourceCode
   std::optional<ConfigNode> runtime_attributes;
   std::vector<TriggerConfig> triggers;     // enabled and disabled, in file order
-  // No http trigger is added when `triggers` declares none.
+  // No http trigger is added when `triggers` declares none of kind http.
   bool disable_default_http_trigger = false;
   SourceMark runtime_mark;
   SourceMark handler_mark;

@@ -89,7 +89,7 @@ ConfigMap make_spec_map() {
       {.name = "disableDefaultHTTPTrigger",
        .type = KeyType::kBool,
        .default_value = default_text(defaults.disable_default_http_trigger),
-       .help = "`true`: no http trigger is added when `triggers` declares none"},
+       .help = "`true`: no http trigger is added when `triggers` declares none of kind `http`"},
       {.name = "dataBindings", .type = KeyType::kMapping, .help = "not supported: a warning, then ignored"},
       {.name = "loggerSinks", .type = KeyType::kList, .help = "ignored: edgefn logs to stdout (`--log-format`)"},
   };

@@ -138,6 +138,7 @@ class HostileFileTest(unittest.TestCase):
                 spec:
                   runtime: native
                   handler: builtin:echo
+                  disableDefaultHTTPTrigger: true
                   triggers:
                     first: {kind: cron, attributes: &every {interval: 1h, event: {body: tick, headers: {a: b}}}}
                     second: {kind: cron, attributes: *every}
@@ -297,6 +298,42 @@ class DefaultTriggerTest(unittest.TestCase):
                 status, _, body = proc.request()
                 self.assertEqual((status, body), (200, b"hello, edge\n"))
                 self.assertEqual(proc.terminate(), 0)
+
+    CRON_ONLY = """
+        metadata:
+          name: ticker
+        spec:
+          runtime: native
+          handler: builtin:hello
+          triggers:
+            tick:
+              kind: cron
+              attributes:
+                interval: 1h
+    """
+
+    def test_beside_a_cron_trigger_the_default_http_trigger_listens_on_this_host_only(self):
+        with TempDir() as d:
+            path = write_function(d, self.CRON_ONLY)
+            r = run_cli("validate", "--config", path)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("function.yaml:7:3: spec.triggers: no http trigger declared: added http trigger "
+                          "'default-http' on 127.0.0.1:8080 with 1 worker (this host only", r.stdout)
+            self.assertIn("valid (2 trigger(s), runtime native)", r.stdout)
+            # --http-listen (the Processor helper passes 127.0.0.1:0) moves it.
+            with Processor(path) as proc:
+                proc.wait_log(r"trigger\.http\.default-http: listening on 127\.0\.0\.1:\d+")
+                status, _, body = proc.request()
+                self.assertEqual((status, body), (200, b"hello, edge\n"))
+                self.assertEqual(proc.terminate(), 0)
+
+    def test_disable_default_http_trigger_leaves_a_cron_function_without_a_port(self):
+        with TempDir() as d:
+            path = write_function(d, textwrap.dedent(self.CRON_ONLY) + "  disableDefaultHTTPTrigger: true\n")
+            r = run_cli("validate", "--config", path)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("valid (1 trigger(s), runtime native)", r.stdout)
+            self.assertNotIn("default-http", r.stdout)
 
 
 def config_key_sections(*args):

@@ -12,11 +12,13 @@ TICK_TIMEOUT = 20.0
 
 
 def function_yaml(handler, attributes):
-    """A function whose only trigger is the cron trigger 'tick'; its
-    attributes start on line 10, indented by 8 spaces."""
+    """A function whose only trigger is the cron trigger 'tick' (the default
+    http trigger is turned off); its attributes start on line 10, indented
+    by 8 spaces."""
     attrs = textwrap.indent(textwrap.dedent(attributes).strip("\n"), " " * 8)
     return ("metadata:\n  name: ticker\nspec:\n  runtime: native\n  handler: " + handler +
-            "\n  triggers:\n    tick:\n      kind: cron\n      attributes:\n" + attrs + "\n")
+            "\n  triggers:\n    tick:\n      kind: cron\n      attributes:\n" + attrs +
+            "\n  disableDefaultHTTPTrigger: true\n")
 
 
 @contextlib.contextmanager

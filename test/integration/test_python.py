@@ -341,6 +341,7 @@ class PythonHandlerTest(unittest.TestCase):
         config = write_function(d, (
             "metadata:\n  name: pyfn\nspec:\n  runtime: python\n  handler: handlers:cron_fields\n"
             f"  env:\n    - name: CRON_OUT\n      value: \"{out}\"\n"
+            "  disableDefaultHTTPTrigger: true\n"
             "  triggers:\n    tick:\n      kind: cron\n      attributes:\n        interval: 100ms\n"
             "        event:\n          headers:\n            x-from-cron: \"1\"\n"))
         proc = self.enter(Processor(config, expect_ready=False))  # no HTTP trigger to wait for

@@ -169,6 +169,35 @@ TEST_CASE("an empty triggers mapping still gets the default http trigger") {
   CHECK(result.config.triggers[0].mark.line == 8);
 }
 
+TEST_CASE("beside triggers of other kinds the default http trigger listens on this host only") {
+  auto result = load("shared-allocator.yaml");
+  REQUIRE(result.config.triggers.size() == 4);
+  const auto& http = result.config.triggers.back();
+  CHECK(http.name == "default-http");
+  CHECK(http.kind == "http");
+  CHECK(http.url == "127.0.0.1:8080");
+  CHECK(http.num_workers == 1);
+  CHECK(has_notice(result.notices, ConfigNotice::Level::kInfo,
+                   "shared-allocator.yaml:7:3: spec.triggers: no http trigger declared: added http trigger "
+                   "'default-http' on 127.0.0.1:8080 with 1 worker (this host only"));
+}
+
+TEST_CASE("a disabled http trigger stands in for the default one") {
+  auto result = load("disabled-http.yaml");
+  REQUIRE(result.config.triggers.size() == 2);
+  CHECK(result.config.triggers[0].disabled);
+  CHECK_FALSE(has_notice(result.notices, ConfigNotice::Level::kInfo, "default-http"));
+}
+
+TEST_CASE("a build without the http kind runs declared triggers without the default one") {
+  KindCatalog catalog = test_catalog();
+  catalog.trigger_kinds = {"cron", "mqtt", "kafka-cluster"};
+  auto result = edgefn::load_function_config(kFixtures / "good" / "shared-allocator.yaml", catalog);
+  CHECK(result.config.triggers.size() == 3);
+  CHECK_THAT(error_of([&] { edgefn::load_function_config(kFixtures / "good" / "default-http.yaml", catalog); }),
+             Catch::Contains("no triggers declared, and this build has no http trigger to add by default"));
+}
+
 TEST_CASE("disableDefaultHTTPTrigger leaves a function without triggers") {
   auto result = load("no-default-http.yaml");
   CHECK(result.config.triggers.empty());
@@ -278,7 +307,7 @@ TEST_CASE("${VAR} expands in values edgefn reads and nowhere else") {
 TEST_CASE("triggers naming one allocator share its numWorkers") {
   auto result = load("shared-allocator.yaml");
   const auto& config = result.config;
-  REQUIRE(config.triggers.size() == 3);
+  REQUIRE(config.triggers.size() == 4);  // with default-http
   CHECK(trigger_named(config, "mqtt-in").worker_allocator_name == "shared");
   CHECK(trigger_named(config, "kafka-in").worker_allocator_name == "shared");
   CHECK(trigger_named(config, "kafka-in").num_workers == 4);

@@ -320,6 +320,12 @@ class Processor {
 
 int run_processor(const AppOptions& options) {
   auto loaded = load_and_check(options.config_file);
+  if (loaded.config.disabled) {
+    // Exit 0: a function switched off on purpose is not a failure to restart.
+    get_logger("processor")->info("function '{}' is disabled (spec.disable: true); not starting it",
+                                  printable(loaded.config.name));
+    return 0;
+  }
   // A process of the same user could otherwise open the daemon's memfds
   // (the workers' shared memory) through /proc/<pid>/fd.
   ::prctl(PR_SET_DUMPABLE, 0);
@@ -330,6 +336,12 @@ int run_processor(const AppOptions& options) {
 
 void validate_config(const std::filesystem::path& file) {
   auto loaded = load_and_check(file);
+  if (loaded.config.disabled) {
+    get_logger("config")->info("{}: valid, but disabled (spec.disable: true): the processor exits 0 without "
+                               "starting it",
+                               printable(loaded.config.file.string()));
+    return;
+  }
   get_logger("config")->info("{}: valid ({} trigger(s), runtime {})", printable(loaded.config.file.string()),
                              loaded.config.triggers.size(), loaded.config.runtime);
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <map>
 #include <set>
 
@@ -169,6 +170,7 @@ class Loader {
       sinks.notice(Level::kInfo, "edgefn writes logs to its own sink; ignored");
     }
 
+    config.disabled = spec.get_bool("disable", config.disabled);
     config.description = spec.get_string("description");
     if (ConfigNode version = spec.child("version"); version.defined()) config.version = version.as_string();
     read_runtime(spec.child("runtime"), config);
@@ -251,16 +253,49 @@ class Loader {
       if (name.empty() || name.find('=') != std::string::npos) {
         name_node.fail("expected an environment variable name, got '" + name + "'");
       }
+      std::string value = entry.get_string("value");
       if (ConfigNode from = entry.child("valueFrom"); from.defined()) {
-        from.notice(Level::kInfo, "valueFrom is resolved by Nuclio's platform (Kubernetes secrets, config maps); '" +
-                                      name + "' is not set by edgefn");
-        continue;
+        if (entry.child("value").defined()) from.fail("'" + name + "' has both value and valueFrom; keep one");
+        std::optional<std::string> resolved = read_value_from(from, name);
+        if (!resolved) continue;
+        value = std::move(*resolved);
       }
       if (!seen.insert(name).second) {
         name_node.notice(Level::kWarning, "'" + name + "' is set more than once; the last value wins");
       }
-      config.env.emplace_back(name, entry.get_string("value"));
+      config.env.emplace_back(name, std::move(value));
     }
+  }
+
+  // `valueFrom: {envVar: NAME}` takes the value from the processor's own
+  // environment: the explicit form of what `${NAME}` would have meant, so a
+  // secret need not be written into function.yaml. Kubernetes' kinds are
+  // resolved by Nuclio's platform and skipped here; any other is refused
+  // rather than leaving the variable unset without a word.
+  static std::optional<std::string> read_value_from(const ConfigNode& from, const std::string& name) {
+    constexpr const char* kForms = "expected {envVar: NAME} (from the processor's environment)";
+    if (!from.is_map()) from.fail(std::string(kForms) + ", got " + describe(from));
+    auto entries = from.entries();
+    if (entries.size() != 1) from.fail(std::string(kForms) + " with exactly one key");
+    const auto& [kind, source] = entries.front();
+    if (iequals(kind, "envVar")) {
+      std::string variable = source.as_string();
+      if (!is_env_name(variable)) source.fail("expected an environment variable name, got '" + variable + "'");
+      const char* text = std::getenv(variable.c_str());
+      if (!text) {
+        source.fail("the processor's environment has no variable '" + variable + "' (for env '" + name + "')");
+      }
+      return std::string(text);
+    }
+    for (std::string_view kubernetes : {"secretKeyRef", "configMapKeyRef", "fieldRef", "resourceFieldRef"}) {
+      if (!iequals(kind, kubernetes)) continue;
+      source.notice(Level::kWarning, "resolved by Nuclio's platform on Kubernetes; '" + name +
+                                         "' is not set by edgefn (valueFrom: {envVar: NAME} takes it from the "
+                                         "processor's environment)");
+      return std::nullopt;
+    }
+    source.fail("unknown valueFrom kind '" + kind + "'; " + kForms +
+                ", or Kubernetes' secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef (skipped)");
   }
 
   void read_build(const ConfigNode& build, FunctionConfig& config) {
@@ -339,6 +374,15 @@ class Loader {
     // check_keys() has rejected any other value.
     if (ConfigNode mode = node.child("explicitAckMode"); mode.defined()) {
       trigger.explicit_ack_mode = canonical_choice(map.at("explicitAckMode"), mode.as_string());
+    }
+
+    // Refused rather than ignored: a batch function written for lists of
+    // events would get one event at a time without a word.
+    require_map(node.child("batch"), "a mapping (mode, batchSize, timeout)");
+    if (ConfigNode mode = node.child("batch").child("mode");
+        mode.defined() && canonical_choice(map.at("batch").fields->at("mode"), mode.as_string()) == "enable") {
+      mode.fail("batching is not supported; edgefn hands the handler one event at a time (set 'mode: disable' or "
+                "remove 'batch')");
     }
 
     ConfigNode attributes = node.child("attributes");

@@ -59,12 +59,6 @@ std::string describe_int_range(std::int64_t min, std::int64_t max, bool too_big)
   return "an integer between " + std::to_string(min) + " and " + std::to_string(max);
 }
 
-bool is_env_name(std::string_view name) {
-  if (name.empty() || std::isdigit(static_cast<unsigned char>(name.front()))) return false;
-  return std::all_of(name.begin(), name.end(),
-                     [](char c) { return c == '_' || std::isalnum(static_cast<unsigned char>(c)); });
-}
-
 // Optimal string alignment distance (Damerau-Levenshtein without repeated
 // edits of one substring), case-insensitive: typos in keys are mostly one
 // swapped, dropped or doubled letter.
@@ -132,9 +126,7 @@ void check_value(const ConfigNode& value, const ConfigKey& key) {
       if (!(value.raw().IsScalar() && value.raw().Scalar().empty())) value.as_duration();
       return;
     case KeyType::kString:
-      // Unexpanded: some strings are kept verbatim, and the reader expands
-      // (and reports an unset variable) where it should.
-      value.as_raw_string();
+      value.as_string();
       return;
     case KeyType::kChoice: {
       std::string text = value.as_string();
@@ -248,19 +240,19 @@ std::vector<std::pair<std::string, ConfigNode>> ConfigNode::entries() const {
   return out;
 }
 
-std::string ConfigNode::scalar_text(bool expand, const std::string& expectation) const {
+std::string ConfigNode::scalar_text(const std::string& expectation) const {
   if (!node_.IsDefined() || node_.IsNull() || !node_.IsScalar()) {
     fail("expected " + expectation + ", got " + describe(node_));
   }
-  return expand ? expand_env(node_.Scalar(), *this) : node_.Scalar();
+  return node_.Scalar();
 }
 
-std::string ConfigNode::as_string() const { return scalar_text(true, "a string"); }
+std::string ConfigNode::as_string() const { return scalar_text("a string"); }
 
-std::string ConfigNode::as_raw_string() const { return scalar_text(false, "a string"); }
+std::string ConfigNode::as_raw_string() const { return scalar_text("a string"); }
 
 bool ConfigNode::as_bool() const {
-  std::string text = scalar_text(true, "true or false");
+  std::string text = scalar_text("true or false");
   // YAML 1.1 spellings too: Nuclio reads function.yaml with Go's yaml.v2.
   for (std::string_view yes : {"true", "yes", "on"}) {
     if (iequals(text, yes)) return true;
@@ -272,7 +264,7 @@ bool ConfigNode::as_bool() const {
 }
 
 std::int64_t ConfigNode::as_int(std::int64_t min, std::int64_t max) const {
-  std::string text = scalar_text(true, describe_int_range(min, max, false));
+  std::string text = scalar_text(describe_int_range(min, max, false));
   std::string_view digits = text;
   if (!digits.empty() && digits.front() == '+') digits.remove_prefix(1);
   std::int64_t value = 0;
@@ -287,7 +279,7 @@ std::int64_t ConfigNode::as_int(std::int64_t min, std::int64_t max) const {
 
 std::chrono::nanoseconds ConfigNode::as_duration() const {
   const std::string expectation = "a duration such as '10s' or '1m30s'";
-  std::string text = scalar_text(true, expectation);
+  std::string text = scalar_text(expectation);
   std::string_view body = text;
   bool negative = !body.empty() && body.front() == '-';
   if (negative) body.remove_prefix(1);
@@ -312,7 +304,7 @@ std::vector<std::string> ConfigNode::as_string_list() const {
     for (const ConfigNode& element : elements()) out.push_back(element.as_string());
     return out;
   }
-  std::string text = scalar_text(true, "a list of strings or a comma-separated string");
+  std::string text = scalar_text("a list of strings or a comma-separated string");
   std::size_t start = 0;
   while (start <= text.size()) {
     std::size_t comma = text.find(',', start);
@@ -405,34 +397,10 @@ ConfigNode ConfigNode::with_notices(std::vector<ConfigNotice>* notices) const {
   return copy;
 }
 
-std::string expand_env(std::string_view text, const ConfigNode& where) {
-  std::string out;
-  out.reserve(text.size());
-  std::size_t i = 0;
-  while (i < text.size()) {
-    if (text.substr(i, 3) == "$${") {
-      out += "${";
-      i += 3;
-      continue;
-    }
-    if (text.substr(i, 2) != "${") {
-      out += text[i++];
-      continue;
-    }
-    std::size_t close = text.find('}', i + 2);
-    if (close == std::string_view::npos) {
-      where.fail("unterminated '${' in '" + std::string(text) + "' (write '$${' for a literal '${')");
-    }
-    std::string name(text.substr(i + 2, close - i - 2));
-    if (!is_env_name(name)) {
-      where.fail("'${" + name + "}' does not name an environment variable (write '$${' for a literal '${')");
-    }
-    const char* value = std::getenv(name.c_str());
-    if (!value) where.fail("environment variable '" + name + "' is not set (used as '${" + name + "}')");
-    out += value;
-    i = close + 1;
-  }
-  return out;
+bool is_env_name(std::string_view name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name.front()))) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return c == '_' || std::isalnum(static_cast<unsigned char>(c)); });
 }
 
 std::optional<std::string> nearest_key(std::string_view word, std::initializer_list<std::string_view> candidates) {

@@ -5,8 +5,9 @@
 // config/ never needs to know a kind's keys.
 //
 // Lookups of keys are case-insensitive (Nuclio matches attribute names that
-// way). Typed reads (all but as_raw_string) go through ${VAR} expansion; see
-// expand_env(). Keys nobody reads (platform-only ones) are never expanded.
+// way). Values are read verbatim: `${VAR}` is not expanded, so a Nuclio
+// function.yaml keeps its meaning (an env entry's valueFrom.envVar is the
+// explicit way to take a value from the processor's environment).
 //
 // Copies are cheap and share the parsed document. Not thread-safe: yaml-cpp
 // updates internal caches even on const reads, so read one document from one
@@ -67,8 +68,8 @@ class ConfigNode {
 
   // Typed reads of this node's own scalar. All throw ConfigError naming the
   // path, the mark and the expectation (also when the node is absent).
-  std::string as_string() const;  // with ${VAR} expansion
-  std::string as_raw_string() const;  // without expansion
+  std::string as_string() const;
+  std::string as_raw_string() const;  // the same; says the text is kept verbatim
   bool as_bool() const;
   std::int64_t as_int(std::int64_t min, std::int64_t max) const;
   std::chrono::nanoseconds as_duration() const;  // "10s", "1m30s"; integers are seconds
@@ -112,7 +113,7 @@ class ConfigNode {
   ConfigNode(YAML::Node node, std::string path, std::string file, std::vector<ConfigNotice>* notices,
              SourceMark anchor);
   // Scalar text for a typed read, or fail() naming `expectation`.
-  std::string scalar_text(bool expand, const std::string& expectation) const;
+  std::string scalar_text(const std::string& expectation) const;
 
   YAML::Node node_;
   std::string path_;
@@ -121,9 +122,8 @@ class ConfigNode {
   SourceMark anchor_;  // the key's mark, or the parent's when the key is absent
 };
 
-// Expands ${VAR} from the environment; "$${" is a literal "${". Throws
-// ConfigError naming the variable when it is unset.
-std::string expand_env(std::string_view text, const ConfigNode& where);
+// A name a POSIX shell accepts for a variable: [A-Za-z_][A-Za-z0-9_]*.
+bool is_env_name(std::string_view name);
 
 // The closest of `candidates` to `word` by edit distance, if close enough to
 // be a plausible typo.

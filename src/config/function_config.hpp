@@ -56,6 +56,8 @@ struct FunctionConfig {
   std::vector<TriggerConfig> triggers;     // enabled and disabled, in file order
   // No http trigger is added when `triggers` declares none of kind http.
   bool disable_default_http_trigger = false;
+  // spec.disable: the processor says so and exits 0 without starting it.
+  bool disabled = false;
   SourceMark runtime_mark;
   SourceMark handler_mark;
 

@@ -68,7 +68,8 @@ ConfigMap make_spec_map() {
       {.name = "version", .help = "informational"},
       {.name = "env",
        .type = KeyType::kList,
-       .help = "`{name, value}` entries for the handler's environment; `valueFrom` entries are skipped"},
+       .help = "`{name, value}` entries for the handler's environment, or `{name, valueFrom: {envVar: NAME}}` "
+               "to take the value from the processor's environment; Kubernetes' `valueFrom` kinds are skipped"},
       {.name = "eventTimeout",
        .type = KeyType::kDuration,
        .default_note = "none",
@@ -90,21 +91,27 @@ ConfigMap make_spec_map() {
        .type = KeyType::kBool,
        .default_value = default_text(defaults.disable_default_http_trigger),
        .help = "`true`: no http trigger is added when `triggers` declares none of kind `http`"},
+      {.name = "disable",
+       .type = KeyType::kBool,
+       .default_value = default_text(defaults.disabled),
+       .help = "`true`: the processor logs that the function is disabled and exits 0 without starting it"},
       {.name = "dataBindings", .type = KeyType::kMapping, .help = "not supported: a warning, then ignored"},
       {.name = "loggerSinks", .type = KeyType::kList, .help = "ignored: edgefn logs to stdout (`--log-format`)"},
   };
   add_ignored(map, {"image", "imageHash", "imagePullPolicy", "imagePullSecrets", "runRegistry"}, "container images");
-  add_ignored(map, {"minReplicas", "maxReplicas", "replicas", "targetCPU", "scaleToZero", "customScalingMetricSpecs"},
+  add_ignored(map,
+              {"minReplicas", "maxReplicas", "replicas", "targetCPU", "scaleToZero", "customScalingMetricSpecs",
+               "autoScaleMetrics"},
               "scaling");
   add_ignored(
       map,
-      {"affinity", "devices", "envFrom", "hostIPC", "initContainers", "nodeName", "nodeSelector", "preemptionPolicy",
+      {"affinity", "devices", "envFrom", "hostIPC", "initContainers", "nodeName", "nodeSelector", "preemptionMode",
+       "preemptionPolicy",
        "priorityClassName", "resources", "securityContext", "serviceAccount", "sidecars", "tolerations", "volumes"},
       "Kubernetes pods");
   add_ignored(map, {"serviceType", "httpPort"}, "Kubernetes services");
   add_ignored(map,
-              {"apiVersion", "alias", "avatar", "dealerURI", "deploymentStrategy", "disable",
-               "disableSensitiveFieldsMasking", "platform", "publish", "waitReadinessTimeoutBeforeFailure"},
+              {"apiVersion", "alias", "avatar", "dealerURI", "deploymentStrategy", "disableSensitiveFieldsMasking", "platform", "publish", "waitReadinessTimeoutBeforeFailure"},
               "the Nuclio platform");
   return map;
 }
@@ -115,14 +122,30 @@ ConfigMap make_metadata_map() {
   map.keys = {
       {.name = "name", .default_note = "the directory's name", .help = "the function's name, in logs and `/status`"},
       {.name = "namespace", .default_value = defaults.namespace_name, .help = "informational"},
-      {.name = "labels", .type = KeyType::kMapping, .help = "kept verbatim, not expanded"},
-      {.name = "annotations", .type = KeyType::kMapping, .help = "kept verbatim, not expanded"},
+      {.name = "labels", .type = KeyType::kMapping, .help = "kept verbatim"},
+      {.name = "annotations", .type = KeyType::kMapping, .help = "kept verbatim"},
   };
   add_ignored(map, {"resourceVersion", "uid", "generation", "creationTimestamp"}, "Kubernetes object metadata");
   return map;
 }
 
+// Nuclio's batching; only its absence is supported (see read_trigger()).
+ConfigMap make_batch_map() {
+  ConfigMap map{"batch", "", {}, {}};
+  map.keys = {
+      {.name = "mode",
+       .type = KeyType::kChoice,
+       .choices = {"enable", "disable"},
+       .default_note = "`disable`",
+       .help = "`enable` is refused: edgefn hands the handler one event at a time"},
+      {.name = "batchSize", .type = KeyType::kInteger, .min = 1, .help = "accepted with batching off; unused"},
+      {.name = "timeout", .type = KeyType::kDuration, .help = "accepted with batching off; unused"},
+  };
+  return map;
+}
+
 ConfigMap make_trigger_map() {
+  static const ConfigMap batch = make_batch_map();
   const TriggerConfig defaults;
   ConfigMap map{"trigger", "spec.triggers.<name>", {}, {}};
   map.keys = {
@@ -163,9 +186,15 @@ ConfigMap make_trigger_map() {
        .choices = {"enable", "disable", "explicitOnly"},
        .default_value = defaults.explicit_ack_mode,
        .help = "accepted for stream triggers (not built yet)"},
+      {.name = "batch",
+       .type = KeyType::kMapping,
+       .default_note = "off",
+       .help = "Nuclio's batching: `mode: disable` is accepted, `enable` refused",
+       .fields = &batch},
       {.name = "attributes", .type = KeyType::kMapping, .help = "the kind's settings (see its section)"},
   };
-  add_ignored(map, {"class", "paths", "secret"}, "");
+  add_ignored(map, {"class", "mode", "paths", "secret"}, "");
+  add_ignored(map, {"waitExplicitAckDuringRebalanceTimeout"}, "stream triggers' rebalancing");
   add_ignored(map, {"annotations"}, "Kubernetes annotations");
   add_ignored(map, {"partitions", "total_tasks", "max_task_allocation"}, "Nuclio's partition assignment");
   return map;

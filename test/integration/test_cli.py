@@ -353,7 +353,7 @@ class ConfigKeysTest(unittest.TestCase):
     # The sections config loading reads itself: their rows in
     # docs/configuration.md say more than one line of help, so only their
     # keys are checked there. Every kind's table is the generated one.
-    LOADER_SECTIONS = {"metadata", "spec", "spec.build", "trigger"}
+    LOADER_SECTIONS = {"metadata", "spec", "spec.build", "trigger", "trigger.batch"}
 
     @classmethod
     def setUpClass(cls):

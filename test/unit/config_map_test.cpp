@@ -100,8 +100,8 @@ TEST_CASE("a config map checks each declared key's type and range as the typed r
   CHECK(check("  nested: {depth: 4}\n") ==
         "test.yaml:2:19: spec.nested.depth: expected an integer between 1 and 3, got '4'");
 
-  // Left to the reader: what an empty duration means, a mapping's shape,
-  // expanding a string (some are kept verbatim).
+  // Left to the reader: what an empty duration means, a mapping's shape.
+  // `${...}` is text like any other (it is not expanded).
   CHECK(check("  timeout: ''\n  nested: x\n  label: ${EDGEFN_TEST_UNSET_VARIABLE}\n  mode: Safe\n  tags: a, b\n"
               "  numWorkers:\n") == "(no ConfigError)");
 }

@@ -224,7 +224,9 @@ TEST_CASE("a Nuclio-style function.yaml loads, its platform keys noted once each
   CHECK(config.handler == "orders.process:handler");
   using Env = std::vector<std::pair<std::string, std::string>>;
   CHECK(config.env == Env{{"LOG_LEVEL", "debug"}, {"RETRIES", "3"}});
-  CHECK(has_notice(notices, ConfigNotice::Level::kInfo, "'DB_PASSWORD' is not set by edgefn"));
+  CHECK(has_notice(notices, ConfigNotice::Level::kWarning,
+                   "spec.env[2].valueFrom.secretKeyRef: resolved by Nuclio's platform on Kubernetes; 'DB_PASSWORD' "
+                   "is not set by edgefn"));
   REQUIRE(config.event_timeout);
   CHECK(*config.event_timeout == 90s);
   CHECK(config.build_path == fs::weakly_canonical(kFixtures / "good" / "src"));
@@ -286,22 +288,45 @@ TEST_CASE("a Nuclio-style function.yaml loads, its platform keys noted once each
   CHECK(validated == std::vector<std::string>{"api", "orders"});
 }
 
-TEST_CASE("${VAR} expands in values edgefn reads and nowhere else") {
+TEST_CASE("${VAR} is kept as written, and valueFrom.envVar reads the processor's environment") {
   ScopedEnv name("EDGEFN_TEST_FN_NAME", "sensor-fn");
   ScopedEnv user("EDGEFN_TEST_USER", "ada");
   ScopedEnv broker("EDGEFN_TEST_BROKER", "10.0.0.7");
-  ScopedEnv workers("EDGEFN_TEST_WORKERS", "3");
-  ScopedEnv unset(kUnsetVariable, nullptr);
-  auto result = load("env-expansion.yaml");
+  ScopedEnv token("EDGEFN_TEST_TOKEN", "s3cret ${NOT_EXPANDED_EITHER}");
+  auto result = load("env-literal.yaml");
   const auto& config = result.config;
-  CHECK(config.name == "sensor-fn");
+  CHECK(config.name == "${EDGEFN_TEST_FN_NAME}");
   CHECK(config.labels.at("raw") == "${EDGEFN_TEST_UNSET_VARIABLE}");
   using Env = std::vector<std::pair<std::string, std::string>>;
-  CHECK(config.env == Env{{"GREETING", "hello ada, cost is ${PRICE}"}});
+  CHECK(config.env == Env{{"GREETING", "hello ${EDGEFN_TEST_USER}, cost is $${PRICE}"},
+                          {"TOKEN", "s3cret ${NOT_EXPANDED_EITHER}"}});
   const auto& sensors = trigger_named(config, "sensors");
-  CHECK(sensors.url == "tcp://10.0.0.7:1883");
-  CHECK(sensors.username == "ada");
-  CHECK(sensors.num_workers == 3);
+  CHECK(sensors.url == "tcp://${EDGEFN_TEST_BROKER}:1883");
+  CHECK(sensors.username == "${EDGEFN_TEST_USER}");
+}
+
+TEST_CASE("is_env_name accepts what a shell accepts") {
+  CHECK(edgefn::is_env_name("HOME"));
+  CHECK(edgefn::is_env_name("_x1"));
+  CHECK_FALSE(edgefn::is_env_name(""));
+  CHECK_FALSE(edgefn::is_env_name("1A"));
+  CHECK_FALSE(edgefn::is_env_name("A B"));
+  CHECK_FALSE(edgefn::is_env_name("A=B"));
+}
+
+TEST_CASE("Nuclio's disable, batch and platform fields are known") {
+  auto result = load("nuclio-fields.yaml");
+  const auto& notices = result.notices;
+  CHECK(result.config.disabled);
+  CHECK(result.config.triggers.size() == 1);
+  CHECK(count_notices(notices, "unknown key") == 0);
+  for (const char* key : {"spec.autoScaleMetrics", "spec.preemptionMode", "spec.triggers.api.mode",
+                          "spec.triggers.api.waitExplicitAckDuringRebalanceTimeout"}) {
+    INFO(key);
+    CHECK(has_notice(notices, ConfigNotice::Level::kInfo, std::string(key) + ": a Nuclio platform setting; ignored"));
+  }
+  CHECK(count_notices(notices, "batch") == 0);
+  CHECK_FALSE(load("minimal.yaml").config.disabled);
 }
 
 TEST_CASE("triggers naming one allocator share its numWorkers") {
@@ -363,31 +388,6 @@ TEST_CASE("validate_runtime sees the whole config and its notices reach the resu
              Catch::Contains("nuclio-full.yaml:38:16: spec.runtimeAttributes.arguments: not for this runtime"));
 }
 
-TEST_CASE("expand_env substitutes variables and keeps $${ literal") {
-  ScopedEnv a("EDGEFN_TEST_A", "alpha");
-  ScopedEnv empty("EDGEFN_TEST_EMPTY", "");
-  ScopedEnv unset(kUnsetVariable, nullptr);
-  Doc doc("key: value");
-  ConfigNode where = doc.at("key");
-  CHECK(edgefn::expand_env("plain", where) == "plain");
-  CHECK(edgefn::expand_env("${EDGEFN_TEST_A}", where) == "alpha");
-  CHECK(edgefn::expand_env("x-${EDGEFN_TEST_A}-${EDGEFN_TEST_A}", where) == "x-alpha-alpha");
-  CHECK(edgefn::expand_env("[${EDGEFN_TEST_EMPTY}]", where) == "[]");
-  CHECK(edgefn::expand_env("$${EDGEFN_TEST_A}", where) == "${EDGEFN_TEST_A}");
-  CHECK(edgefn::expand_env("$HOME and $ and $$ and {}", where) == "$HOME and $ and $$ and {}");
-  CHECK(edgefn::expand_env("", where).empty());
-
-  CHECK(error_of([&] { edgefn::expand_env("a ${EDGEFN_TEST_UNSET_VARIABLE} b", where); }) ==
-        "test.yaml:1:6: key: environment variable 'EDGEFN_TEST_UNSET_VARIABLE' is not set "
-        "(used as '${EDGEFN_TEST_UNSET_VARIABLE}')");
-  CHECK_THAT(error_of([&] { edgefn::expand_env("${EDGEFN_TEST_A", where); }),
-             Catch::Contains("key: unterminated '${' in '${EDGEFN_TEST_A'"));
-  CHECK_THAT(error_of([&] { edgefn::expand_env("${}", where); }),
-             Catch::Contains("'${}' does not name an environment variable"));
-  CHECK_THAT(error_of([&] { edgefn::expand_env("${A B}", where); }),
-             Catch::Contains("'${A B}' does not name an environment variable"));
-}
-
 TEST_CASE("nearest_key suggests plausible typos only") {
   using edgefn::nearest_key;
   auto keys = {std::string_view("numWorkers"), std::string_view("url"), std::string_view("kind"),
@@ -408,7 +408,6 @@ TEST_CASE("nearest_key suggests plausible typos only") {
 }
 
 TEST_CASE("typed reads convert scalars and name the path and position on error") {
-  ScopedEnv workers("EDGEFN_TEST_WORKERS", "6");
   Doc doc(
       "a:\n"
       "  count: 4\n"
@@ -430,7 +429,8 @@ TEST_CASE("typed reads convert scalars and name the path and position on error")
   ConfigNode a = doc.at("a");
   CHECK(a.child("count").as_int(1, 10) == 4);
   CHECK(a.child("COUNT").as_int(1, 10) == 4);
-  CHECK(a.child("fromenv").as_int(1, 10) == 6);
+  CHECK_THAT(error_of([&] { a.child("fromenv").as_int(1, 10); }),
+             Catch::Contains("a.fromenv: expected an integer between 1 and 10, got '${EDGEFN_TEST_WORKERS}'"));
   CHECK(error_of([&] { a.child("word").as_int(1, INT64_MAX); }) ==
         "test.yaml:3:9: a.word: expected a positive integer, got 'four'");
   CHECK(error_of([&] { a.child("negative").as_int(0, INT64_MAX); }) ==

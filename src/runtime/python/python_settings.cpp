@@ -43,6 +43,7 @@ ConfigMap make_python_map() {
        .default_note = "never",
        .help = "a worker is replaced by a fresh one after this many events"},
   };
+  add_ignored(map, {"arguments"}, "interpreter arguments: edgefn starts its worker itself");
   return map;
 }
 

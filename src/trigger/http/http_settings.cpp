@@ -154,6 +154,8 @@ ConfigMap make_http_map() {
   };
   add_ignored(map, {"ingresses", "serviceType", "externalIPAddresses"}, "Kubernetes networking");
   add_ignored(map, {"exposeHeaders"}, "");
+  add_ignored(map, {"readBufferSize", "reduceMemoryUsage"}, "fasthttp's buffers; see maxHeaderSize");
+  add_ignored(map, {"disablePortPublishing"}, "Docker port publishing");
   return map;
 }
 

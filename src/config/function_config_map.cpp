@@ -73,7 +73,8 @@ ConfigMap make_spec_map() {
       {.name = "eventTimeout",
        .type = KeyType::kDuration,
        .default_note = "none",
-       .help = "an event running longer fails with 504; an empty string means none"},
+       .help = "an event running longer is answered 408 (the http trigger's `eventTimeoutStatusCode` may choose "
+               "504); an empty string means none"},
       {.name = "readinessTimeoutSeconds",
        .type = KeyType::kInteger,
        .min = 1,

@@ -14,7 +14,8 @@
 //   started yet (a Kafka partition revoked in a rebalance); events already
 //   in a handler finish.
 // - spec.eventTimeout is the pool's: a handler that runs past it is
-//   answered kTimedOut (408, as Nuclio) and its worker is replaced.
+//   answered kTimedOut (408, as Nuclio; the HTTP trigger may be set to
+//   answer 504) and its worker is replaced.
 #include <chrono>
 #include <cstddef>
 #include <functional>

@@ -140,18 +140,43 @@ class EchoTriggerTest(unittest.TestCase):
             self.assertEqual(status, 200)
         self.assertEqual(events(), before)
 
-    def test_cors_preflight_is_answered_by_the_processor(self):
+    def test_cors_preflight_is_answered_by_the_processor_with_200_as_nuclio(self):
+        def events():
+            return sum(w["events"] for w in self.proc.status()["pools"][0]["workers"])
+
+        before = events()
         status, headers, _ = self.proc.request("OPTIONS", "/", headers={
             "Origin": "https://app.example", "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "Content-Type"})
-        self.assertEqual(status, 204)
+            "Access-Control-Request-Headers": "Content-Type, X-Nuclio-Log-Level"})
+        self.assertEqual(status, 200)
         self.assertEqual(headers["Access-Control-Allow-Origin"], "https://app.example")
-        self.assertIn("POST", headers["Access-Control-Allow-Methods"])
+        self.assertEqual(headers["Access-Control-Allow-Methods"], "HEAD, GET, POST, PUT, DELETE, OPTIONS, PATCH")
+        self.assertEqual(headers["Access-Control-Allow-Headers"],
+                         "Accept, Content-Length, Content-Type, Authorization, X-Nuclio-Log-Level")
         self.assertEqual(headers["Access-Control-Max-Age"], "600")
         self.assertEqual(headers["Access-Control-Allow-Credentials"], "true")
-        status, _, _ = self.proc.request("OPTIONS", "/", headers={
-            "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
-        self.assertEqual(status, 403)
+        self.assertIn("Access-Control-Request-Method", headers["Vary"])
+        self.assertEqual(events(), before)  # the handler never saw it
+
+    def test_cors_preflight_refused_answers_400_as_nuclio(self):
+        refused = [
+            {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},  # origin
+            {"Origin": "https://app.example", "Access-Control-Request-Method": "ABC"},  # method
+            {"Origin": "https://app.example", "Access-Control-Request-Method": "POST",
+             "Access-Control-Request-Headers": "X-Not-Allowed"},  # header
+            {"Access-Control-Request-Method": "POST"},  # no origin
+        ]
+        for headers in refused:
+            with self.subTest(headers=headers):
+                status, answer, _ = self.proc.request("OPTIONS", "/", headers=headers)
+                self.assertEqual(status, 400)
+                self.assertNotIn("Access-Control-Allow-Origin", answer)
+                self.assertIn("Origin", answer["Vary"])
+
+    def test_options_without_a_requested_method_reaches_the_handler(self):
+        status, _, body = self.proc.request("OPTIONS", "/", body=b"plain options",
+                                            headers={"Origin": "https://app.example"})
+        self.assertEqual((status, body), (200, b"plain options"))
 
     def test_cors_headers_on_an_allowed_simple_request(self):
         _, headers, _ = self.proc.request("GET", "/", headers={"Origin": "https://app.example"})

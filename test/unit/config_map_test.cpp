@@ -196,5 +196,5 @@ TEST_CASE("http attributes are checked whole, also those a url overrides") {
   const ConfigMap& map = edgefn::http_config_map();
   CHECK(map.at("maxHeaderSize").default_value == std::to_string(defaults.max_header_size));
   CHECK(map.at("keepAliveTimeout").default_value == "1m15s");
-  CHECK(map.at("cors").fields->at("allowMethods").default_value == "HEAD, GET, POST, PUT, DELETE, OPTIONS");
+  CHECK(map.at("cors").fields->at("allowMethods").default_value == "HEAD, GET, POST, PUT, DELETE, OPTIONS, PATCH");
 }

@@ -31,20 +31,36 @@ std::string join(const std::vector<std::string>& list) {
 }
 
 // Headers for an actual (non-preflight) cross-origin request.
+// Unlike Nuclio, a request from an origin not allowed (or with none: curl,
+// same-origin pages) still reaches the handler, without these headers: the
+// browser is what enforces CORS.
 void add_cors_headers(const CorsSettings& cors, std::string_view origin, Headers& out) {
-  if (!cors.enabled || origin.empty() || !listed(cors.allow_origins, origin)) return;
+  if (!cors.enabled) return;
   const bool wildcard = !cors.allow_credentials && cors.allow_origins.size() == 1 && cors.allow_origins[0] == "*";
-  out.emplace_back("Access-Control-Allow-Origin", wildcard ? std::string{"*"} : std::string{origin});
+  // Whether the headers are there depends on Origin, allowed or not.
   if (!wildcard) out.emplace_back("Vary", "Origin");
+  if (origin.empty() || !listed(cors.allow_origins, origin)) return;
+  out.emplace_back("Access-Control-Allow-Origin", wildcard ? std::string{"*"} : std::string{origin});
   if (cors.allow_credentials) out.emplace_back("Access-Control-Allow-Credentials", "true");
   if (!cors.expose_headers.empty()) out.emplace_back("Access-Control-Expose-Headers", join(cors.expose_headers));
 }
 
-// The answer to a CORS preflight, which the processor gives itself.
+// A CORS preflight: OPTIONS asking for a method (Access-Control-Request-
+// Method), as Nuclio tells one apart; the handler never sees it.
+bool is_preflight(const CorsSettings& cors, const http::request_header<>& req) {
+  return cors.enabled && req.method() == http::verb::options &&
+         !req[http::field::access_control_request_method].empty();
+}
+
+// The answer to a CORS preflight, which the processor gives itself: 200 or
+// 400, as Nuclio's HTTP trigger answers. No Origin is a refusal too.
 Response preflight_response(const CorsSettings& cors, const http::request_header<>& req, Headers& extra) {
   auto origin = req[http::field::origin];
   auto method = req[http::field::access_control_request_method];
-  bool allowed = listed(cors.allow_origins, origin) && listed(cors.allow_methods, method);
+  // The answer depends on all three: a cache must not serve it for others.
+  extra.emplace_back("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
+  bool allowed = !origin.empty() && listed(cors.allow_origins, origin) &&
+                 (method == "OPTIONS" || listed(cors.allow_methods, method));
   std::string_view requested = req[http::field::access_control_request_headers];
   while (allowed && !requested.empty()) {
     auto comma = requested.find(',');
@@ -56,14 +72,13 @@ Response preflight_response(const CorsSettings& cors, const http::request_header
   }
   Response r;
   if (!allowed) {
-    r.status = 403;
-    r.body = "CORS preflight rejected\n";
+    r.status = 400;
+    r.body = "CORS preflight rejected: origin, method or headers not allowed\n";
     return r;
   }
-  r.status = 204;
+  r.status = 200;
   r.content_type.clear();
   extra.emplace_back("Access-Control-Allow-Origin", std::string{origin});
-  extra.emplace_back("Vary", "Origin");
   extra.emplace_back("Access-Control-Allow-Methods", join(cors.allow_methods));
   extra.emplace_back("Access-Control-Allow-Headers", join(cors.allow_headers));
   if (cors.preflight_max_age_seconds >= 0)
@@ -251,8 +266,7 @@ class Session {
     auto target = req.target();
     if (target.substr(0, 18) == "/__internal/health") {
       response = plain(200, "");
-    } else if (settings.cors.enabled && req.method() == http::verb::options && !req[http::field::origin].empty() &&
-               !req[http::field::access_control_request_method].empty()) {
+    } else if (is_preflight(settings.cors, req)) {
       response = preflight_response(settings.cors, req, extra);
     } else {
       add_cors_headers(settings.cors, req[http::field::origin], extra);
@@ -364,7 +378,7 @@ class Session {
     if (error.code == DispatchError::Code::kTimedOut) {
       // Nuclio's answer, which clients written for it parse.
       Response r;
-      r.status = http_status(error.code);
+      r.status = core_->settings.event_timeout_status;
       r.content_type = "application/json";
       r.body = R"({"error": "handler timed out"})";
       co_return r;

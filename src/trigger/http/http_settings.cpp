@@ -67,7 +67,6 @@ ConfigMap make_cors_map() {
        .min = -1,
        .max = 86400 * 365,
        .default_value = default_text(defaults.preflight_max_age_seconds),
-       .default_note = "not sent",
        .help = "how long a browser may cache a preflight answer; -1 sends no `Access-Control-Max-Age`"},
   };
   return map;
@@ -146,6 +145,13 @@ ConfigMap make_http_map() {
        .type = KeyType::kDuration,
        .default_value = default_text(defaults.send_timeout),
        .help = "time to send a response to a client that stopped reading"},
+      {.name = "eventTimeoutStatusCode",
+       .type = KeyType::kInteger,
+       .min = 408,
+       .max = 504,
+       .default_value = default_text(defaults.event_timeout_status),
+       .help = "408 (as Nuclio) or 504: the status of an event that ran past `spec.eventTimeout`; the body is "
+               "`{\"error\": \"handler timed out\"}` either way"},
       {.name = "cors",
        .type = KeyType::kMapping,
        .default_note = "disabled",
@@ -208,6 +214,11 @@ HttpSettings read_http_settings(const TriggerConfig& trigger, const std::string&
     s.body_deadline = millis(attrs->get_duration("readBodyDeadline", s.body_deadline));
     s.keep_alive_timeout = millis(attrs->get_duration("keepAliveTimeout", s.keep_alive_timeout));
     s.send_timeout = millis(attrs->get_duration("writeTimeout", s.send_timeout));
+    if (auto n = attrs->child("eventTimeoutStatusCode"); n.defined()) {
+      s.event_timeout_status = static_cast<int>(attrs->get_int(map.at("eventTimeoutStatusCode"), 408));
+      if (s.event_timeout_status != 408 && s.event_timeout_status != 504)
+        n.fail("expected 408 (as Nuclio) or 504 (for clients behind a proxy)");
+    }
     read_cors(attrs->child("cors"), *map.at("cors").fields, s.cors);
   }
 

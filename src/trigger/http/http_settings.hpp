@@ -10,14 +10,16 @@
 
 namespace edgefn {
 
+// Nuclio's defaults.
 struct CorsSettings {
   bool enabled = false;
   std::vector<std::string> allow_origins{"*"};
-  std::vector<std::string> allow_methods{"HEAD", "GET", "POST", "PUT", "DELETE", "OPTIONS"};
-  std::vector<std::string> allow_headers{"Accept", "Content-Length", "Content-Type", "X-Nuclio-Log-Level"};
+  std::vector<std::string> allow_methods{"HEAD", "GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"};
+  std::vector<std::string> allow_headers{"Accept", "Content-Length", "Content-Type", "Authorization",
+                                         "X-Nuclio-Log-Level"};
   std::vector<std::string> expose_headers;
   bool allow_credentials = false;
-  int preflight_max_age_seconds = -1;  // -1: no Access-Control-Max-Age
+  int preflight_max_age_seconds = 5;  // -1: no Access-Control-Max-Age
 };
 
 struct HttpSettings {
@@ -47,6 +49,10 @@ struct HttpSettings {
   std::chrono::milliseconds keep_alive_timeout{75'000};
   // Also bounds writing a response to a client that stopped reading.
   std::chrono::milliseconds send_timeout{60'000};
+  // The status of an event that ran past spec.eventTimeout: Nuclio's 408,
+  // or 504 for clients behind a proxy that retries a 408 on its own (the
+  // request may well have had effects).
+  int event_timeout_status = 408;
   CorsSettings cors;
 };
 

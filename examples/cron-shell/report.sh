@@ -7,8 +7,9 @@
 # The line is appended to the file named by REPORT_FILE (spec.env; a
 # relative name is relative to the function's directory, the working
 # directory of every handler process), written to stderr, which the
-# processor logs as worker.<trigger>.<n>, and to stdout, the tick's response,
-# which nobody receives. A non-zero exit is logged as a failed tick.
+# processor logs as worker.<trigger>.<n> (runtimeAttributes.logStderr),
+# and to stdout, the tick's response, which nobody receives. A non-zero
+# exit is logged as a failed tick.
 set -euo pipefail
 
 body=$(cat)   # the trigger's attributes.event.body, on stdin

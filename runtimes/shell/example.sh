@@ -6,12 +6,12 @@
 #              like shell words but never run through a shell
 #   env        spec.env, NUCLIO_FUNCTION_*, NUCLIO_EVENT_* (see README.md)
 #   stdout     the response body; exit 0 answers 200
-#   stderr     the processor's log, one entry per line
-#   exit != 0  answers 500
+#   stderr     the response body too, in the order written (as Nuclio); with
+#              runtimeAttributes.logStderr the processor's log instead
+#   exit != 0  answers 500 with the exit status and the output
 set -euo pipefail
 
 mode="${1:-words}"
-echo "event ${NUCLIO_EVENT_ID}: ${NUCLIO_EVENT_METHOD} ${NUCLIO_EVENT_PATH} (${mode})" >&2
 
 case "$mode" in
   words) wc -w | tr -d ' ' ;;

@@ -62,10 +62,11 @@ std::vector<std::unique_ptr<Runtime>> make_shell(const RuntimeContext& context, 
   auto settings = std::make_shared<ShellSettings>();
   settings->attributes = read_shell_attributes(config);
   settings->environment = base_environment(config, inherited_environment());
-  settings->command = resolve_shell_command(config.handler, directory, handler_path(settings->environment));
+  auto handler = resolve_shell_handler(config, directory, handler_path(settings->environment), context.worker_user);
+  settings->command = std::move(handler.command);
+  settings->source = std::move(handler.source);
   settings->working_directory = directory;
   settings->termination_timeout = context.trigger.worker_termination_timeout;
-  settings->dev_mode = context.dev_mode;
   if (context.metrics)
     settings->arguments_refused = &context.metrics->counter(
         "edgefn_shell_arguments_refused_total",
@@ -114,7 +115,7 @@ std::vector<ConfigNotice> check_native(const FunctionConfig& config, const std::
 
 std::vector<ConfigNotice> check_shell(const FunctionConfig& config, const std::filesystem::path& directory) {
   try {
-    resolve_shell_command(config.handler, directory, handler_path(base_environment(config, inherited_environment())));
+    resolve_shell_handler(config, directory, handler_path(base_environment(config, inherited_environment())));
   } catch (const StartError& e) {  // no bash here: the host's business, not the config's
     return {{ConfigNotice::Level::kWarning, std::string("not checked: ") + e.what()}};
   }

@@ -20,7 +20,7 @@ ConfigMap make_build_map() {
       {.name = "path",
        .default_note = "the config's directory",
        .help = "where handler files are found, relative to the config; a file stands for its directory"},
-      {.name = "functionSourceCode", .help = "base64; decoded and checked, not run"},
+      {.name = "functionSourceCode", .help = "base64: the handler's source, instead of a file (Python, shell)"},
       {.name = "commands", .type = KeyType::kList, .help = "image-build steps: not run, a warning says so"},
   };
   add_ignored(map,

@@ -213,7 +213,7 @@ tl::expected<std::shared_ptr<ChildProcess>, std::string> ChildProcess::spawn(con
   plan.directory = directory.c_str();
   plan.stdin_read = stdin_read.get();
   plan.stdout_write = stdout_write.get();
-  plan.stderr_write = stderr_write.get();
+  plan.stderr_write = request.merge_stderr ? stdout_write.get() : stderr_write.get();
   plan.report_write = report_write.get();
   plan.pass_count = request.pass_fds.size();
   std::copy(request.pass_fds.begin(), request.pass_fds.end(), plan.pass);

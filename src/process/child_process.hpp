@@ -48,6 +48,10 @@ struct SpawnRequest {
   // and the program must be reachable by that user. Changing users needs
   // root (CAP_SETUID and CAP_SETGID).
   std::optional<Credentials> credentials = std::nullopt;
+  // The child's stderr is its stdout pipe: one pipe, so the two arrive
+  // interleaved in the order written (Go's CombinedOutput, which Nuclio's
+  // shell runtime answers with). Pipes::stderr_read then reads only EOF.
+  bool merge_stderr = false;
 };
 
 inline constexpr std::size_t kMaxPassedFds = 4;

@@ -2,10 +2,14 @@
 scripts, #! interpreters, PATH commands), arguments that never reach a
 shell, streaming stdin/stdout, limits, exit statuses, stderr, environment,
 event timeouts that leave no process behind, and start errors."""
+import base64
+import glob
 import os
 import pwd
 import re
 import shutil
+import stat
+import tempfile
 import unittest
 import uuid
 
@@ -148,22 +152,22 @@ class BashScriptTest(unittest.TestCase):
         self.assertRegex(env["NUCLIO_EVENT_TIMESTAMP"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
         self.assertEqual(env["NUCLIO_EVENT_SHARD_ID"], "0")
 
-    def test_non_zero_exit_answers_500_without_stderr_in_the_body(self):
+    def test_non_zero_exit_answers_500_with_the_exit_and_the_output_as_nuclio(self):
         tag = uuid.uuid4().hex
         status, headers, body = self.proc.request("POST", "/", headers=args(f"fail {tag}"))
         self.assertEqual(status, 500)
-        self.assertEqual(body, b"handler failed with exit status 3\n")
-        self.assertNotIn("X-Shell", headers)
-        self.proc.wait_log(f"fail-detail-{tag}")
+        self.assertEqual(body, f"Failed to run shell command.\nError: exit status 3\n"
+                               f"Output:partial output\nfail-detail-{tag}\n".encode())
+        self.assertEqual(headers["Content-Type"], "text/plain; charset=utf-8")
+        self.assertEqual(headers["X-Shell"], "yes-sir")  # responseHeaders, as Nuclio
         self.proc.wait_log("failed with exit status 3")
 
-    def test_stderr_goes_to_the_log_line_by_line(self):
+    def test_stdout_and_stderr_make_the_body_in_the_order_written(self):
         tag = uuid.uuid4().hex
         status, _, body = self.proc.request("POST", "/", headers=args(f"stderr {tag}"))
         self.assertEqual(status, 200)
-        self.assertEqual(body, b"done\n")
-        self.proc.wait_log(rf"worker\.api\.\d: first stderr line {tag}\n")
-        self.proc.wait_log(rf"worker\.api\.\d: second stderr line {tag}\n")
+        self.assertEqual(body, f"first stderr line {tag}\nsecond stderr line {tag}\ndone\n".encode())
+        self.assertNotIn(f"first stderr line {tag}", self.proc.log())
 
     def test_large_output_while_a_large_body_streams_in(self):
         body = b"y" * (4 << 20)
@@ -174,13 +178,58 @@ class BashScriptTest(unittest.TestCase):
         self.assertTrue(out.endswith(b"x\n4194304\n"), out[-40:])
 
 
-class DevModeTest(unittest.TestCase):
-    def test_dev_mode_puts_stderr_in_500_bodies(self):
+class LogStderrTest(unittest.TestCase):
+    def test_with_log_stderr_stderr_goes_to_the_log_line_by_line_not_the_body(self):
         with TempDir() as directory:
-            with Processor(make_bash_function(directory), "--dev") as proc:
-                status, _, body = proc.request("POST", "/", headers=args("fail xyz"))
+            config = make_bash_function(directory)
+            with open(config) as f:
+                text = re.sub(r"( *)allowArgumentsHeader: true", r"\g<0>\n\1logStderr: true", f.read())
+            with open(config, "w") as f:
+                f.write(text)
+            with Processor(config) as proc:
+                tag = uuid.uuid4().hex
+                status, _, body = proc.request("POST", "/", headers=args(f"stderr {tag}"))
+                self.assertEqual((status, body), (200, b"done\n"))
+                proc.wait_log(rf"worker\.api\.\d: first stderr line {tag}\n")
+                proc.wait_log(rf"worker\.api\.\d: second stderr line {tag}\n")
+                status, _, body = proc.request("POST", "/", headers=args(f"fail {tag}"))
                 self.assertEqual(status, 500)
-                self.assertEqual(body, b"handler failed with exit status 3\nstderr:\nfail-detail-xyz\n")
+                self.assertEqual(body, b"Failed to run shell command.\nError: exit status 3\nOutput:partial output\n")
+                proc.wait_log(f"fail-detail-{tag}")
+
+
+INLINE_SCRIPT = '''echo "inline: $(cat) $1"
+echo "from stderr" >&2
+'''
+
+
+class FunctionSourceCodeTest(unittest.TestCase):
+    def test_function_source_code_runs_from_a_private_file_removed_at_stop(self):
+        encoded = base64.b64encode(INLINE_SCRIPT.encode()).decode()
+        with TempDir() as directory:
+            config = write_function(directory, f"""
+                spec:
+                  runtime: shell
+                  handler: main.sh:main
+                  build:
+                    functionSourceCode: {encoded}
+                  runtimeAttributes:
+                    arguments: first
+                  triggers: {{api: {{kind: http}}}}
+            """)
+            self.assertFalse(os.path.exists(os.path.join(directory, "main.sh")))
+            self.assertEqual(run_cli("validate", "--config", config).returncode, 0)
+            with Processor(config) as proc:
+                status, headers, body = proc.request("POST", "/", body=b"body")
+                self.assertEqual((status, body), (200, b"inline: body first\nfrom stderr\n"))
+                self.assertEqual(headers["Content-Type"], "text/plain; charset=utf-8")
+                scripts = [p for p in glob.glob(os.path.join(tempfile.gettempdir(), "edgefn-shell-*", "main.sh"))
+                           if open(p).read() == INLINE_SCRIPT]
+                self.assertEqual(len(scripts), 1, scripts)
+                private = os.path.dirname(scripts[0])
+                self.assertEqual(stat.S_IMODE(os.stat(private).st_mode), 0o700)
+                self.assertEqual(proc.terminate(), 0, proc.log())
+            self.assertFalse(os.path.exists(private), "the script's directory outlived the processor")
 
 
 PYTHON_HANDLER = """#!/usr/bin/env python3
@@ -225,7 +274,7 @@ class InterpreterAndCommandTest(unittest.TestCase):
                 status, headers, body = proc.request("POST", "/", body=b"hello, edge")
                 self.assertEqual(status, 200, body)
                 self.assertEqual(body, b"HELLO, EDGE")
-                self.assertEqual(headers.get("Content-Type"), "text/plain")
+                self.assertEqual(headers.get("Content-Type"), "text/plain; charset=utf-8")
 
                 status, _, body = proc.request("POST", "/", body=b"a" * 5000)
                 self.assertEqual(status, 500)
@@ -334,10 +383,10 @@ class ExampleTest(unittest.TestCase):
                                  (200, b"SHOUT"))
                 self.assertEqual(proc.request("POST", "/", body=b"b\na\n", headers=args("sort"))[::2],
                                  (200, b"a\nb\n"))
-                status, _, _ = proc.request("POST", "/", body=b"x", headers=args("nope"))
+                status, _, body = proc.request("POST", "/", body=b"x", headers=args("nope"))
                 self.assertEqual(status, 500)
-                proc.wait_log(r"worker\.api\.0: event [0-9a-f-]{36}: POST /count \(words\)")
-                proc.wait_log(r"unknown mode 'nope': expected words, upper or sort")
+                self.assertEqual(body, b"Failed to run shell command.\nError: exit status 2\n"
+                                       b"Output:unknown mode 'nope': expected words, upper or sort\n")
 
 
 SLOW_SH = """

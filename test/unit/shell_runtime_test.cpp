@@ -98,22 +98,39 @@ TEST_CASE("shell runtime pipes the body through and answers 200") {
   rt->stop(1s, [] {});
 }
 
-TEST_CASE("shell runtime answers 500 on a non-zero exit, with stderr only in dev mode") {
+TEST_CASE("shell runtime answers 200 with stdout and stderr interleaved as written") {
+  IoThread io;
+  auto settings = bash_settings("echo one; echo two >&2; echo three; echo four >&2");
+  auto rt = make_shell_runtime(io.io, settings, {0, "pool", "fn"});
+  auto r = run(*rt, event_with_body(""));
+  REQUIRE(r.has_value());
+  CHECK(r->status == 200);
+  CHECK(r->body == "one\ntwo\nthree\nfour\n");
+  CHECK(r->content_type == "text/plain; charset=utf-8");
+  rt->stop(1s, [] {});
+}
+
+TEST_CASE("shell runtime answers a failed handler with Nuclio's 500 body: the exit, then the output") {
   IoThread io;
   auto settings = bash_settings("echo partial; echo 'went wrong' >&2; exit 3");
+  settings->attributes.response_headers = {{"X-Handler", "failing"}};
   auto rt = make_shell_runtime(io.io, settings, {0, "pool", "fn"});
   auto r = run(*rt, event_with_body(""));
   REQUIRE(r.has_value());
   CHECK(r->status == 500);
-  CHECK(r->body == "handler failed with exit status 3\n");
+  CHECK(r->body == "Failed to run shell command.\nError: exit status 3\nOutput:partial\nwent wrong\n");
+  CHECK(r->content_type == "text/plain; charset=utf-8");
+  CHECK(r->headers == Headers{{"X-Handler", "failing"}});
+  rt->stop(1s, [] {});
 
   settings = bash_settings("echo 'went wrong' >&2; kill -SEGV $$");
-  settings->dev_mode = true;
-  auto dev = make_shell_runtime(io.io, settings, {0, "pool", "fn"});
-  r = run(*dev, event_with_body(""));
+  auto killed = make_shell_runtime(io.io, settings, {0, "pool", "fn"});
+  r = run(*killed, event_with_body(""));
   REQUIRE(r.has_value());
   CHECK(r->status == 500);
-  CHECK(r->body == "handler failed with signal 11 (SIGSEGV)\nstderr:\nwent wrong\n");
+  CHECK(r->body.rfind("Failed to run shell command.\nError: signal: segmentation fault", 0) == 0);
+  CHECK(r->body.find("\nOutput:went wrong\n") != std::string::npos);
+  killed->stop(1s, [] {});
 }
 
 TEST_CASE("shell runtime answers 400 for unbalanced X-Nuclio-Arguments") {

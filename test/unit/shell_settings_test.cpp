@@ -2,6 +2,7 @@
 #include "runtime/shell/shell_settings.hpp"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -219,7 +220,7 @@ allowArgumentsHeader: true
 
   auto defaults = read_shell_attributes(FunctionConfig{});
   CHECK(defaults.arguments.empty());
-  CHECK(defaults.content_type == "text/plain");
+  CHECK(defaults.content_type == "text/plain; charset=utf-8");
   CHECK(defaults.max_output_size == 64u << 20);
   CHECK_FALSE(defaults.allow_arguments_header);
 
@@ -229,4 +230,49 @@ allowArgumentsHeader: true
   CHECK_THROWS_AS(read_shell_attributes(with_attributes("allowArgumentsHeader: maybe")), ConfigError);
   CHECK_THROWS_AS(read_shell_attributes(with_attributes("responseHeaders: [a]")), ConfigError);
   CHECK_THROWS_AS(read_shell_attributes(with_attributes("responseHeaders: {\"bad name\": x}")), ConfigError);
+}
+
+TEST_CASE("exit descriptions use Go's wording, as Nuclio's error bodies carry it") {
+  CHECK(go_exit_description(3 << 8) == "exit status 3");
+  CHECK(go_exit_description(0) == "exit status 0");
+  CHECK(go_exit_description(9) == "signal: killed");
+  CHECK(go_exit_description(15) == "signal: terminated");
+  CHECK(go_exit_description(11 | 0x80) == "signal: segmentation fault (core dumped)");
+  CHECK(go_exit_description(40) == "signal: signal 40");
+  CHECK(shell_failure_body(1 << 8, "out\nerr\n") ==
+        "Failed to run shell command.\nError: exit status 1\nOutput:out\nerr\n");
+}
+
+TEST_CASE("functionSourceCode is written to a private file named after the handler, removed afterwards") {
+  TempDir dir;
+  FunctionConfig config;
+  config.handler = "main.sh:main";
+  config.function_source_code = "echo inline\n";
+  auto bash = find_on_path("bash", kPath);
+  REQUIRE_FALSE(bash.empty());
+  fs::path file;
+  {
+    auto handler = resolve_shell_handler(config, dir.path, kPath);
+    REQUIRE(handler.source);
+    file = handler.source->path();
+    CHECK(file.filename() == "main.sh");
+    CHECK(handler.command.prefix == std::vector<std::string>{bash.string(), file.string()});
+    std::ifstream in(file);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK(text == "echo inline\n");
+    struct stat st {};
+    REQUIRE(::stat(file.parent_path().c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0700);
+    REQUIRE(::stat(file.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0077) == 0);
+  }
+  CHECK_FALSE(fs::exists(file));
+  CHECK_FALSE(fs::exists(file.parent_path()));
+
+  // Without functionSourceCode the handler is looked up as before.
+  config.function_source_code.clear();
+  config.handler = "tr";
+  auto looked_up = resolve_shell_handler(config, dir.path, kPath);
+  CHECK_FALSE(looked_up.source);
+  CHECK(looked_up.command.prefix.size() == 1);
 }

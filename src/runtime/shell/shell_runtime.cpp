@@ -26,11 +26,9 @@ using Descriptor = asio::posix::stream_descriptor;
 using Strand = asio::strand<asio::io_context::executor_type>;
 
 constexpr std::size_t kReadChunk = 64 * 1024;
-// How much of the end of stderr a --dev 500 body carries.
-constexpr std::size_t kStderrTail = 64 * 1024;
 // After the handler's group is gone, only a process that left the group
-// (setsid) can still hold its stdout or stderr open; waiting for it
-// longer than this would let it hold the event hostage.
+// (setsid) can still hold its output open; waiting for it longer than this
+// would let it hold the event hostage.
 constexpr auto kPipeGrace = 1s;
 
 RuntimeError runtime_error(RuntimeError::Code code, std::string detail) { return {code, std::move(detail), {}}; }
@@ -63,10 +61,10 @@ struct Slot {
   std::atomic<bool> stopping{false};
 };
 
-// One event's process, from the spawn to the last byte of its output.
-// Everything but the constructor runs on the slot's strand; the event
-// completes when the process was reaped and stdout and stderr were read to
-// their end.
+// One event's process, from the spawn to the last byte of its output
+// (stdout and stderr share one pipe unless logStderr). Everything but the
+// constructor runs on the slot's strand; the event completes when the
+// process was reaped and its output was read to its end.
 class Invocation : public std::enable_shared_from_this<Invocation> {
  public:
   Invocation(std::shared_ptr<Slot> slot, Event event, InvokeCompletion done)
@@ -108,7 +106,7 @@ class Invocation : public std::enable_shared_from_this<Invocation> {
     try {
       stdin_.assign(result.pipes.stdin_write.release());
       stdout_.assign(result.pipes.stdout_read.release());
-      stderr_.assign(result.pipes.stderr_read.release());
+      if (settings_.attributes.log_stderr) stderr_.assign(result.pipes.stderr_read.release());
       exit_watcher_.emplace(slot_->strand, child_, std::move(result.pipes.pidfd),
                             [self = shared_from_this()](int status) { self->on_exit(status); });
     } catch (const std::exception& e) {
@@ -127,7 +125,7 @@ class Invocation : public std::enable_shared_from_this<Invocation> {
       });
     }
     read_stdout();
-    read_stderr();
+    if (stderr_open_) read_stderr();
   }
 
   void send_terminate() {
@@ -173,19 +171,14 @@ class Invocation : public std::enable_shared_from_this<Invocation> {
   void read_stderr() {
     stderr_.async_read_some(asio::buffer(stderr_buffer_), [self = shared_from_this()](error_code ec, std::size_t n) {
       if (self->finished_) return;
-      self->take_stderr(std::string_view(self->stderr_buffer_.data(), n));
+      self->stderr_lines_.feed(std::string_view(self->stderr_buffer_.data(), n),
+                               [&](std::string_view line) { self->log_stderr_line(line); });
       if (!ec) return self->read_stderr();
       self->stderr_lines_.finish([&](std::string_view line) { self->log_stderr_line(line); });
       close(self->stderr_);
       self->stderr_open_ = false;
       self->maybe_finish();
     });
-  }
-
-  void take_stderr(std::string_view data) {
-    stderr_tail_.append(data);
-    if (stderr_tail_.size() > 2 * kStderrTail) stderr_tail_.erase(0, stderr_tail_.size() - kStderrTail);
-    stderr_lines_.feed(data, [this](std::string_view line) { log_stderr_line(line); });
   }
 
   void log_stderr_line(std::string_view line) {
@@ -201,8 +194,8 @@ class Invocation : public std::enable_shared_from_this<Invocation> {
       deadline_.async_wait([self = shared_from_this()](error_code ec) {
         if (ec || self->finished_) return;
         self->slot_->logger->warn(
-            "event {}: the handler exited, but a process that left its process group still holds its stdout or "
-            "stderr open; not waiting for it",
+            "event {}: the handler exited, but a process that left its process group still holds its output open; "
+            "not waiting for it",
             self->event_.id);
         self->stdout_open_ = self->stderr_open_ = false;
         self->maybe_finish();
@@ -245,9 +238,9 @@ class Invocation : public std::enable_shared_from_this<Invocation> {
     auto& log = *slot_->logger;
     if (overflow_) {
       const auto limit = settings_.attributes.max_output_size;
-      log.error("event {}: handler wrote more than runtimeAttributes.maxOutputSize ({} bytes) to stdout; killed it",
-                event_.id, limit);
-      return failure("handler output exceeded runtimeAttributes.maxOutputSize (" + std::to_string(limit) + " bytes)");
+      log.error("event {}: handler wrote more than runtimeAttributes.maxOutputSize ({} bytes); killed it", event_.id,
+                limit);
+      return failure("handler output exceeded runtimeAttributes.maxOutputSize (" + std::to_string(limit) + " bytes)\n");
     }
     if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
       const auto& a = settings_.attributes;
@@ -257,17 +250,13 @@ class Invocation : public std::enable_shared_from_this<Invocation> {
     }
     log.error("event {}: handler `{}` failed with {}", event_.id, settings_.command.description,
               describe_wait_status(status));
-    return failure("handler failed with " + describe_wait_status(status));
+    return failure(shell_failure_body(status, output_));
   }
 
-  Response failure(const std::string& message) {
-    Response r{500, "text/plain", {}, message + "\n"};
-    if (settings_.dev_mode && !stderr_tail_.empty()) {
-      std::string_view tail = stderr_tail_;
-      if (tail.size() > kStderrTail) tail = tail.substr(tail.size() - kStderrTail);
-      r.body += "stderr:\n";
-      r.body += tail;
-    }
+  // Nuclio's shell runtime answers a failed handler with its configured
+  // response headers and fasthttp's default Content-Type.
+  Response failure(std::string body) {
+    Response r{500, std::string(kShellContentType), settings_.attributes.response_headers, std::move(body)};
     logs_.attach(r);
     return r;
   }
@@ -279,16 +268,15 @@ class Invocation : public std::enable_shared_from_this<Invocation> {
   std::shared_ptr<ChildProcess> child_;
   std::optional<ExitWatcher> exit_watcher_;
   Descriptor stdin_;
-  Descriptor stdout_;
-  Descriptor stderr_;
+  Descriptor stdout_;            // stdout, and stderr interleaved unless logStderr
+  Descriptor stderr_;            // logStderr only
   asio::steady_timer deadline_;  // SIGKILL after SIGTERM; then the pipe grace after the exit
-  std::string output_;  // the first output_size_ bytes are stdout so far
+  std::string output_;  // the first output_size_ bytes are the output so far
   std::size_t output_size_ = 0;
   std::array<char, kReadChunk> stderr_buffer_{};
   OutputLines stderr_lines_;
-  std::string stderr_tail_;
   bool stdout_open_ = true;
-  bool stderr_open_ = true;
+  bool stderr_open_ = settings_.attributes.log_stderr;
   bool overflow_ = false;
   bool terminating_ = false;
   bool timed_out_ = false;
@@ -344,7 +332,7 @@ class ShellRuntime final : public Runtime {
         argv.insert(argv.end(), settings.attributes.arguments.begin(), settings.attributes.arguments.end());
       }
       SpawnRequest request{std::move(argv), event_environment(settings.environment, event), settings.working_directory,
-                           {}, false, settings.worker_user};
+                           {}, false, settings.worker_user, !settings.attributes.log_stderr};
       auto invocation = std::make_shared<Invocation>(slot_, std::move(event), std::move(done));
       bool missed_stop;
       {

@@ -1,11 +1,15 @@
 #include "runtime/shell/shell_settings.hpp"
 
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <map>
@@ -100,14 +104,22 @@ ConfigMap make_shell_map() {
        .default_value = default_text(defaults.allow_arguments_header),
        .help = "let a request's `X-Nuclio-Arguments` header replace `arguments` (any client then chooses what the "
                "handler runs); when false, a request carrying the header is answered 403"},
-      {.name = "responseHeaders", .type = KeyType::kMapping, .help = "headers added to 200 responses"},
+      {.name = "logStderr",
+       .type = KeyType::kBool,
+       .default_value = default_text(defaults.log_stderr),
+       .help = "send stderr to the processor's log, line by line, instead of into the response body with stdout "
+               "(where Nuclio puts it)"},
+      {.name = "responseHeaders",
+       .type = KeyType::kMapping,
+       .help = "headers added to the handler's answers, 200 and 500 alike (as Nuclio)"},
       {.name = "contentType", .default_value = defaults.content_type, .help = "Content-Type of 200 responses"},
       {.name = "maxOutputSize",
        .type = KeyType::kInteger,
        .min = 1,
        .default_value = default_text(defaults.max_output_size),
        .default_note = byte_size_note(defaults.max_output_size),
-       .help = "bytes of stdout; a handler that writes more is killed and the event answers 500"},
+       .help = "bytes of output (stdout, with stderr unless `logStderr`); a handler that writes more is killed and "
+               "the event answers 500"},
   };
   return map;
 }
@@ -146,9 +158,37 @@ ShellAttributes read_shell_attributes(const FunctionConfig& config) {
     check_header(type, "Content-Type", result.content_type);
   }
   result.allow_arguments_header = attrs.get_bool("allowArgumentsHeader", result.allow_arguments_header);
+  result.log_stderr = attrs.get_bool("logStderr", result.log_stderr);
   result.max_output_size = static_cast<std::size_t>(
       attrs.get_int(map.at("maxOutputSize"), static_cast<std::int64_t>(result.max_output_size)));
   return result;
+}
+
+std::string go_exit_description(int wait_status) {
+  if (wait_status == -1) return "exit status unknown";
+  if (WIFEXITED(wait_status)) return "exit status " + std::to_string(WEXITSTATUS(wait_status));
+  if (!WIFSIGNALED(wait_status)) return "wait status " + std::to_string(wait_status);
+  // Go's names for the signals a handler meets; glibc's are the same but
+  // capitalised, and not thread-safe to ask for.
+  static constexpr std::array<std::string_view, 16> kNames{
+      "",        "hangup",    "interrupt",     "quit",    "illegal instruction", "trace/breakpoint trap",
+      "aborted", "bus error", "floating point exception", "killed",              "user defined signal 1",
+      "segmentation fault",  "user defined signal 2",     "broken pipe",         "alarm clock",
+      "terminated"};
+  const int signal = WTERMSIG(wait_status);
+  std::string text = "signal: ";
+  if (signal > 0 && signal < static_cast<int>(kNames.size()))
+    text += kNames[static_cast<std::size_t>(signal)];
+  else
+    text += "signal " + std::to_string(signal);
+  if (WCOREDUMP(wait_status)) text += " (core dumped)";
+  return text;
+}
+
+std::string shell_failure_body(int wait_status, std::string_view output) {
+  std::string body = "Failed to run shell command.\nError: " + go_exit_description(wait_status) + "\nOutput:";
+  body += output;
+  return body;
 }
 
 std::optional<Shebang> parse_shebang(std::string_view first_line) {
@@ -188,6 +228,55 @@ ShellCommand resolve_shell_command(const std::string& handler, const fs::path& d
     throw HandlerError("no file '" + name + "' in the function directory " + directory.string() +
                        ", and no executable '" + name + "' on PATH (" + std::string(path) + ")");
   return with_description({found.string()});
+}
+
+ShellSourceFile::ShellSourceFile(const std::string& handler, std::string_view code,
+                                 const std::optional<Credentials>& owner) {
+  std::error_code ec;
+  auto base = fs::temp_directory_path(ec);
+  if (ec) base = "/tmp";
+  std::string pattern = (base / "edgefn-shell-XXXXXX").string();
+  // mkdtemp makes it 0700: no other user reads the function's source.
+  if (!::mkdtemp(pattern.data()))
+    throw StartError("cannot create a directory for spec.build.functionSourceCode under " + base.string() + ": " +
+                     std::strerror(errno) + " (set TMPDIR to a writable directory)");
+  directory_ = pattern;
+  auto name = fs::path(handler.substr(0, handler.find(':'))).filename();
+  if (name.empty() || name == "." || name == "..") name = "handler.sh";
+  file_ = directory_ / name;
+  auto fail = [&](const std::string& what) {
+    const std::string message = what + " " + file_.string() + ": " + std::strerror(errno);
+    fs::remove_all(directory_, ec);
+    throw StartError(message);
+  };
+  const int fd = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) fail("cannot create");
+  std::size_t written = 0;
+  while (written < code.size()) {
+    const auto n = ::write(fd, code.data() + written, code.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      fail("cannot write");
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  if (::close(fd) != 0) fail("cannot write");
+  if (owner && (::chown(directory_.c_str(), owner->uid, owner->gid) != 0 ||
+                ::chown(file_.c_str(), owner->uid, owner->gid) != 0))
+    fail("cannot give --worker-user " + owner->name + " the file");
+}
+
+ShellSourceFile::~ShellSourceFile() {
+  std::error_code ignored;
+  fs::remove_all(directory_, ignored);
+}
+
+ShellHandler resolve_shell_handler(const FunctionConfig& config, const fs::path& directory, std::string_view path,
+                                   const std::optional<Credentials>& owner) {
+  if (config.function_source_code.empty()) return {resolve_shell_command(config.handler, directory, path), nullptr};
+  auto source = std::make_shared<const ShellSourceFile>(config.handler, config.function_source_code, owner);
+  return {command_for_file(source->path(), directory, path), std::move(source)};
 }
 
 }  // namespace edgefn

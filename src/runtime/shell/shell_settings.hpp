@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,23 +15,31 @@
 
 #include "config/function_config.hpp"
 #include "event/event.hpp"
+#include "process/credentials.hpp"
 #include "process/environment.hpp"
 
 namespace edgefn {
 
 inline constexpr std::size_t kDefaultMaxOutputSize = 64u << 20;
+// fasthttp's default, which every answer of a Nuclio shell function carries
+// unless responseHeaders set another.
+inline constexpr std::string_view kShellContentType = "text/plain; charset=utf-8";
 
 // spec.runtimeAttributes of a shell function.
 struct ShellAttributes {
   std::vector<std::string> arguments;                   // `arguments`, already split
   Headers response_headers;                             // `responseHeaders`
-  std::string content_type = "text/plain";              // `contentType`
-  std::size_t max_output_size = kDefaultMaxOutputSize;  // `maxOutputSize`, bytes of stdout
+  std::string content_type{kShellContentType};          // `contentType`
+  std::size_t max_output_size = kDefaultMaxOutputSize;  // `maxOutputSize`, bytes of stdout and stderr
   // `allowArgumentsHeader`: whether a request's X-Nuclio-Arguments replaces
   // `arguments`. Off by default: with it, any client that reaches the
   // trigger chooses what the handler runs (`sed` with `e id`, `cat` with
   // /etc/shadow); a request carrying the header is refused with 403.
   bool allow_arguments_header = false;
+  // `logStderr`: stderr goes to the processor's log line by line (and to
+  // X-Nuclio-Logs) instead of into the response body beside stdout, where
+  // Nuclio puts it.
+  bool log_stderr = false;
 };
 
 // The shell runtime's spec.runtimeAttributes; defaults from ShellAttributes'
@@ -53,6 +62,15 @@ std::optional<Shebang> parse_shebang(std::string_view first_line);
 // which we run with bash.
 bool wants_bash(const Shebang& shebang);
 
+// Go's wording of a wait status, as os/exec reports it and Nuclio's error
+// bodies carry it: "exit status 3", "signal: killed".
+std::string go_exit_description(int wait_status);
+
+// The body of a 500 for a handler that exited non-zero or was killed, as
+// Nuclio's shell runtime words it: the exit, then the output (stdout and
+// stderr interleaved) verbatim.
+std::string shell_failure_body(int wait_status, std::string_view output);
+
 // What to execute for every event, before the event's own arguments.
 struct ShellCommand {
   std::vector<std::string> prefix;  // prefix[0] is an absolute path to execve()
@@ -71,5 +89,36 @@ struct ShellCommand {
 // start-up thread.
 ShellCommand resolve_shell_command(const std::string& handler, const std::filesystem::path& directory,
                                    std::string_view path);
+
+// spec.build.functionSourceCode, written where the shell can run it: a file
+// named after the handler in a directory of its own (mode 0700, owned by
+// --worker-user's user when there is one) under the temporary directory
+// ($TMPDIR, else /tmp). Both are removed with this object, that is when the
+// last worker that runs it is gone (a processor killed with SIGKILL leaves
+// them behind).
+class ShellSourceFile {
+ public:
+  // Throws StartError when the directory or the file cannot be made.
+  // Blocking; start-up thread.
+  ShellSourceFile(const std::string& handler, std::string_view code, const std::optional<Credentials>& owner);
+  ~ShellSourceFile();
+  ShellSourceFile(const ShellSourceFile&) = delete;
+  ShellSourceFile& operator=(const ShellSourceFile&) = delete;
+  const std::filesystem::path& path() const noexcept { return file_; }
+
+ private:
+  std::filesystem::path directory_;
+  std::filesystem::path file_;
+};
+
+// What a shell function runs: functionSourceCode when the config has it
+// (then `source` holds the file), otherwise resolve_shell_command(). Throws
+// as resolve_shell_command() and ShellSourceFile do. Start-up thread.
+struct ShellHandler {
+  ShellCommand command;
+  std::shared_ptr<const ShellSourceFile> source;
+};
+ShellHandler resolve_shell_handler(const FunctionConfig& config, const std::filesystem::path& directory,
+                                   std::string_view path, const std::optional<Credentials>& owner = std::nullopt);
 
 }  // namespace edgefn

@@ -529,6 +529,25 @@ class WorkerUserTest(unittest.TestCase):
                 status, _, body = proc.request("POST", "/", body=b"in")
                 self.assertEqual((status, body), (200, f"{nobody.pw_uid}:{nobody.pw_gid}:in\n".encode()))
 
+            # functionSourceCode: its private directory belongs to that user.
+            encoded = base64.b64encode(b'echo "inline $(id -u)"\n').decode()
+            inline = write_function(directory, f"""
+                spec:
+                  runtime: shell
+                  handler: who.sh
+                  build: {{functionSourceCode: {encoded}}}
+                  triggers: {{api: {{kind: http}}}}
+            """)
+            with Processor(inline, "--worker-user", "nobody", env=SYSTEM_PATH) as proc:
+                status, _, body = proc.request("POST", "/")
+                self.assertEqual((status, body), (200, f"inline {nobody.pw_uid}\n".encode()))
+            config = write_function(directory, """
+                spec:
+                  runtime: shell
+                  handler: who.sh
+                  triggers: {api: {kind: http}}
+            """)
+
             # A function directory that user cannot enter: each event says so.
             os.chmod(directory, 0o700)
             with Processor(config, "--worker-user", "nobody", env=SYSTEM_PATH) as proc:

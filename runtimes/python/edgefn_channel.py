@@ -1,8 +1,9 @@
-"""The worker's end of the edgefn shared-memory channel, protocol version 2.
+"""The worker's end of the edgefn shared-memory channel, protocol version 3.
 
 The daemon (src/shm/channel.hpp) creates one anonymous, sealed memfd per
 worker and spawns the worker with it inherited: EDGEFN_SHM_FD=<its fd> and,
-usually, EDGEFN_SHM_NOTIFY_FD=<fd of the daemon's eventfd>. Nothing has a
+usually, EDGEFN_SHM_NOTIFY_FD=<fd of the daemon's eventfd> and
+EDGEFN_SHM_BELL_FD=<fd of the worker's bell, an eventfd>. Nothing has a
 name in /dev/shm. Ring indices and doorbell words are touched only by the C
 helper libedgefn_ring.so (loaded with ctypes, GIL released while it blocks),
 never by Python byte writes, which are neither atomic nor ordered. Python
@@ -17,7 +18,8 @@ Segment (the memfd, its size fixed by seals):
   offset 0: control block, 4096 bytes: u64 magic "EDGEFNSH", u32 version,
     u32 control size, u64 segment size, u64 d2w offset, u64 d2w size,
     u64 w2d offset, u64 w2d size, u64 max message size, u32 daemon pid,
-    u32 flags (bit 0: the daemon sleeps on an eventfd; wake it through it).
+    u32 flags (bit 0: the daemon sleeps on an eventfd; wake it through it;
+    bit 1: the worker has a bell).
   then ring D->W (events) and ring W->D (hello, responses, logs).
 Ring: a 1024-byte header (magic, capacity; head, tail, two futex waiter
   words and a closed flag, each on its own 128-byte line), then capacity
@@ -43,6 +45,10 @@ Doorbell: a reader with nothing to read spins briefly, sets its waiter word,
   re-checks and sleeps (the worker on the futex word, the daemon on its
   eventfd); a writer wakes the reader only if its word is set. Idle workers
   use no CPU.
+Worker bell (version 3): a worker waiting inside an asyncio loop cannot
+  sleep on a futex. It arms ring D->W's waiter word with 2 instead of 1 and
+  watches its bell, an eventfd the daemon writes when it finds 2 there
+  (arm_bell, clear_bell). Only while no thread of it sleeps on the futex.
 
 Messages (src/runtime/python/worker_protocol.hpp has the same list; fixed
 part first, then variable bytes in order; strings are UTF-8, decoded here
@@ -91,7 +97,7 @@ import struct
 import threading
 import time
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 MAGIC = 0x48534E4645474445  # "EDGEFNSH"
 
 HELLO, EVENT, RESPONSE, LOG = 1, 2, 3, 4
@@ -310,6 +316,9 @@ def load_helper(path=None):
         "edgefn_py_send_resume": (ctypes.c_int, [c_ep, i64]),
         "edgefn_py_close": (None, [c_ep]),
         "edgefn_py_closed": (ctypes.c_int, [c_ep]),
+        "edgefn_py_set_bell": (ctypes.c_int, [c_ep, ctypes.c_int]),
+        "edgefn_py_arm_bell": (ctypes.c_int, [c_ep]),
+        "edgefn_py_clear_bell": (None, [c_ep]),
     }
     for name, (restype, argtypes) in signatures.items():
         fn = getattr(lib, name)
@@ -361,9 +370,12 @@ class Channel:
     the last event, the worker burns at most this much CPU, then none.
     """
 
-    def __init__(self, segment_fd, notify_fd=None, helper_path=None, spin_us=50, handshake_timeout=10.0):
+    def __init__(self, segment_fd, notify_fd=None, helper_path=None, spin_us=50, handshake_timeout=10.0,
+                 bell_fd=None):
         self._lib = lib = load_helper(helper_path)
         self._ep = None
+        # The bell's descriptor (owned from here on), or None: no bell.
+        self.bell_fd = bell_fd
         # One lock for the endpoint's state: _ep, _closed, _users (calls
         # using _ep right now) and _sending (one send at a time in the
         # helper; other senders wait on _send_turn, under the same lock).
@@ -398,6 +410,10 @@ class Channel:
             raise ProtocolError("cannot attach to %s: %s (EDGEFN_SHM_NOTIFY_FD given: %s)"
                                 % (path, self._status_name(status.value), notify_fd is not None))
         self.max_message_size = lib.edgefn_py_max_message_size(self._ep)
+        if bell_fd is not None and lib.edgefn_py_set_bell(self._ep, bell_fd) != OK:
+            # The daemon offers no bell: this worker sleeps on the futex.
+            os.close(bell_fd)
+            self.bell_fd = None
         self._begin = lib.edgefn_py_recv_begin
         self._finish = lib.edgefn_py_recv_finish
         try:
@@ -417,8 +433,12 @@ class Channel:
 
     @classmethod
     def from_environment(cls, **kwargs):
-        """Attaches as the daemon told us: EDGEFN_SHM_FD, EDGEFN_SHM_NOTIFY_FD."""
+        """Attaches as the daemon told us: EDGEFN_SHM_FD, EDGEFN_SHM_NOTIFY_FD,
+        EDGEFN_SHM_BELL_FD."""
         fd = os.environ.get("EDGEFN_SHM_NOTIFY_FD")
+        bell = os.environ.get("EDGEFN_SHM_BELL_FD")
+        if bell not in (None, ""):
+            kwargs.setdefault("bell_fd", int(bell))
         return cls(int(os.environ["EDGEFN_SHM_FD"]), None if fd in (None, "") else int(fd), **kwargs)
 
     def _status_name(self, status):
@@ -483,6 +503,34 @@ class Channel:
         if rc != OK:
             self._check(rc, "receiving")
         return kind, request_id, head, body
+
+    def arm_bell(self):
+        """For a receiver that waits in an event loop watching bell_fd (the
+        only receiver meanwhile): True when a message (or the close) is
+        there, so recv() will not sleep; False when armed: wait until bell_fd
+        is readable, call clear_bell() and ask again. Never sleeps."""
+        with self._lock:
+            if self._closed:
+                raise ChannelClosed("channel closed")
+            self._users += 1
+            ep = self._ep
+        try:
+            rc = self._lib.edgefn_py_arm_bell(ep)
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._closed and not self._users:
+                    self._release()
+        if rc < 0:
+            self._check(rc, "arming the bell")
+        return rc == 1
+
+    def clear_bell(self):
+        """Reads the bell and disarms it; after the bell rang."""
+        with self._lock:
+            if self._closed:
+                return
+            self._lib.edgefn_py_clear_bell(self._ep)
 
     def recv_event(self, timeout=None):
         """Blocks for the next EVENT: (request_id, event dict as decode_event
@@ -572,6 +620,9 @@ class Channel:
         if self._ep is not None:
             self._lib.edgefn_py_detach(self._ep)
             self._ep = None
+        if self.bell_fd is not None:
+            os.close(self.bell_fd)
+            self.bell_fd = None
         self._unmap()
 
     def _unmap(self):

@@ -172,8 +172,20 @@ def _defers_ack(output):
     return False
 
 
+def _is_async(function):
+    if function is None:
+        return False
+    return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(getattr(function, "__call__", None))
+
+
 class HandlerHost:
-    """One worker's handler: its context, init_context, and invocation."""
+    """One worker's handler: its context, init_context, and invocation.
+
+    A handler or init_context that is a coroutine function makes the worker
+    serve from an asyncio loop it owns (uses_asyncio, then init_async and
+    invoke_async inside it), so that tasks they start keep running between
+    events. Otherwise init and invoke run plain calls, and an awaitable a
+    plain handler returns runs to completion on a private loop."""
 
     def __init__(self, entrypoint, module, context, dev_mode=False):
         self._entrypoint = entrypoint
@@ -181,6 +193,9 @@ class HandlerHost:
         self.context = context
         self._dev_mode = dev_mode
         self._loop = None
+
+    def uses_asyncio(self):
+        return _is_async(self._entrypoint) or _is_async(getattr(self._module, "init_context", None))
 
     def _run(self, value):
         if inspect.isawaitable(value):
@@ -194,24 +209,46 @@ class HandlerHost:
         if init_context is not None:
             self._run(init_context(self.context))
 
+    async def init_async(self):
+        init_context = getattr(self._module, "init_context", None)
+        if init_context is not None:
+            result = init_context(self.context)
+            if inspect.isawaitable(result):
+                await result
+
     def invoke(self, event):
         """Runs the handler; never raises. Returns the to_response() tuple
         and whether the handler defers the event's acknowledgement
         (Response.ensure_no_ack())."""
         try:
-            output = self._run(self._entrypoint(self.context, event))
-            if isinstance(output, list) and output and all(isinstance(o, nuclio_sdk.Response) for o in output):
-                # A batch function's answer to one event: Nuclio's processor
-                # takes the first response when the event came unbatched.
-                output = output[0]
-            no_ack = isinstance(output, nuclio_sdk.Response) and _defers_ack(output)
-            return (*to_response(output), no_ack)
+            return self._answer(self._run(self._entrypoint(self.context, event)))
         except Exception as e:  # noqa: BLE001 - every handler error becomes a 500
-            trace = traceback.format_exc()
-            self.context.logger.error_with("handler raised an exception:\n" + trace.rstrip("\n"),
-                                           exception=type(e).__name__)
-            body = trace if self._dev_mode else f"{type(e).__name__}: {e}"
-            return 500, "text/plain", [], body.encode(), False
+            return self._failed(e)
+
+    async def invoke_async(self, event):
+        """invoke() on the running loop: an awaitable result is awaited there."""
+        try:
+            output = self._entrypoint(self.context, event)
+            if inspect.isawaitable(output):
+                output = await output
+            return self._answer(output)
+        except Exception as e:  # noqa: BLE001 - every handler error becomes a 500
+            return self._failed(e)
+
+    def _answer(self, output):
+        if isinstance(output, list) and output and all(isinstance(o, nuclio_sdk.Response) for o in output):
+            # A batch function's answer to one event: Nuclio's processor
+            # takes the first response when the event came unbatched.
+            output = output[0]
+        no_ack = isinstance(output, nuclio_sdk.Response) and _defers_ack(output)
+        return (*to_response(output), no_ack)
+
+    def _failed(self, e):
+        trace = traceback.format_exc()
+        self.context.logger.error_with("handler raised an exception:\n" + trace.rstrip("\n"),
+                                       exception=type(e).__name__)
+        body = trace if self._dev_mode else f"{type(e).__name__}: {e}"
+        return 500, "text/plain", [], body.encode(), False
 
     def close(self):
         if self._loop is not None:

@@ -8,6 +8,7 @@
  * none. Return values are EDGEFN_RING_* statuses (ring.h).
  */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "shm/ring.h"
 
@@ -98,6 +99,37 @@ EDGEFN_EXPORT int edgefn_py_send(edgefn_py_channel *ch, uint32_t type, uint64_t 
 
 EDGEFN_EXPORT int edgefn_py_send_resume(edgefn_py_channel *ch, int64_t timeout_ns) {
   return edgefn_endpoint_send_resume(&ch->ep, timeout_ns);
+}
+
+/* The worker's bell (ring.h, WORKER BELL): INVALID unless the daemon
+ * offers one (EDGEFN_SHM_WORKER_BELL). The handle does not own the fd. */
+EDGEFN_EXPORT int edgefn_py_set_bell(edgefn_py_channel *ch, int bell_fd) {
+  return edgefn_endpoint_set_bell(&ch->ep, bell_fd);
+}
+
+/* For a receiver whose event loop watches the bell: releases a message
+ * read in place, spins briefly, then arms the bell. 1: a message (or the
+ * close) is there, receive it; 0: armed, wait for the bell, then
+ * edgefn_py_clear_bell() and call again. Negative: a ring status. Never
+ * sleeps. */
+EDGEFN_EXPORT int edgefn_py_arm_bell(edgefn_py_channel *ch) {
+  edgefn_endpoint *ep = &ch->ep;
+  if (ep->rx.bell_fd < 0) return EDGEFN_RING_INVALID;
+  if (ch->release_pending) {
+    ch->release_pending = 0;
+    int rc = edgefn_endpoint_recv_finish(ep, NULL, NULL, 0);
+    if (rc != EDGEFN_RING_OK) return rc;
+  }
+  return edgefn_ring_spin_arm_bell(&ep->rx, ep->spin_ns);
+}
+
+/* After the bell rang: reads it (non-blocking) and disarms, leaving a
+ * futex sleeper's waiter word alone. */
+EDGEFN_EXPORT void edgefn_py_clear_bell(edgefn_py_channel *ch) {
+  uint64_t count;
+  ssize_t n = read(ch->ep.rx.bell_fd, &count, sizeof count);
+  (void)n; /* EAGAIN: a spurious wakeup, or read already */
+  edgefn_ring_disarm_bell(&ch->ep.rx);
 }
 
 /* Any thread: the daemon sees CLOSED, and a thread blocked here wakes. */

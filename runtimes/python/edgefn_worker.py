@@ -173,6 +173,33 @@ class Mailbox:
         self._replies = {}
         self._inbox = collections.deque()
         self._next_id = 1
+        # Called when a blocking receive ends; the asyncio main loop, which
+        # may be waiting on its bell meanwhile, rings it to look again.
+        self.after_receive = None
+
+    def poll_message(self):
+        """For the asyncio main loop, which must not sleep here: the next
+        message for it if one is queued or in the ring, else None with the
+        bell armed (or another thread receiving: that one rings the bell
+        when done)."""
+        with self._cond:
+            if self._inbox:
+                return self._inbox.popleft()
+            if self._receiving:
+                return None
+            self._receiving = True
+        message = None
+        try:
+            if self._channel.arm_bell():
+                message = self._channel.recv()
+        finally:
+            with self._cond:
+                self._receiving = False
+                if message is not None and message[0] == self._ec.PUBLISH_RESULT:
+                    self._replies[message[1]] = message
+                    message = None
+                self._cond.notify_all()
+        return message
 
     def next_message(self):
         """The next message for the main loop: (type, request_id, head, body)."""
@@ -216,6 +243,8 @@ class Mailbox:
                         else:
                             self._inbox.append(message)
                     self._cond.notify_all()
+                if self.after_receive is not None:
+                    self.after_receive()
 
 
 def _call_function(urls, timeout_default=60.0):
@@ -413,39 +442,27 @@ def main():
             _load_source_module(os.environ["EDGEFN_HANDLER"], int(source_fd))
         module, entrypoint = edgefn_handler.load_entrypoint(os.environ["EDGEFN_HANDLER"], directory)
         host = edgefn_handler.HandlerHost(entrypoint, module, context, os.environ.get("EDGEFN_DEV") == "1")
-        host.init()
+        serve_in_loop = channel.bell_fd is not None and host.uses_asyncio()
+        if not serve_in_loop:
+            host.init()
     except (Exception, SystemExit):
         return _init_failed(channel, ec, _traceback_text())
 
+    server = _Server(channel, ec, mailbox, host, state)
     stopped = False
     try:
-        channel.send(ec.READY, 0, b"")
-        while True:
-            kind, request_id, head, body = mailbox.next_message()
-            if kind == ec.STOP:
-                stopped = True
-                break
-            if kind == ec.DRAIN:
-                _run_callback(platform._drain_callback, "drain", context)
-                continue
-            if kind != ec.EVENT:
-                context.logger.warn("unexpected message type %d from the daemon" % kind)
-                continue
-            fields = ec.decode_event(head, body)
-            event = edgefn_handler.make_event(fields, nuclio_sdk.TriggerInfo(fields["trigger_kind"],
-                                                                             fields["trigger_name"]))
-            state.request_id = request_id
-            try:
-                status, content_type, headers, body, no_ack = host.invoke(event)
-            finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                state.request_id = 0
-            try:
-                channel.send_response(request_id, body, status, content_type, headers, no_ack)
-            except ec.MessageTooLarge:
-                context.logger.error("the response (%d bytes) is over the channel's limit" % len(body))
-                channel.send_response(request_id, b"response too large\n", 500, "text/plain")
+        if serve_in_loop:
+            stopped = _serve_in_loop(server, channel, mailbox, host)
+        else:
+            channel.send(ec.READY, 0, b"")
+            while not stopped:
+                message = mailbox.next_message()
+                if message[0] == ec.EVENT:
+                    server.respond(message[1], host.invoke(server.begin(message)))
+                else:
+                    stopped = server.control(message[0])
+    except _InitFailed as failure:
+        return _init_failed(channel, ec, failure.args[0])
     except ec.ChannelClosed:
         pass
     except BaseException:
@@ -463,6 +480,113 @@ def main():
         sys.stdout, sys.stderr = real_stdout, real_stderr
         channel.close()
     return 0
+
+
+class _InitFailed(Exception):
+    """init_context failed inside the asyncio loop; the traceback's text."""
+
+
+class _Server:
+    """What both main loops do with a message."""
+
+    def __init__(self, channel, ec, mailbox, host, state):
+        import nuclio_sdk
+
+        self._channel = channel
+        self._ec = ec
+        self._host = host
+        self._state = state
+        self._trigger_info = nuclio_sdk.TriggerInfo
+
+    def control(self, kind):
+        """A message other than EVENT; True for STOP."""
+        if kind == self._ec.STOP:
+            return True
+        context = self._host.context
+        if kind == self._ec.DRAIN:
+            _run_callback(context.platform._drain_callback, "drain", context)
+        else:
+            context.logger.warn("unexpected message type %d from the daemon" % kind)
+        return False
+
+    def begin(self, message):
+        import edgefn_handler
+
+        _, request_id, head, body = message
+        fields = self._ec.decode_event(head, body)
+        self._state.request_id = request_id
+        return edgefn_handler.make_event(fields, self._trigger_info(fields["trigger_kind"], fields["trigger_name"]))
+
+    def respond(self, request_id, result):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self._state.request_id = 0
+        status, content_type, headers, body, no_ack = result
+        try:
+            self._channel.send_response(request_id, body, status, content_type, headers, no_ack)
+        except self._ec.MessageTooLarge:
+            self._host.context.logger.error("the response (%d bytes) is over the channel's limit" % len(body))
+            self._channel.send_response(request_id, b"response too large\n", 500, "text/plain")
+
+
+def _serve_in_loop(server, channel, mailbox, host):
+    """The main loop for an async handler or init_context: waits for events
+    on the bell inside an asyncio loop, so that tasks they start run while
+    the worker is idle. Returns True after STOP."""
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    bell = channel.bell_fd
+    rang = asyncio.Event()
+
+    def ring_bell():
+        try:
+            os.eventfd_write(bell, 1)
+        except OSError:
+            pass  # closed: the loop is ending
+
+    async def serve():
+        try:
+            await host.init_async()
+        except (Exception, SystemExit):
+            raise _InitFailed(_traceback_text()) from None
+        channel.send(server._ec.READY, 0, b"")
+        loop.add_reader(bell, rang.set)
+        mailbox.after_receive = ring_bell
+        try:
+            while True:
+                message = mailbox.poll_message()
+                if message is None:
+                    await rang.wait()
+                    rang.clear()
+                    channel.clear_bell()
+                elif message[0] == server._ec.EVENT:
+                    server.respond(message[1], await host.invoke_async(server.begin(message)))
+                elif server.control(message[0]):
+                    return True
+        finally:
+            mailbox.after_receive = None
+            loop.remove_reader(bell)
+
+    try:
+        return loop.run_until_complete(serve())
+    finally:
+        _cancel_tasks(loop)
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+def _cancel_tasks(loop, grace=1.0):
+    """Cancels what the handler left running, waiting at most `grace` s."""
+    import asyncio
+
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    if not tasks:
+        return
+    for task in tasks:
+        task.cancel()
+    loop.run_until_complete(asyncio.wait(tasks, timeout=grace))
 
 
 def _run_callback(callback, what, context):

@@ -54,17 +54,28 @@ Channel::Channel(ChannelSettings settings)
     notify_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (notify_fd_ < 0) throw ShmError(std::string("cannot create the shm channel's eventfd: ") + std::strerror(errno));
   }
+  if (settings_.worker_bell) {
+    bell_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (bell_fd_ < 0) {
+      int error = errno;
+      if (notify_fd_ >= 0) ::close(notify_fd_);
+      throw ShmError(std::string("cannot create the shm channel's worker bell: ") + std::strerror(error));
+    }
+  }
   auto base = segment_.data();
   auto size = static_cast<std::uint64_t>(segment_.size());
-  uint32_t flags = settings_.use_eventfd ? EDGEFN_SHM_DAEMON_EVENTFD : 0;
+  uint32_t flags = (settings_.use_eventfd ? EDGEFN_SHM_DAEMON_EVENTFD : 0) |
+                   (settings_.worker_bell ? EDGEFN_SHM_WORKER_BELL : 0);
   int rc = edgefn_shm_format(base, size, settings_.ring_capacity, settings_.max_message_size, flags,
                              static_cast<uint32_t>(getpid()));
   if (rc == EDGEFN_RING_OK) {
     auto spin = static_cast<uint64_t>(std::max<int64_t>(0, settings_.spin.count()));
     rc = edgefn_endpoint_attach(&ep_, base, size, EDGEFN_SHM_DAEMON, notify_fd_, spin);
   }
+  if (rc == EDGEFN_RING_OK && bell_fd_ >= 0) rc = edgefn_endpoint_set_bell(&ep_, bell_fd_);
   if (rc != EDGEFN_RING_OK) {
     if (notify_fd_ >= 0) ::close(notify_fd_);
+    if (bell_fd_ >= 0) ::close(bell_fd_);
     throw ShmError(std::string("cannot format the shm segment: ") + edgefn_ring_status_name(rc));
   }
 }
@@ -72,6 +83,7 @@ Channel::Channel(ChannelSettings settings)
 Channel::~Channel() {
   close();
   if (notify_fd_ >= 0) ::close(notify_fd_);
+  if (bell_fd_ >= 0) ::close(bell_fd_);
 }
 
 void Channel::close() noexcept { edgefn_endpoint_close(&ep_); }

@@ -6,10 +6,11 @@
 // using ring.h's edgefn_endpoint_* calls).
 //
 // Spawning a worker: construct the Channel, then start the child with
-// segment_fd() and notify_fd() passed as inherited descriptors (the
+// segment_fd(), notify_fd() and bell_fd() passed as inherited descriptors (the
 // spawner, process/spawner.hpp, also sets PR_SET_PDEATHSIG: a worker asleep
 // on its futex would otherwise outlive a SIGKILLed daemon), and tell it
-// their numbers (EDGEFN_SHM_FD, EDGEFN_SHM_NOTIFY_FD for the Python worker).
+// their numbers (EDGEFN_SHM_FD, EDGEFN_SHM_NOTIFY_FD, EDGEFN_SHM_BELL_FD for
+// the Python worker).
 // The worker maps the segment, attaches and sends HELLO; try_receive() answers it and returns
 // it, after which connected() is true and events may be sent. A worker that
 // dies cannot say so: watch its process (a pidfd on the same io_context,
@@ -56,6 +57,9 @@ struct ChannelSettings {
   // false: no eventfd; the daemon sleeps on the futex word like the worker
   // (blocking calls only). For tests of a worker that inherits no fd.
   bool use_eventfd = true;
+  // true: a second eventfd, the worker's bell (WORKER BELL in ring.h), for
+  // a worker that waits on it in its own event loop.
+  bool worker_bell = true;
 };
 
 enum class ChannelStatus {
@@ -91,6 +95,10 @@ class Channel {
   int segment_fd() const noexcept { return segment_.fd(); }
   // EFD_NONBLOCK | EFD_CLOEXEC, owned by the Channel; -1 without eventfd.
   int notify_fd() const noexcept { return notify_fd_; }
+  // The worker's bell: EFD_NONBLOCK | EFD_CLOEXEC, owned by the Channel; -1
+  // without worker_bell. The worker inherits it and reads it; the daemon
+  // only writes it.
+  int bell_fd() const noexcept { return bell_fd_; }
   const ChannelSettings& settings() const noexcept { return settings_; }
 
   // Set when the worker's HELLO has been received and answered.
@@ -150,6 +158,7 @@ class Channel {
   ChannelSettings settings_;
   Segment segment_;
   int notify_fd_ = -1;
+  int bell_fd_ = -1;
   edgefn_endpoint ep_{};
   pid_t worker_pid_ = 0;
 

@@ -123,8 +123,11 @@ static void futex_wake(_Atomic uint32_t *word, int count) {
 
 static void wake_peer(edgefn_ring *r, _Atomic uint32_t *word) {
   if (atomic_load_explicit(word, memory_order_seq_cst) == 0) return;
-  if (atomic_exchange_explicit(word, 0, memory_order_seq_cst) == 0) return;
-  if (r->wake_fd >= 0) {
+  uint32_t was = atomic_exchange_explicit(word, 0, memory_order_seq_cst);
+  if (was == 0) return;
+  if (was == EDGEFN_WAITER_BELL && r->bell_fd >= 0) {
+    signal_eventfd(r->bell_fd);
+  } else if (r->wake_fd >= 0) {
     signal_eventfd(r->wake_fd);
   } else {
     futex_wake(word, 1);
@@ -219,6 +222,7 @@ int edgefn_ring_attach(edgefn_ring *r, void *mem, uint64_t size) {
   r->seen_tail = tail;
   r->wait_fd = -1;
   r->wake_fd = -1;
+  r->bell_fd = -1;
   return EDGEFN_RING_OK;
 }
 
@@ -226,6 +230,8 @@ void edgefn_ring_set_fds(edgefn_ring *r, int wait_fd, int wake_fd) {
   r->wait_fd = wait_fd;
   r->wake_fd = wake_fd;
 }
+
+void edgefn_ring_set_bell(edgefn_ring *r, int bell_fd) { r->bell_fd = bell_fd; }
 
 uint64_t edgefn_ring_capacity(const edgefn_ring *r) { return r->capacity; }
 
@@ -429,8 +435,8 @@ void edgefn_spin_done(edgefn_spin *s, uint64_t cap, uint64_t spun, int caught) {
 
 typedef int (*ready_fn)(edgefn_ring *, uint64_t);
 
-static int arm(edgefn_ring *r, _Atomic uint32_t *word, ready_fn ready, uint64_t arg) {
-  atomic_store_explicit(word, 1, memory_order_seq_cst);
+static int arm_with(edgefn_ring *r, _Atomic uint32_t *word, uint32_t how, ready_fn ready, uint64_t arg) {
+  atomic_store_explicit(word, how, memory_order_seq_cst);
   if (ready(r, arg)) {
     atomic_store_explicit(word, 0, memory_order_relaxed);
     return 1;
@@ -438,26 +444,35 @@ static int arm(edgefn_ring *r, _Atomic uint32_t *word, ready_fn ready, uint64_t 
   return 0;
 }
 
+static int arm(edgefn_ring *r, _Atomic uint32_t *word, ready_fn ready, uint64_t arg) {
+  return arm_with(r, word, EDGEFN_WAITER_SLEEPS, ready, arg);
+}
+
+/* The bounded, adaptive spin before a sleep: 1 if `ready` came to hold. */
+static int spin_for(edgefn_ring *r, ready_fn ready, uint64_t arg, uint64_t spin_ns, uint64_t deadline) {
+  uint64_t spin = edgefn_spin_next(&r->spin, spin_ns);
+  if (spin == 0) return 0;
+  uint64_t start = now_ns();
+  uint64_t spin_end = start + spin < deadline ? start + spin : deadline;
+  /* Reading the clock costs about as much as a few pauses: check it only
+   * every 16 rounds. */
+  for (unsigned i = 1;; ++i) {
+    cpu_relax();
+    if (ready(r, arg)) {
+      edgefn_spin_done(&r->spin, spin_ns, spin, 1);
+      return 1;
+    }
+    if ((i & 15u) == 0 && now_ns() >= spin_end) break;
+  }
+  edgefn_spin_done(&r->spin, spin_ns, spin, 0);
+  return 0;
+}
+
 static int wait_until(edgefn_ring *r, _Atomic uint32_t *word, ready_fn ready, uint64_t arg, uint64_t spin_ns,
                       int64_t timeout_ns) {
   if (ready(r, arg)) return EDGEFN_RING_OK;
   uint64_t deadline = deadline_after(timeout_ns);
-  uint64_t spin = edgefn_spin_next(&r->spin, spin_ns);
-  if (spin > 0) {
-    uint64_t start = now_ns();
-    uint64_t spin_end = start + spin < deadline ? start + spin : deadline;
-    /* Reading the clock costs about as much as a few pauses: check it only
-     * every 16 rounds. */
-    for (unsigned i = 1;; ++i) {
-      cpu_relax();
-      if (ready(r, arg)) {
-        edgefn_spin_done(&r->spin, spin_ns, spin, 1);
-        return EDGEFN_RING_OK;
-      }
-      if ((i & 15u) == 0 && now_ns() >= spin_end) break;
-    }
-    edgefn_spin_done(&r->spin, spin_ns, spin, 0);
-  }
+  if (spin_for(r, ready, arg, spin_ns, deadline)) return EDGEFN_RING_OK;
   for (;;) {
     if (arm(r, word, ready, arg)) return EDGEFN_RING_OK;
     int rc = sleep_on(r, word, deadline);
@@ -483,6 +498,18 @@ int edgefn_ring_arm_writable(edgefn_ring *r, uint64_t payload_size) {
   return arm(r, &r->shared->space_waiter, space_ready, payload_size);
 }
 
+int edgefn_ring_spin_arm_bell(edgefn_ring *r, uint64_t spin_ns) {
+  if (data_ready(r, 0)) return 1;
+  if (spin_for(r, data_ready, 0, spin_ns, NO_DEADLINE)) return 1;
+  return arm_with(r, &r->shared->data_waiter, EDGEFN_WAITER_BELL, data_ready, 0);
+}
+
+void edgefn_ring_disarm_bell(edgefn_ring *r) {
+  uint32_t expected = EDGEFN_WAITER_BELL;
+  atomic_compare_exchange_strong_explicit(&r->shared->data_waiter, &expected, 0, memory_order_relaxed,
+                                          memory_order_relaxed);
+}
+
 /* A waker that found the word at 1 already cleared it; a word still at 1
  * after a wakeup means the wakeup was for something else (the daemon's one
  * eventfd serves both rings). Clearing it spares the peer a needless write. */
@@ -506,4 +533,5 @@ void edgefn_ring_close(edgefn_ring *r) {
   futex_wake(&sh->space_waiter, INT_MAX);
   if (r->wake_fd >= 0) signal_eventfd(r->wake_fd);
   if (r->wait_fd >= 0) signal_eventfd(r->wait_fd);
+  if (r->bell_fd >= 0) signal_eventfd(r->bell_fd);
 }

@@ -1,5 +1,5 @@
 /*
- * edgefn shared-memory channel, protocol version 2: segment, rings, frames,
+ * edgefn shared-memory channel, protocol version 3: segment, rings, frames,
  * messages, doorbell. This comment is the transport's one description; the
  * heads' encoding rules and HELLO are in codec.hpp, the Python worker's
  * messages (event, response, log, ...) in
@@ -88,6 +88,20 @@
  * worker); the worker sleeps on the futex word itself. An idle worker sits in
  * futex_wait and uses no CPU. Closing a ring wakes every sleeper.
  *
+ * WORKER BELL (version 3). A worker that waits inside an event loop (Python
+ * asyncio, so that tasks a handler started keep running between events)
+ * needs a descriptor to watch, not a futex. The daemon creates a second
+ * eventfd per worker, the bell, passes it at spawn and sets
+ * EDGEFN_SHM_WORKER_BELL in the control block. The waiter word of ring D->W
+ * then says how the worker sleeps: 1 on the futex, 2 (EDGEFN_WAITER_BELL) on
+ * the bell, and the daemon's wake (the same exchange with 0) writes the bell
+ * or calls futex_wake accordingly, so the futex path costs nothing more.
+ * The worker arms with 2 only while no thread of it sleeps on the futex
+ * (one consumer), and disarms with a compare-and-swap from 2, so that it
+ * never clears a futex sleeper's 1. A worker may write 2 whenever it likes:
+ * the daemon then writes the worker's own eventfd, nothing else. Closing
+ * either ring rings the bell too.
+ *
  * THREADS. Per ring, one producer thread and one consumer thread at a time
  * (they may be in different processes). The functions below are not
  * thread-safe otherwise, except edgefn_ring_close(), which any thread may
@@ -106,7 +120,7 @@
 extern "C" {
 #endif
 
-#define EDGEFN_SHM_PROTOCOL_VERSION 2u
+#define EDGEFN_SHM_PROTOCOL_VERSION 3u
 /* "EDGEFNSH" read as a little-endian u64 */
 #define EDGEFN_SHM_MAGIC 0x48534e4645474445ull
 #define EDGEFN_SHM_CONTROL_SIZE 4096u
@@ -121,6 +135,12 @@ extern "C" {
 
 /* Control block flags. */
 #define EDGEFN_SHM_DAEMON_EVENTFD 0x1u
+#define EDGEFN_SHM_WORKER_BELL 0x2u
+
+/* Waiter word values: the sleeper's own wait (futex, or the eventfd the
+ * handle was set up with), or the consumer's bell (WORKER BELL above). */
+#define EDGEFN_WAITER_SLEEPS 1u
+#define EDGEFN_WAITER_BELL 2u
 
 enum {
   EDGEFN_RING_OK = 0,
@@ -180,6 +200,8 @@ typedef struct edgefn_ring {
   edgefn_spin spin;         /* adaptive, at most the caller's spin_ns */
   int wait_fd;              /* -1: sleep on the futex word; else poll this eventfd */
   int wake_fd;              /* -1: wake the peer with futex; else write this eventfd */
+  int bell_fd;              /* the worker's bell (WORKER BELL), -1 if none: written when a
+                               waiter word says EDGEFN_WAITER_BELL, and on close */
   int broken;               /* a peer index failed its checks: PROTOCOL from then on */
 } edgefn_ring;
 
@@ -208,6 +230,9 @@ int edgefn_ring_attach(edgefn_ring *r, void *mem, uint64_t size);
  * for the futex) and how it wakes the peer (wake_fd: the peer's eventfd, or
  * -1 for the futex). The handle does not own the descriptors. */
 void edgefn_ring_set_fds(edgefn_ring *r, int wait_fd, int wake_fd);
+
+/* The worker's bell (see WORKER BELL); -1 for none. Not owned. */
+void edgefn_ring_set_bell(edgefn_ring *r, int bell_fd);
 
 uint64_t edgefn_ring_capacity(const edgefn_ring *r);
 /* Largest payload of one frame: capacity / 4 - 16. */
@@ -257,6 +282,15 @@ int edgefn_ring_arm_readable(edgefn_ring *r);
 int edgefn_ring_arm_writable(edgefn_ring *r, uint64_t payload_size);
 void edgefn_ring_disarm_readable(edgefn_ring *r);
 void edgefn_ring_disarm_writable(edgefn_ring *r);
+
+/* For a consumer that sleeps on its bell in an event loop (WORKER BELL):
+ * spins as edgefn_ring_wait_readable does (adaptive, at most `spin_ns`),
+ * then arms the waiter word with EDGEFN_WAITER_BELL. Returns 1 when
+ * readable (nothing stays armed) and 0 when armed: wait until the bell is
+ * readable, read it, edgefn_ring_disarm_bell() and check again. */
+int edgefn_ring_spin_arm_bell(edgefn_ring *r, uint64_t spin_ns);
+/* Clears the waiter word only if it still says EDGEFN_WAITER_BELL. */
+void edgefn_ring_disarm_bell(edgefn_ring *r);
 
 /* Marks the ring closed and wakes every sleeper on both sides. Any thread,
  * any time, idempotent. Frames already published can still be read. */
@@ -326,7 +360,7 @@ typedef struct edgefn_shm_control {
   uint64_t w2d_size;
   uint64_t max_message_size; /* head + body, each direction */
   uint32_t daemon_pid;
-  uint32_t flags; /* EDGEFN_SHM_DAEMON_EVENTFD */
+  uint32_t flags; /* EDGEFN_SHM_DAEMON_EVENTFD, EDGEFN_SHM_WORKER_BELL */
 } edgefn_shm_control;
 
 /* Segment bytes needed for two rings of `ring_capacity` (a power of two). */
@@ -357,6 +391,12 @@ typedef struct edgefn_endpoint {
  * segment lacks EDGEFN_SHM_DAEMON_EVENTFD (INVALID if they disagree).
  * `spin_ns` bounds the spin before each sleep in the calls below. */
 int edgefn_endpoint_attach(edgefn_endpoint *ep, void *base, uint64_t size, int role, int notify_fd, uint64_t spin_ns);
+
+/* Gives both rings the worker's bell (WORKER BELL): the daemon wakes a
+ * worker armed with EDGEFN_WAITER_BELL through it, and a close on either
+ * side rings it. INVALID when the segment lacks EDGEFN_SHM_WORKER_BELL or
+ * bell_fd < 0. */
+int edgefn_endpoint_set_bell(edgefn_endpoint *ep, int bell_fd);
 
 /* Waits for the next message and begins it (see edgefn_ring_msg_begin;
  * the message limit is the control block's). Header fields in ep->in. */

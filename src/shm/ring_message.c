@@ -195,6 +195,15 @@ int edgefn_endpoint_attach(edgefn_endpoint *ep, void *base, uint64_t size, int r
   return EDGEFN_RING_OK;
 }
 
+int edgefn_endpoint_set_bell(edgefn_endpoint *ep, int bell_fd) {
+  if (bell_fd < 0 || (ep->control->flags & EDGEFN_SHM_WORKER_BELL) == 0) return EDGEFN_RING_INVALID;
+  /* Ring D->W is the one whose waiter word may say EDGEFN_WAITER_BELL; a
+   * close of either ring must reach a worker asleep on the bell. */
+  edgefn_ring_set_bell(&ep->rx, bell_fd);
+  edgefn_ring_set_bell(&ep->tx, bell_fd);
+  return EDGEFN_RING_OK;
+}
+
 static uint64_t monotonic_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -72,7 +72,8 @@ void ProcessSupervisor::spawn() {
     request.env = worker_environment(s, identity_.id);
     request.working_directory = s.function_directory;
     request.pass_fds = {{proc->channel->notify_fd(), kWorkerNotifyFd},
-                        {proc->channel->segment_fd(), kWorkerSegmentFd}};
+                        {proc->channel->segment_fd(), kWorkerSegmentFd},
+                        {proc->channel->bell_fd(), kWorkerBellFd}};
     if (s.source_fd) request.pass_fds.push_back({s.source_fd.get(), kWorkerSourceFd});
     request.ignore_termination_signals = true;
     request.credentials = s.worker_user;

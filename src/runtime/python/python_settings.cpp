@@ -137,6 +137,7 @@ std::vector<std::string> worker_environment(const PythonSettings& s, int worker_
   return execve_environment(s.environment, {
       {"EDGEFN_SHM_FD", std::to_string(kWorkerSegmentFd)},
       {"EDGEFN_SHM_NOTIFY_FD", std::to_string(kWorkerNotifyFd)},
+      {"EDGEFN_SHM_BELL_FD", std::to_string(kWorkerBellFd)},
       {"EDGEFN_RING_HELPER", s.ring_helper.string()},
       {"EDGEFN_HANDLER", s.handler},
       {"EDGEFN_FUNCTION_DIR", s.function_directory.string()},

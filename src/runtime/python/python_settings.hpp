@@ -95,6 +95,7 @@ std::shared_ptr<PythonSettings> make_python_settings(const FunctionConfig& confi
 inline constexpr int kWorkerNotifyFd = 3;
 inline constexpr int kWorkerSegmentFd = 4;
 inline constexpr int kWorkerSourceFd = 5;
+inline constexpr int kWorkerBellFd = 6;
 
 // The worker's environment as "NAME=value" strings: settings.environment,
 // then the EDGEFN_* variables edgefn_worker.py reads (which win over any of

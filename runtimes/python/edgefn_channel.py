@@ -65,7 +65,8 @@ with surrogateescape so that no byte is lost; pairs are u32 lengths
     i32 status, u32 flags (bit 0: no_ack), u32 content type length,
     u32 header count, content type, headers as pairs.
   LOG (4), W->D, the event's request id or 0:
-    u8 level (0 debug, 1 info, 2 warn, 3 error), 3 zero bytes,
+    u8 level (0 debug, 1 info, 2 warn, 3 error), u8 flags (bit 0: print()
+    or stderr output, kept out of X-Nuclio-Logs), 2 zero bytes,
     u32 message length, u32 fields length, message, fields (a JSON object or
     empty).
   READY (16), W->D: init_context returned.  INIT_FAILED (17), W->D: head =
@@ -117,7 +118,8 @@ _NO_ACK = 1
 _PUBLISH_FIXED = struct.Struct("<IIII")
 _PUBLISH_RESULT_FIXED = struct.Struct("<iI")
 _EXPLICIT_ACK_FIXED = struct.Struct("<iqI")
-_LOG_FIXED = struct.Struct("<B3xII")
+_LOG_FIXED = struct.Struct("<BB2xII")
+_LOG_FROM_OUTPUT = 1
 _EVENT_STRINGS = ("id", "trigger_kind", "trigger_name", "method", "path", "url", "content_type",
                   "topic", "key", "type", "type_version", "version")
 _U32 = struct.Struct("<I")
@@ -264,8 +266,9 @@ def encode_explicit_ack_head(topic, partition, offset):
     return _EXPLICIT_ACK_FIXED.pack(int(partition), int(offset), len(topic)) + topic
 
 
-def encode_log_head(level, message, fields=None):
-    """fields: a dict (sent as a JSON object), a JSON string, or None."""
+def encode_log_head(level, message, fields=None, output=False):
+    """fields: a dict (sent as a JSON object), a JSON string, or None.
+    output: the line is print() or stderr output, not a logger call."""
     message = _utf8(message)
     if fields is None:
         fields = b""
@@ -273,7 +276,7 @@ def encode_log_head(level, message, fields=None):
         fields = json.dumps(fields, default=str, separators=(",", ":")).encode()
     else:
         fields = _utf8(fields)
-    return _LOG_FIXED.pack(level, len(message), len(fields)) + message + fields
+    return _LOG_FIXED.pack(level, _LOG_FROM_OUTPUT if output else 0, len(message), len(fields)) + message + fields
 
 
 # ---- Helper library ---------------------------------------------------------
@@ -591,8 +594,8 @@ class Channel:
     def send_response(self, request_id, body=b"", status=200, content_type="text/plain", headers=(), no_ack=False):
         self.send(RESPONSE, request_id, encode_response_head(status, content_type, headers, no_ack), body)
 
-    def send_log(self, request_id, level, message, fields=None):
-        self.send(LOG, request_id, encode_log_head(level, message, fields))
+    def send_log(self, request_id, level, message, fields=None, output=False):
+        self.send(LOG, request_id, encode_log_head(level, message, fields, output))
 
     def close(self):
         """Closes the channel (the daemon sees it) and unmaps the segment.

@@ -6,12 +6,14 @@ return-value table, init_context, context.logger, async handlers, and
 exceptions turned into 500 responses.
 """
 import asyncio
+import base64
 import datetime
 import functools
 import importlib
 import inspect
 import json
 import os
+import re
 import sys
 import traceback
 
@@ -118,6 +120,101 @@ def _raw(text):
     return text.encode("utf-8", "surrogateescape")
 
 
+class BadEvent(ValueError):
+    """The request cannot become an event (a malformed structured
+    CloudEvent): answered 400 without calling the handler."""
+
+
+_ZERO_TIME = datetime.datetime(1, 1, 1)  # Go's zero time, as Nuclio's wrapper receives it
+
+
+_RFC3339 = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.\d+)?(?:([Zz])|([+-])(\d\d):(\d\d))\Z")
+
+
+def _cloud_time(text, strict):
+    """An RFC 3339 time (as Go's time.RFC3339 reads it) as a naive UTC
+    datetime in whole seconds; the zero time when it is not one, or
+    BadEvent when `strict`."""
+    match = _RFC3339.match(text) if isinstance(text, str) else None
+    try:
+        if match is None:
+            raise ValueError(text)
+        y, mo, d, h, mi, sec = (int(g) for g in match.groups()[:6])
+        moment = datetime.datetime(y, mo, d, h, mi, sec)
+        if match.group(8):
+            offset = datetime.timedelta(hours=int(match.group(9)), minutes=int(match.group(10)))
+            moment = moment - offset if match.group(8) == "+" else moment + offset
+        return moment
+    except (ValueError, OverflowError):
+        if strict:
+            raise BadEvent("the CloudEvent's time %r is not an RFC 3339 time" % (text,)) from None
+        return _ZERO_TIME
+
+
+def _structured_cloud_event(body):
+    """A structured CloudEvent (content type application/cloudevents...)
+    -> the event's fields. Nuclio reads the CloudEvents 0.1 attribute
+    names; the 1.0 names are read as well."""
+    try:
+        ce = json.loads(body)
+    except ValueError as e:
+        raise BadEvent("a structured CloudEvent must be a JSON object: %s" % e) from None
+    if not isinstance(ce, dict):
+        raise BadEvent("a structured CloudEvent must be a JSON object, not %s" % type(ce).__name__)
+
+    def text(*names):
+        for name in names:
+            value = ce.get(name)
+            if value is not None:
+                if not isinstance(value, str):
+                    raise BadEvent("the CloudEvent's %s must be a string" % name)
+                return value
+        return ""
+
+    data = ce.get("data")
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    elif data is not None:
+        data = json.dumps(data, separators=(",", ":")).encode()  # Nuclio's GetBody gives nothing here
+    elif isinstance(ce.get("data_base64"), str):
+        try:
+            data = base64.b64decode(ce["data_base64"], validate=True)
+        except ValueError:
+            raise BadEvent("the CloudEvent's data_base64 is not base64") from None
+    time_text = text("eventTime", "time")
+    extensions = ce.get("extensions")
+    if extensions is not None and not isinstance(extensions, dict):
+        raise BadEvent("the CloudEvent's extensions must be a JSON object")
+    if extensions is None and "specversion" in ce:
+        # CloudEvents 1.0: extension attributes sit beside the others.
+        extensions = {k: v for k, v in ce.items() if k not in _CE1_ATTRIBUTES}
+    return {"id": text("eventID", "id"), "source": text("source"), "type": text("eventType", "type"),
+            "type_version": text("eventTypeVersion"), "version": text("cloudEventsVersion", "specversion"),
+            "content_type": text("contentType", "datacontenttype"), "body": data or b"",
+            "headers": extensions or {}, "time": _cloud_time(time_text, True) if time_text else _ZERO_TIME}
+
+
+_CE1_ATTRIBUTES = frozenset(("specversion", "id", "source", "type", "time", "datacontenttype", "dataschema",
+                             "subject", "data", "data_base64"))
+
+
+def _binary_cloud_event(headers):
+    """A binary CloudEvent (CE-* headers) -> the fields it sets, or None
+    when the request is not one. Nuclio's names (CloudEvents 0.1) first,
+    then 1.0's ce-specversion, ce-id, ce-type, ce-time."""
+    lower = {name.lower(): value for name, value in headers}
+    if lower.get("ce-cloudeventsversion"):
+        get = lambda name: lower.get("ce-" + name.lower(), "")  # noqa: E731
+        return {"id": get("EventID"), "source": get("Source"), "name": get("Name"), "type": get("EventType"),
+                "type_version": get("EventTypeVersion"), "version": get("CloudEventsVersion"),
+                "time": _cloud_time(get("EventTime"), False)}
+    if lower.get("ce-specversion"):
+        return {"id": lower.get("ce-id", ""), "source": lower.get("ce-source", ""), "type": lower.get("ce-type", ""),
+                "type_version": "", "version": lower["ce-specversion"],
+                "time": _cloud_time(lower.get("ce-time", ""), False)}
+    return None
+
+
 def make_event(fields, trigger, decode_strings=None):
     """Builds nuclio_sdk.Event from the decoded wire fields (a dict), with
     the values Nuclio's Python wrapper gives: the body decoded from JSON
@@ -129,33 +226,50 @@ def make_event(fields, trigger, decode_strings=None):
         decode_strings = DECODE_EVENT_STRINGS
     body = fields["body"]
     content_type = fields.get("content_type") or ""
+    http = trigger.kind == "http"
+    strings = {"content_type": content_type, "id": fields.get("id") or "", "method": fields.get("method") or "",
+               "path": fields.get("path") or "", "url": fields.get("url") or "",
+               "type": fields.get("type") or "", "type_version": fields.get("type_version") or "",
+               "version": fields.get("version") or "", "topic": fields.get("topic") or ""}
+    headers = fields.get("headers", ())
+    timestamp = datetime.datetime(1970, 1, 1) + datetime.timedelta(seconds=fields.get("timestamp_ns", 0) // 10**9)
+    # A CloudEvent, as Nuclio's triggers unwrap it: structured (the body is
+    # the event) or binary (CE-* headers). Its attributes replace the
+    # event's id, type, versions, time and trigger kind (the source).
+    cloud = None
+    if content_type.startswith("application/cloudevents"):
+        cloud = _structured_cloud_event(body)
+        body, content_type, headers = cloud["body"], cloud["content_type"], list(cloud["headers"].items())
+        strings["content_type"] = content_type
+    elif any(name[:3].lower() == "ce-" for name, _ in headers):
+        cloud = _binary_cloud_event(headers)
+    if cloud is not None:
+        strings.update(id=cloud["id"], type=cloud["type"], type_version=cloud["type_version"],
+                       version=cloud["version"])
+        timestamp = cloud["time"]
+        trigger = nuclio_sdk.TriggerInfo(cloud["source"], cloud.get("name") or trigger.name)
     if content_type == "application/json" and body:
         try:
             body = json.loads(body)
         except ValueError as e:
             # Nuclio says so on stderr and keeps the bytes.
             sys.stderr.write("Failed deserializing json body, error message: %s\n" % e)
-    http = trigger.kind == "http"
-    headers = fields.get("headers", ())
     if http:
-        headers = [(canonical_header_name(name), value) for name, value in headers]
-    timestamp_s = fields.get("timestamp_ns", 0) // 1_000_000_000
-    strings = {"content_type": content_type, "id": fields.get("id") or "", "method": fields.get("method") or "",
-               "path": fields.get("path") or "", "url": "" if http else fields.get("url") or "",
-               "type": fields.get("type") or "", "type_version": fields.get("type_version") or "",
-               "version": fields.get("version") or "", "topic": fields.get("topic") or ""}
+        strings["url"] = ""
+        if cloud is None or "body" not in cloud:  # a structured event's headers are its extensions
+            headers = [(canonical_header_name(name), value) for name, value in headers]
     query = fields.get("fields", ())
     if decode_strings:
         headers, query = dict(headers), dict(query)
     else:
         strings = {key: _raw(value) for key, value in strings.items()}
-        headers = {_raw(name): _raw(value) for name, value in headers}
+        headers = {_raw(name): _raw(value) if isinstance(value, str) else value for name, value in headers}
         query = {_raw(name): _raw(value) for name, value in query}
         trigger = nuclio_sdk.TriggerInfo(_raw(trigger.kind), _raw(trigger.name))
     return nuclio_sdk.Event(
         body=body, content_type=strings["content_type"], trigger=trigger, fields=query, headers=headers,
         _id=strings["id"], method=strings["method"], path=strings["path"], size=len(fields["body"]),
-        timestamp=datetime.datetime(1970, 1, 1) + datetime.timedelta(seconds=timestamp_s), url=strings["url"],
+        timestamp=timestamp, url=strings["url"],
         shard_id=fields.get("shard_id", -1), num_shards=fields.get("num_shards", 0), _type=strings["type"],
         type_version=strings["type_version"], version=strings["version"],
         last_in_batch=fields.get("last_in_batch", False),

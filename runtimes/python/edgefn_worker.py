@@ -3,7 +3,8 @@
 Started by the daemon (src/runtime/python/python_runtime.hpp) as
 `python3 edgefn_worker.py` in the function's directory, with SIGTERM and
 SIGINT ignored (the daemon decides when a worker stops) and:
-  EDGEFN_SHM_FD, EDGEFN_SHM_NOTIFY_FD       the channel (edgefn_channel.py)
+  EDGEFN_SHM_FD, EDGEFN_SHM_NOTIFY_FD,      the channel (edgefn_channel.py)
+  EDGEFN_SHM_BELL_FD
   EDGEFN_RING_HELPER                        libedgefn_ring.so
   EDGEFN_HANDLER                            module:entrypoint
   EDGEFN_FUNCTION_DIR                       where the module is found
@@ -17,15 +18,17 @@ plus the daemon's environment, spec.env and NUCLIO_FUNCTION_*.
 Sequence: attach (HELLO), import the handler, run init_context, send READY;
 or send INIT_FAILED with the traceback and wait to be killed. Then events,
 one at a time, until STOP (the termination callback runs, exit 0) or until
-the channel closes. DRAIN runs the drain callback.
+the channel closes. DRAIN runs the drain callback. With an async handler or
+init_context the worker waits for events inside its asyncio loop, on the
+bell (edgefn_serving.py), so that tasks they started keep running.
 
 sys.stdout and sys.stderr become log frames (print() -> info, stderr ->
-warn), tagged with the event being handled, one per line, a line cut into
-pieces of at most MAX_LINE bytes; the real fds 1 and 2 stay on pipes the
+warn), tagged with the event being handled and marked as output (kept out
+of X-Nuclio-Logs, as in Nuclio), one per line, a line cut into pieces of
+at most MAX_LINE bytes; the real fds 1 and 2 stay on pipes the
 daemon logs line by line with the same bound, for C extensions and the
 interpreter's own fatal errors.
 """
-import collections
 import ctypes
 import importlib.abc
 import importlib.util
@@ -153,98 +156,6 @@ class _LogWriter(io.TextIOBase):
             line, self._buffer = self._buffer, ""
         if line:
             self._send(self._level, line, None)
-
-
-class Mailbox:
-    """One receiver at a time on the channel, for several threads.
-
-    The main loop waits for events; a handler (or a thread it started)
-    waiting for the answer to a PUBLISH may run while the main loop is not
-    receiving (the handler runs on the main thread) or while it is (a
-    background thread). Whoever receives routes what arrives: answers to
-    the thread waiting for them, everything else to the main loop.
-    """
-
-    def __init__(self, channel, ec):
-        self._channel = channel
-        self._ec = ec
-        self._cond = threading.Condition()
-        self._receiving = False
-        self._replies = {}
-        self._inbox = collections.deque()
-        self._next_id = 1
-        # Called when a blocking receive ends; the asyncio main loop, which
-        # may be waiting on its bell meanwhile, rings it to look again.
-        self.after_receive = None
-
-    def poll_message(self):
-        """For the asyncio main loop, which must not sleep here: the next
-        message for it if one is queued or in the ring, else None with the
-        bell armed (or another thread receiving: that one rings the bell
-        when done)."""
-        with self._cond:
-            if self._inbox:
-                return self._inbox.popleft()
-            if self._receiving:
-                return None
-            self._receiving = True
-        message = None
-        try:
-            if self._channel.arm_bell():
-                message = self._channel.recv()
-        finally:
-            with self._cond:
-                self._receiving = False
-                if message is not None and message[0] == self._ec.PUBLISH_RESULT:
-                    self._replies[message[1]] = message
-                    message = None
-                self._cond.notify_all()
-        return message
-
-    def next_message(self):
-        """The next message for the main loop: (type, request_id, head, body)."""
-        return self._wait(lambda: self._inbox.popleft() if self._inbox else None)
-
-    def request(self, kind, head, body, reply_kind):
-        """Sends `kind` with a fresh request id and waits for its `reply_kind`."""
-        with self._cond:
-            request_id = self._next_id
-            self._next_id += 1
-        self._channel.send(kind, request_id, head, body)
-
-        def reply():
-            message = self._replies.pop(request_id, None)
-            if message is not None and message[0] != reply_kind:
-                raise self._ec.ProtocolError("expected message type %d, got %d" % (reply_kind, message[0]))
-            return message
-
-        return self._wait(reply)
-
-    def _wait(self, take):
-        while True:
-            with self._cond:
-                while True:
-                    found = take()
-                    if found is not None:
-                        return found
-                    if not self._receiving:
-                        break
-                    self._cond.wait()
-                self._receiving = True
-            message = None
-            try:
-                message = self._channel.recv()
-            finally:
-                with self._cond:
-                    self._receiving = False
-                    if message is not None:
-                        if message[0] == self._ec.PUBLISH_RESULT:
-                            self._replies[message[1]] = message
-                        else:
-                            self._inbox.append(message)
-                    self._cond.notify_all()
-                if self.after_receive is not None:
-                    self.after_receive()
 
 
 def _call_function(urls, timeout_default=60.0):
@@ -397,6 +308,7 @@ def main():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     import edgefn_channel as ec
+    import edgefn_serving
 
     try:
         channel = ec.Channel.from_environment()
@@ -405,20 +317,23 @@ def main():
         return 1
 
     state = _State()
-    mailbox = Mailbox(channel, ec)
+    mailbox = edgefn_serving.Mailbox(channel, ec)
 
-    def sink(level, message, fields):
+    def sink(level, message, fields, output=False):
         if isinstance(fields, dict):
             fields = _fields_json(fields)
         message = bounded_message(message)
         try:
-            channel.send_log(state.request_id, _LEVELS.get(level, 1), message, fields)
+            channel.send_log(state.request_id, _LEVELS.get(level, 1), message, fields, output)
         except ec.ChannelError:
             pass
 
+    def output_sink(level, line, _):
+        sink(level, line, None, True)
+
     real_stdout, real_stderr = sys.stdout, sys.stderr
-    sys.stdout = _LogWriter(sink, "info", 1)
-    sys.stderr = _LogWriter(sink, "warn", 2)
+    sys.stdout = _LogWriter(output_sink, "info", 1)
+    sys.stderr = _LogWriter(output_sink, "warn", 2)
 
     import edgefn_handler
     import nuclio_sdk
@@ -448,20 +363,22 @@ def main():
     except (Exception, SystemExit):
         return _init_failed(channel, ec, _traceback_text())
 
-    server = _Server(channel, ec, mailbox, host, state)
+    server = edgefn_serving.Server(channel, ec, mailbox, host, state)
     stopped = False
     try:
         if serve_in_loop:
-            stopped = _serve_in_loop(server, channel, mailbox, host)
+            stopped = edgefn_serving.serve_in_loop(server, channel, mailbox, host)
         else:
             channel.send(ec.READY, 0, b"")
             while not stopped:
                 message = mailbox.next_message()
                 if message[0] == ec.EVENT:
-                    server.respond(message[1], host.invoke(server.begin(message)))
+                    event = server.begin(message)
+                    if event is not None:
+                        server.respond(message[1], host.invoke(event))
                 else:
                     stopped = server.control(message[0])
-    except _InitFailed as failure:
+    except edgefn_serving.InitFailed as failure:
         return _init_failed(channel, ec, failure.args[0])
     except ec.ChannelClosed:
         pass
@@ -471,8 +388,8 @@ def main():
         print("edgefn worker: " + _traceback_text(), file=real_stderr, flush=True)
         raise
     finally:
-        if stopped:
-            _run_callback(platform._termination_callback, "termination", context)
+        if stopped and not serve_in_loop:  # the loop ran it already
+            edgefn_serving.run_callback(platform._termination_callback, "termination", context)
         if host is not None:
             host.close()
         sys.stdout.flush()
@@ -480,122 +397,6 @@ def main():
         sys.stdout, sys.stderr = real_stdout, real_stderr
         channel.close()
     return 0
-
-
-class _InitFailed(Exception):
-    """init_context failed inside the asyncio loop; the traceback's text."""
-
-
-class _Server:
-    """What both main loops do with a message."""
-
-    def __init__(self, channel, ec, mailbox, host, state):
-        import nuclio_sdk
-
-        self._channel = channel
-        self._ec = ec
-        self._host = host
-        self._state = state
-        self._trigger_info = nuclio_sdk.TriggerInfo
-
-    def control(self, kind):
-        """A message other than EVENT; True for STOP."""
-        if kind == self._ec.STOP:
-            return True
-        context = self._host.context
-        if kind == self._ec.DRAIN:
-            _run_callback(context.platform._drain_callback, "drain", context)
-        else:
-            context.logger.warn("unexpected message type %d from the daemon" % kind)
-        return False
-
-    def begin(self, message):
-        import edgefn_handler
-
-        _, request_id, head, body = message
-        fields = self._ec.decode_event(head, body)
-        self._state.request_id = request_id
-        return edgefn_handler.make_event(fields, self._trigger_info(fields["trigger_kind"], fields["trigger_name"]))
-
-    def respond(self, request_id, result):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        self._state.request_id = 0
-        status, content_type, headers, body, no_ack = result
-        try:
-            self._channel.send_response(request_id, body, status, content_type, headers, no_ack)
-        except self._ec.MessageTooLarge:
-            self._host.context.logger.error("the response (%d bytes) is over the channel's limit" % len(body))
-            self._channel.send_response(request_id, b"response too large\n", 500, "text/plain")
-
-
-def _serve_in_loop(server, channel, mailbox, host):
-    """The main loop for an async handler or init_context: waits for events
-    on the bell inside an asyncio loop, so that tasks they start run while
-    the worker is idle. Returns True after STOP."""
-    import asyncio
-
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    bell = channel.bell_fd
-    rang = asyncio.Event()
-
-    def ring_bell():
-        try:
-            os.eventfd_write(bell, 1)
-        except OSError:
-            pass  # closed: the loop is ending
-
-    async def serve():
-        try:
-            await host.init_async()
-        except (Exception, SystemExit):
-            raise _InitFailed(_traceback_text()) from None
-        channel.send(server._ec.READY, 0, b"")
-        loop.add_reader(bell, rang.set)
-        mailbox.after_receive = ring_bell
-        try:
-            while True:
-                message = mailbox.poll_message()
-                if message is None:
-                    await rang.wait()
-                    rang.clear()
-                    channel.clear_bell()
-                elif message[0] == server._ec.EVENT:
-                    server.respond(message[1], await host.invoke_async(server.begin(message)))
-                elif server.control(message[0]):
-                    return True
-        finally:
-            mailbox.after_receive = None
-            loop.remove_reader(bell)
-
-    try:
-        return loop.run_until_complete(serve())
-    finally:
-        _cancel_tasks(loop)
-        asyncio.set_event_loop(None)
-        loop.close()
-
-
-def _cancel_tasks(loop, grace=1.0):
-    """Cancels what the handler left running, waiting at most `grace` s."""
-    import asyncio
-
-    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
-    if not tasks:
-        return
-    for task in tasks:
-        task.cancel()
-    loop.run_until_complete(asyncio.wait(tasks, timeout=grace))
-
-
-def _run_callback(callback, what, context):
-    if callback is None:
-        return
-    try:
-        callback()
-    except Exception:  # noqa: BLE001 - a failing callback must not stop the worker
-        context.logger.error_with("the %s callback raised an exception" % what, traceback=_traceback_text())
 
 
 def _init_failed(channel, ec, text):

@@ -175,6 +175,11 @@ TEST_CASE("log records and hellos survive encode and decode", "[python][protocol
   CHECK(decoded->level == LogLevel::kWarn);
   CHECK(decoded->message == log.message);
   CHECK(decoded->fields_json == log.fields_json);
+  CHECK_FALSE(decoded->output);
+  LogRecord printed{LogLevel::kInfo, "printed", "", true};
+  auto printed_back = decode_log(encode_log_head(printed));
+  REQUIRE(printed_back.has_value());
+  CHECK(printed_back->output);
 
   std::string bad = encode_log_head(log);
   bad[0] = 9;

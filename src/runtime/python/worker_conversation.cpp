@@ -241,7 +241,8 @@ void ProcessSupervisor::log_record(WorkerProcess& proc, std::uint64_t request_id
   const std::string_view fields = *sep ? all_fields : std::string_view{};
   if (request_id != 0 && proc.in_flight && proc.in_flight->request_id == request_id) {
     logger_->log(level, "{}{}{} (event {})", message, sep, fields, proc.in_flight->event.id);
-    proc.in_flight->logs->add(level, message, all_fields);
+    // As in Nuclio, X-Nuclio-Logs carries the logger's records, not print().
+    if (!record.output) proc.in_flight->logs->add(level, message, all_fields);
   } else {
     logger_->log(level, "{}{}{}", message, sep, fields);
   }

@@ -5,6 +5,7 @@
 
 namespace edgefn::python {
 namespace {
+constexpr std::uint8_t kLogFromOutput = 1;  // LOG flags: print() or stderr output, not a logger call
 
 using shm::HeadReader;
 using shm::HeadWriter;
@@ -103,7 +104,8 @@ std::string encode_log_head(const LogRecord& record) {
   out.reserve(12 + record.message.size() + record.fields_json.size());
   HeadWriter w(out);
   w.put(static_cast<std::uint8_t>(record.level));
-  w.zeros(3);
+  w.put(static_cast<std::uint8_t>(record.output ? kLogFromOutput : 0));
+  w.zeros(2);
   w.len(record.message.size());
   w.len(record.fields_json.size());
   w.bytes(record.message);
@@ -114,14 +116,15 @@ std::string encode_log_head(const LogRecord& record) {
 Decoded<LogRecord> decode_log(std::string_view head) {
   HeadReader r(head);
   LogRecord out;
-  std::uint8_t level = 0;
+  std::uint8_t level = 0, flags = 0;
   std::uint32_t message_size = 0, fields_size = 0;
-  r.get(level) && r.skip(3) && r.get(message_size) && r.get(fields_size) && r.str(message_size, out.message) &&
+  r.get(level) && r.get(flags) && r.skip(2) && r.get(message_size) && r.get(fields_size) && r.str(message_size, out.message) &&
       r.str(fields_size, out.fields_json);
   if (auto done = r.finish("log"); !done) return tl::make_unexpected(done.error());
   if (level > static_cast<std::uint8_t>(LogLevel::kError))
     return tl::make_unexpected("log head has level " + std::to_string(level));
   out.level = static_cast<LogLevel>(level);
+  out.output = (flags & kLogFromOutput) != 0;
   return out;
 }
 

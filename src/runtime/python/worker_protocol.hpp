@@ -23,7 +23,9 @@
 //   Any status is carried; the daemon's pool decides what is valid.
 // LOG (4), worker -> daemon, the request id of the event being handled, or
 // 0 outside one (init_context, background threads); body empty.
-//   u8 level (0 debug, 1 info, 2 warn, 3 error)    3 bytes zero
+//   u8 level (0 debug, 1 info, 2 warn, 3 error)
+//   u8 flags (bit 0: the function's own output, print() or stderr, not a
+//   logger call: logged, but not returned in X-Nuclio-Logs)    2 bytes zero
 //   u32 message length    u32 fields length
 //   message bytes, fields bytes (a JSON object, or empty for none)
 // READY (16), worker -> daemon, request id 0, head and body empty:
@@ -78,6 +80,7 @@ struct LogRecord {
   LogLevel level = LogLevel::kInfo;
   std::string message;
   std::string fields_json;  // a JSON object, or empty; unchecked
+  bool output = false;      // print()/stderr output rather than a logger call
 };
 
 // A decoded event owns the TriggerInfo its Event points to; the pointer

@@ -123,6 +123,7 @@ _LOG_FROM_OUTPUT = 1
 _EVENT_STRINGS = ("id", "trigger_kind", "trigger_name", "method", "path", "url", "content_type",
                   "topic", "key", "type", "type_version", "version")
 _U32 = struct.Struct("<I")
+_BELL_ONE = struct.pack("=Q", 1)  # an eventfd takes a u64 in native byte order
 
 
 class ChannelError(Exception):
@@ -534,6 +535,17 @@ class Channel:
             if self._closed:
                 return
             self._lib.edgefn_py_clear_bell(self._ep)
+
+    def ring_bell(self):
+        """Rings the worker's own bell (any thread), so that a loop waiting on
+        it looks again; a no-op without a bell or once closed."""
+        with self._lock:
+            if self._closed or self.bell_fd is None:
+                return
+            try:
+                os.write(self.bell_fd, _BELL_ONE)
+            except OSError:
+                pass  # the counter is saturated: the bell rings anyway
 
     def recv_event(self, timeout=None):
         """Blocks for the next EVENT: (request_id, event dict as decode_event

@@ -8,12 +8,9 @@ running between events.
 import asyncio
 import collections
 import inspect
-import os
 import sys
 import threading
 import traceback
-
-_ONE = (1).to_bytes(8, sys.byteorder)
 
 
 def _traceback_text():
@@ -185,18 +182,10 @@ def serve_in_loop(server, channel, mailbox, host):
     """The main loop for an async handler or init_context: waits for events
     on the bell inside an asyncio loop, so that tasks they start run while
     the worker is idle. Returns True after STOP."""
-    import asyncio
-
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     bell = channel.bell_fd
     rang = asyncio.Event()
-
-    def ring_bell():
-        try:
-            os.write(bell, _ONE)  # an eventfd takes a native u64
-        except OSError:
-            pass  # closed: the loop is ending
 
     async def serve():
         try:
@@ -205,7 +194,7 @@ def serve_in_loop(server, channel, mailbox, host):
             raise InitFailed(_traceback_text()) from None
         channel.send(server._ec.READY, 0, b"")
         loop.add_reader(bell, rang.set)
-        mailbox.after_receive = ring_bell
+        mailbox.after_receive = channel.ring_bell
         try:
             while True:
                 message = mailbox.poll_message()
@@ -240,8 +229,6 @@ def serve_in_loop(server, channel, mailbox, host):
 
 def _cancel_tasks(loop, grace=1.0):
     """Cancels what the handler left running, waiting at most `grace` s."""
-    import asyncio
-
     tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
     if not tasks:
         return

@@ -15,7 +15,7 @@ readonly kBuildPackages=(
   g++ make cmake pkg-config
   libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libexpected-dev
   libcctz-dev tzdata
-  catch2 python3 curl procps
+  catch2 python3 python3-venv curl procps
 )
 # Debian 12's nginx package is the plain server (nginx-light only adds a
 # module on top of it).

@@ -106,6 +106,12 @@ int main(int argc, char** argv) {
   auto* validate = cli.add_subcommand("validate", "check a function.yaml and exit 0, or 2 naming file:line:col");
   validate->add_option("--config,-c", validate_file, "function.yaml (or handler source) to check")->required();
 
+  std::string build_file;
+  auto* build = cli.add_subcommand(
+      "build", "run spec.build.commands (pip install ...) in the function's own Python environment, "
+               ".edgefn/venv beside function.yaml; exits with the status of a command that fails");
+  build->add_option("--config,-c", build_file, "function.yaml to build")->required();
+
   std::string keys_section;
   auto* config_keys = cli.add_subcommand(
       "config-keys", "print the function.yaml keys of SECTION (default: all) as Markdown tables: type, default, help");
@@ -132,6 +138,14 @@ int main(int argc, char** argv) {
     if (*validate) {
       validate_config(validate_file);
       return 0;
+    }
+    if (*build) {
+      try {
+        return build_function(build_file);
+      } catch (const StartError& e) {
+        log->error("build failed: {}", printable(e.what()));
+        return kExitStartFailed;
+      }
     }
     if (config_file.empty()) {
       std::cerr << "--config is required (try --help)\n";

@@ -10,12 +10,17 @@
 #include <thread>
 
 #include "app/kinds.hpp"
+#include "build/function_build.hpp"
 #include "config/config_error.hpp"
 #include "config/config_loader.hpp"
 #include "control/management_server.hpp"
 #include "control/management_token.hpp"
 #include "host/host_services.hpp"
 #include "log/log.hpp"
+#include "process/environment.hpp"
+#include "runtime/handler_environment.hpp"
+#include "runtime/python/python_handler_check.hpp"
+#include "runtime/python/python_settings.hpp"
 #include "trigger/http/http_settings.hpp"
 #include "util/duration.hpp"
 #include "util/json.hpp"
@@ -25,15 +30,25 @@
 namespace edgefn {
 namespace {
 
-LoadResult load_and_check(const std::filesystem::path& file) {
-  auto result = load_function_config(file, kind_catalog());
+void log_notices(const std::vector<ConfigNotice>& notices) {
   auto log = get_logger("config");
-  for (const auto& n : result.notices) {
+  for (const auto& n : notices) {
     if (n.level == ConfigNotice::Level::kWarning)
       log->warn("{}", n.message);
     else
       log->info("{}", n.message);
   }
+}
+
+// `for_build`: the build is what runs spec.build.commands, so it is not
+// told they have not run.
+LoadResult load_and_check(const std::filesystem::path& file, bool for_build = false) {
+  auto result = load_function_config(file, kind_catalog());
+  if (!for_build) {
+    auto more = build_notices(result.config);
+    result.notices.insert(result.notices.end(), more.begin(), more.end());
+  }
+  log_notices(result.notices);
   return result;
 }
 
@@ -344,6 +359,25 @@ void validate_config(const std::filesystem::path& file) {
   }
   get_logger("config")->info("{}: valid ({} trigger(s), runtime {})", printable(loaded.config.file.string()),
                              loaded.config.triggers.size(), loaded.config.runtime);
+}
+
+int build_function(const std::filesystem::path& file) {
+  auto loaded = load_and_check(file, true);
+  const FunctionConfig& config = loaded.config;
+  BasePython base;
+  if (config.runtime_kind() == "python") {
+    const Environment environment = base_environment(config, daemon_environment());
+    const std::string path = handler_path(environment);
+    // A fallback from spec.runtime's version has been said by the handler check.
+    const PythonInterpreter chosen = choose_python_interpreter(config, environment, path, false);
+    auto version = probe_python_interpreter(chosen.path, path);
+    if (!version) throw StartError("the Python interpreter " + chosen.path + " cannot start: " + version.error());
+    base = {chosen.path, *version};
+  } else if (config.build_commands.empty()) {
+    get_logger("build")->info("{}: nothing to build (no spec.build.commands)", printable(config.file.string()));
+    return 0;
+  }
+  return run_build(config, base);
 }
 
 }  // namespace edgefn

@@ -28,6 +28,12 @@ struct AppOptions {
 // Throws ConfigError (exit 2) or StartError (exit 1).
 int run_processor(const AppOptions& options);
 
+// `processor build`: loads the config and runs spec.build.commands in the
+// function's environment (build/function_build.hpp). Returns 0, or the
+// exit status of the command that failed. Throws ConfigError (exit 2) or
+// StartError (exit 1: the environment cannot be made).
+int build_function(const std::filesystem::path& file);
+
 // `processor validate`: loads and checks the config, logs notices. Throws
 // ConfigError.
 void validate_config(const std::filesystem::path& file);

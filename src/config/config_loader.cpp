@@ -316,10 +316,8 @@ class Loader {
     }
     if (ConfigNode commands = build.child("commands"); commands.defined()) {
       if (!commands.is_sequence()) commands.fail("expected a list of commands, got " + describe(commands));
-      auto count = commands.elements().size();
-      commands.notice(Level::kWarning, std::to_string(count) +
-                                           " image-build command(s) are not run by edgefn; install what they "
-                                           "install on this host yourself");
+      // Run by `processor build`; a start without it says so (src/build/).
+      for (const ConfigNode& command : commands.elements()) config.build_commands.push_back(command.as_string());
     }
   }
 

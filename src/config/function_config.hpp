@@ -52,6 +52,7 @@ struct FunctionConfig {
   std::chrono::milliseconds readiness_timeout{120'000};
   std::filesystem::path build_path;        // spec.build.path, absolute; empty if unset
   std::string function_source_code;        // decoded spec.build.functionSourceCode
+  std::vector<std::string> build_commands;  // spec.build.commands, run by `processor build`
   std::optional<ConfigNode> runtime_attributes;
   std::vector<TriggerConfig> triggers;     // enabled and disabled, in file order
   // No http trigger is added when `triggers` declares none of kind http.

@@ -21,7 +21,8 @@ ConfigMap make_build_map() {
        .default_note = "the config's directory",
        .help = "where handler files are found, relative to the config; a file stands for its directory"},
       {.name = "functionSourceCode", .help = "base64: the handler's source, instead of a file (Python, shell)"},
-      {.name = "commands", .type = KeyType::kList, .help = "image-build steps: not run, a warning says so"},
+      {.name = "commands", .type = KeyType::kList, .help = "shell commands `processor build` runs in the function directory, inside the function's "
+               "Python environment (e.g. pip install simplejson); a start before it warns"},
   };
   add_ignored(map,
               {"addedPaths",

@@ -10,7 +10,9 @@
 
 #include "app/kinds.hpp"
 #include "config/config_loader.hpp"
+#include "config/config_error.hpp"
 #include "runtime/python/python_handler_check.hpp"
+#include "runtime/python/python_settings.hpp"
 
 using namespace edgefn;
 namespace fs = std::filesystem;
@@ -184,4 +186,62 @@ TEST_CASE("a Python check that cannot run here warns instead of failing") {
   REQUIRE(notices.size() == 1);
   CHECK(notices[0].level == ConfigNotice::Level::kWarning);
   CHECK_THAT(notices[0].message, Catch::Contains("was not checked") && Catch::Contains("NUCLIO_PYTHON_EXE_PATH"));
+}
+
+TEST_CASE("an environment made by processor build is the interpreter a Python function runs") {
+  FunctionDir dir;
+  FunctionConfig config;
+  config.runtime = "python";
+  config.handler = "main:handler";
+  config.directory = dir.path;
+  const Environment environment = {{"NUCLIO_PYTHON_EXE_PATH", "/nonexistent/python3"}, {"PATH", "/usr/bin:/bin"}};
+  // No environment yet: NUCLIO_PYTHON_EXE_PATH is taken, and refused.
+  CHECK_THROWS_AS(choose_python_interpreter(config, environment, "/usr/bin:/bin"), StartError);
+  dir.write(".edgefn/venv/bin/python", "#!/bin/sh\n");
+  fs::permissions(dir.path / ".edgefn/venv/bin/python", fs::perms::owner_exec, fs::perm_options::add);
+  const auto chosen = choose_python_interpreter(config, environment, "/usr/bin:/bin");
+  CHECK(chosen.built);
+  CHECK(chosen.path == (dir.path / ".edgefn/venv/bin/python").string());
+  // `processor build` itself looks past it, for the interpreter to make it with.
+  CHECK_THROWS_AS(choose_python_interpreter(config, environment, "/usr/bin:/bin", false), StartError);
+}
+
+TEST_CASE("a Python version that is not installed falls back to python3 and says so") {
+  FunctionConfig config;
+  config.runtime = "python:3.99";
+  config.handler = "main:handler";
+  config.directory = fs::temp_directory_path();
+  const auto chosen = choose_python_interpreter(config, {}, "/usr/bin:/bin");
+  CHECK(chosen.path == "/usr/bin/python3");
+  CHECK_THAT(chosen.fallback, Catch::Contains("python3.99 not found on PATH; running /usr/bin/python3") &&
+                                  Catch::Contains("instead"));
+  config.runtime = "python";
+  CHECK(choose_python_interpreter(config, {}, "/usr/bin:/bin").fallback.empty());
+}
+
+TEST_CASE("an interpreter that cannot start is told apart from one that runs") {
+  FunctionDir dir;
+  dir.write("gone", "#!/bin/sh\nexec /nonexistent/python3 \"$@\"\n");
+  fs::permissions(dir.path / "gone", fs::perms::owner_exec, fs::perm_options::add);
+  auto broken = probe_python_interpreter((dir.path / "gone").string(), "/usr/bin:/bin");
+  REQUIRE_FALSE(broken);
+  CHECK_THAT(broken.error(), Catch::Contains("exit status 127"));
+  auto missing = probe_python_interpreter("/nonexistent/python3", "/usr/bin:/bin");
+  REQUIRE_FALSE(missing);
+  CHECK_THAT(missing.error(), Catch::Contains("/nonexistent/python3"));
+  auto works = probe_python_interpreter("/usr/bin/python3", "/usr/bin:/bin");
+  REQUIRE(works);
+  CHECK(works->rfind("3.", 0) == 0);
+}
+
+TEST_CASE("a missing module in a worker's start error gets the way to install it") {
+  PythonSettings settings;
+  settings.handler = "main:handler";
+  settings.missing_module_hint = "run processor build";
+  const std::string traceback =
+      "Traceback (most recent call last):\n  File \"main.py\", line 1\nModuleNotFoundError: No module named 'simplejson'\n";
+  CHECK(missing_module_advice(traceback, settings) == "module 'simplejson' is missing: run processor build");
+  // The handler's own module missing is not a dependency to install.
+  CHECK(missing_module_advice("ModuleNotFoundError: No module named 'main'\n", settings).empty());
+  CHECK(missing_module_advice("ValueError: bad\n", settings).empty());
 }

@@ -233,8 +233,9 @@ void ProcessSupervisor::cleanup(const std::shared_ptr<WorkerProcess>& proc) {
   if (!proc->init_error.empty()) {
     const auto next = restarts_.next_failed_start();
     if (proc->init_error != last_failure_) {
-      logger_->error("the Python worker failed to start (handler import or init_context); retrying in {} s:\n{}",
-                     next.count() / 1000, proc->init_error);
+      const std::string advice = missing_module_advice(proc->init_error, *settings_);
+      logger_->error("the Python worker failed to start (handler import or init_context); retrying in {} s:\n{}{}",
+                     next.count() / 1000, proc->init_error, advice.empty() ? "" : "\n" + advice);
       last_failure_ = proc->init_error;
     } else {
       logger_->warn("the Python worker still fails to start (attempt {}, same error as above); retrying in {} s",

@@ -109,6 +109,28 @@ std::string first_line(const std::string& text) {
 
 }  // namespace
 
+tl::expected<std::string, std::string> probe_python_interpreter(const std::string& interpreter,
+                                                                const std::string& path) {
+  SpawnRequest request;
+  request.argv = {interpreter, "-I", "-S", "-c", "import sys; sys.stdout.write('%d.%d' % sys.version_info[:2])"};
+  request.env = {"PATH=" + path};
+  request.working_directory = "/";
+  CheckRun run;
+  try {
+    run = run_check(std::move(request));
+  } catch (const std::exception& e) {
+    return tl::make_unexpected(std::string(e.what()));
+  }
+  if (!run.finished) {
+    // Slow is not broken: a loaded machine may take this long.
+    return "unknown";
+  }
+  if (run.status != 0 || run.output.find('.') == std::string::npos) {
+    return tl::make_unexpected("it ended with " + describe_wait_status(run.status) + ": " + first_line(run.output));
+  }
+  return run.output;
+}
+
 PythonHandlerName parse_python_handler(const std::string& handler) {
   const auto colon = handler.find(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == handler.size()) {
@@ -170,7 +192,9 @@ std::vector<ConfigNotice> check_python_handler(const FunctionConfig& config, con
   const std::string path = handler_path(environment);
   std::string interpreter;
   try {
-    interpreter = resolve_python_interpreter(config, environment, path);
+    const PythonInterpreter chosen = choose_python_interpreter(config, environment, path);
+    if (!chosen.fallback.empty()) notices.push_back({Level::kWarning, chosen.fallback});
+    interpreter = chosen.path;
   } catch (const StartError& e) {
     return not_checked(e.what());
   }

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include <tl/expected.hpp>
+
 #include "config/function_config.hpp"
 
 namespace edgefn {
@@ -34,6 +36,13 @@ std::filesystem::path require_python_module(const std::filesystem::path& directo
 // How long the interpreter may take to parse the handler's source; past it
 // the check gives up with a warning (a slow machine is not a bad config).
 inline constexpr std::chrono::seconds kPythonCheckTimeout{10};
+
+// Runs `interpreter -I -S -c ...` (within kPythonCheckTimeout) and returns
+// the "X.Y" version it reports, or why it could not start: it cannot be
+// executed, or it ended without answering (an exit status 127 of a wrapper
+// whose target is gone). Blocking, through the spawner.
+tl::expected<std::string, std::string> probe_python_interpreter(const std::string& interpreter,
+                                                                const std::string& path);
 
 // Checks spec.handler of a Python function whose files are in `directory`.
 // Throws HandlerError: malformed, module not found, a syntax error, no such

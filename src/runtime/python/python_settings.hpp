@@ -62,16 +62,35 @@ struct PythonSettings {
   // STOP may take before it is killed.
   std::chrono::milliseconds termination_timeout{10'000};
   PythonAttributes attributes;
+  // Said after an import error naming a missing module: how to install it.
+  std::string missing_module_hint;
   std::optional<Credentials> worker_user;  // --worker-user: workers run as this user
   // edgefn_worker_recycles_total{pool, reason}; null: not counted (tests).
   Counter* recycled_for_memory = nullptr;
   Counter* recycled_for_events = nullptr;
 };
 
-// The interpreter for spec.runtime ("python", "python:3.11"):
-// NUCLIO_PYTHON_EXE_PATH from spec.env or the daemon's environment when set
-// (as in Nuclio); else python<version> on `path` when a version is given and
-// found; else python3. Throws StartError when none exists.
+// The interpreter a Python function runs, and why that one.
+struct PythonInterpreter {
+  std::string path;    // absolute
+  std::string origin;  // for messages: "NUCLIO_PYTHON_EXE_PATH", "python3 on PATH", ...
+  // Set when spec.runtime names a version that is not installed: what runs
+  // instead ("python3.9 not found on PATH; running /usr/bin/python3 (3.11)
+  // instead"), for a warning.
+  std::string fallback;
+  bool built = false;  // the environment `processor build` made
+};
+
+// The interpreter for spec.runtime ("python", "python:3.11"): the
+// function's environment made by `processor build` when there is one
+// (with `use_built`); else NUCLIO_PYTHON_EXE_PATH from spec.env or the
+// daemon's environment when set (as in Nuclio); else python<version> on
+// `path` when a version is given and found; else python3. Throws
+// StartError when none exists. Reads the filesystem.
+PythonInterpreter choose_python_interpreter(const FunctionConfig& config, const Environment& environment,
+                                            std::string_view path, bool use_built = true);
+
+// choose_python_interpreter(...).path.
 std::string resolve_python_interpreter(const FunctionConfig& config, const Environment& environment,
                                        std::string_view path);
 
@@ -90,6 +109,11 @@ std::filesystem::path ring_helper_path();
 std::shared_ptr<PythonSettings> make_python_settings(const FunctionConfig& config,
                                                      const std::filesystem::path& directory,
                                                      const FunctionUrls& function_urls);
+
+// For an init error (a worker's traceback) ending in "ModuleNotFoundError:
+// No module named 'x'" for a module other than the handler's own: "module
+// 'x' is missing: " and how `processor build` installs it. Else empty. Pure.
+std::string missing_module_advice(const std::string& init_error, const PythonSettings& settings);
 
 // The descriptors a worker inherits, at these numbers.
 inline constexpr int kWorkerNotifyFd = 3;

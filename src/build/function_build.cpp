@@ -57,19 +57,20 @@ std::string venv_version(const fs::path& venv) {
 // Returns the wait status; throws StartError when nothing could be run.
 int run_inheriting(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                    const fs::path& directory) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
   std::vector<char*> envp;
   for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
-  // posix_spawn has no portable chdir (glibc 2.29's addchdir_np is not in
-  // Debian 11's); the child goes through `sh -c 'cd DIR && exec "$@"'`.
-  std::vector<std::string> wrapped = {"/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", directory.string()};
-  wrapped.insert(wrapped.end(), argv.begin(), argv.end());
-  std::vector<char*> wrapped_args;
-  for (const auto& a : wrapped) wrapped_args.push_back(const_cast<char*>(a.c_str()));
-  wrapped_args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  ::posix_spawn_file_actions_init(&actions);
+  ::posix_spawn_file_actions_addchdir_np(&actions, directory.c_str());
   pid_t pid = 0;
-  if (int error = ::posix_spawn(&pid, "/bin/sh", nullptr, nullptr, wrapped_args.data(), envp.data()); error != 0)
-    throw StartError("cannot run " + argv.front() + ": " + std::strerror(error));
+  const int error = ::posix_spawn(&pid, args.front(), &actions, nullptr, args.data(), envp.data());
+  ::posix_spawn_file_actions_destroy(&actions);
+  if (error != 0)
+    throw StartError("cannot run " + argv.front() + " in " + directory.string() + ": " + std::strerror(error));
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) throw StartError(std::string("waitpid: ") + std::strerror(errno));

@@ -2,13 +2,17 @@
 real processor, a real python3 and its venv module, offline: the package
 the function needs is a wheel this test writes itself, installed with
 `pip install --no-index --find-links`."""
+import json
 import os
+import signal
 import stat
+import sys
 import textwrap
 import unittest
 import zipfile
 
-from support import Processor, TempDir, run_cli, write_function
+from support import Processor, TempDir, run_cli, wait_for, write_function
+from test_python import worker_pids
 
 PACKAGE = "edgefn_buildtest"
 BUILD_TIMEOUT = 240  # a venv with pip, then an install: seconds on an idle machine
@@ -144,6 +148,34 @@ class InterpreterTest(unittest.TestCase):
             self.assertIn(f"the Python interpreter {wrapper} (NUCLIO_PYTHON_EXE_PATH) cannot start", log)
             self.assertIn("exit status 127", log)
             self.assertEqual(log.count("cannot start"), 1, log)
+
+    def test_an_interpreter_removed_after_the_start_is_reported_once_while_retried(self):
+        with TempDir() as d:
+            bin_dir = os.path.join(d, "py")
+            os.mkdir(bin_dir)
+            interpreter = os.path.join(bin_dir, "python3")
+            os.symlink(os.path.realpath(sys.executable), interpreter)
+            with open(os.path.join(d, "main.py"), "w") as f:
+                f.write("def handler(context, event):\n    return 'ok'\n")
+            config = write_function(d, f"""
+                spec:
+                  runtime: python
+                  handler: main:handler
+                  env:
+                    - name: NUCLIO_PYTHON_EXE_PATH
+                      value: {interpreter}
+                """)
+            with Processor(config) as proc:
+                os.remove(interpreter)
+                pids = worker_pids(proc.proc.pid)
+                self.assertTrue(pids)
+                for pid in pids:
+                    os.kill(pid, signal.SIGKILL)
+                # Two failed starts: the second backs off for 2 s.
+                wait_for(lambda: "next attempt in 2 s" in json.dumps(proc.status()), 60,
+                         what="a second failed start in /status")
+                self.assertEqual(proc.log().count("cannot start the Python worker"), 1, proc.log())
+                self.assertIn(interpreter, proc.log())
 
 
 if __name__ == "__main__":

@@ -93,7 +93,13 @@ void ProcessSupervisor::spawn() {
 void ProcessSupervisor::on_spawned(const std::shared_ptr<WorkerProcess>& proc, SpawnResult result) {
   spawning_ = false;
   if (!result.child) {
-    logger_->error("cannot start the Python worker: {}", result.child.error());
+    // Said in full once; the start checked the interpreter, so this is
+    // one removed since, and each retry would only repeat it.
+    if (result.child.error() != last_failure_) {
+      logger_->error("cannot start the Python worker: {}; retrying every {} s at most", result.child.error(),
+                     RestartPolicy::kMaxBackoff.count() / 1000);
+      last_failure_ = result.child.error();
+    }
     if (stopping_) return finish_stop_if_idle();
     return failed_start(result.child.error());
   }

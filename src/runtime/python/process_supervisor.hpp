@@ -181,7 +181,7 @@ class ProcessSupervisor : public std::enable_shared_from_this<ProcessSupervisor>
   bool draining_ = false;
   bool stopping_ = false;
   RestartPolicy restarts_;
-  std::string last_failure_;  // the init error last logged in full
+  std::string last_failure_;  // the init or spawn error last logged in full
   std::uint64_t next_request_id_ = 1;
   asio::steady_timer retry_;
   asio::steady_timer stop_timer_;

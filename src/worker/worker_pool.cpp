@@ -513,7 +513,7 @@ void WorkerPool::stop(std::chrono::milliseconds per_worker_timeout, UniqueFuncti
   }
   auto work = asio::prefer(io_.get_executor(), asio::execution::outstanding_work.tracked);
   for (auto& w : workers_) {
-    w->runtime->stop(per_worker_timeout, [this, countdown, work] {
+    w->runtime->stop(per_worker_timeout, [countdown, work] {
       std::lock_guard lock(countdown->mutex);
       if (--countdown->left == 0) asio::post(work, [countdown] { countdown->done(); });
     });

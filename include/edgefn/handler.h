@@ -134,6 +134,11 @@ typedef struct edgefn_api {
    * handlers may call it. */
   int (*publish)(const edgefn_call *call, const char *output, size_t output_size,
                  const edgefn_output_message *message);
+  /* Since 1.2. The event's raw query string, as the client sent it: what
+   * follows the first '?' of the request target, still percent-encoded
+   * (`event->fields` has it decoded). Empty when there is none, and for
+   * events that are not HTTP requests. */
+  edgefn_str (*query)(const edgefn_call *call);
 } edgefn_api;
 
 /* Whether `api` provides `member`, for members added after 1.0. */
@@ -184,6 +189,14 @@ static inline int edgefn_publish(const edgefn_call *c, const char *output, size_
                                  const edgefn_output_message *message) {
   if (!EDGEFN_API_HAS(c->api, publish)) return -1;
   return c->api->publish(c, output, output_size, message);
+}
+/* Empty also when the processor predates query (ABI 1.0 and 1.1). */
+static inline edgefn_str edgefn_query(const edgefn_call *c) {
+  if (!EDGEFN_API_HAS(c->api, query)) {
+    edgefn_str none = {"", 0};
+    return none;
+  }
+  return c->api->query(c);
 }
 
 #ifdef __cplusplus

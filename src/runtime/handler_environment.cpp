@@ -1,6 +1,5 @@
 #include "runtime/handler_environment.hpp"
 
-#include <algorithm>
 #include <ctime>
 #include <map>
 
@@ -32,8 +31,9 @@ std::vector<std::string> event_environment(const Environment& base, const Event&
       {"NUCLIO_EVENT_PATH", event.path},
       {"NUCLIO_EVENT_URL", event.url},
       {"NUCLIO_EVENT_METHOD", event.method},
-      // Nuclio reports 0 for events that do not come from a partition.
-      {"NUCLIO_EVENT_SHARD_ID", std::to_string(std::max(event.shard_id, 0))},
+      // -1 for events that do not come from a partition, as the event's
+      // shard_id that Nuclio hands its Python wrapper.
+      {"NUCLIO_EVENT_SHARD_ID", std::to_string(event.shard_id)},
       {"NUCLIO_EVENT_NUM_SHARDS", std::to_string(event.num_shards)},
       {"NUCLIO_EVENT_TYPE", event.type},
       {"NUCLIO_EVENT_TYPE_VERSION", event.type_version},

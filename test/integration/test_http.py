@@ -377,6 +377,20 @@ class NativeLibraryTest(unittest.TestCase):
                 self.assertNotIn("Set-Cookie", headers)
                 self.assertNotIn("X-Evil", headers)
 
+    def test_the_raw_query_string_reaches_a_native_handler_as_sent(self):
+        with TempDir() as d:
+            os.symlink(TEST_HANDLER, os.path.join(d, "libtest_handler.so"))
+            path = write_function(d, """
+                metadata:
+                  name: native
+                spec:
+                  runtime: native
+                  handler: libtest_handler.so:raw_query
+            """)
+            with Processor(path) as proc:
+                self.assertEqual(proc.request("GET", "/p?a=b%20c&d&e=%3F")[::2], (200, b"[a=b%20c&d&e=%3F]"))
+                self.assertEqual(proc.request("GET", "/p")[::2], (200, b"[]"))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -150,7 +150,7 @@ class BashScriptTest(unittest.TestCase):
         self.assertEqual(env["NUCLIO_EVENT_PATH"], "/some/path")
         self.assertEqual(env["NUCLIO_EVENT_CONTENT_TYPE"], "application/json")
         self.assertRegex(env["NUCLIO_EVENT_TIMESTAMP"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-        self.assertEqual(env["NUCLIO_EVENT_SHARD_ID"], "0")
+        self.assertEqual(env["NUCLIO_EVENT_SHARD_ID"], "-1")
 
     def test_non_zero_exit_answers_500_with_the_exit_and_the_output_as_nuclio(self):
         tag = uuid.uuid4().hex

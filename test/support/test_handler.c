@@ -130,3 +130,12 @@ EXPORT int publish(const edgefn_call *call, const edgefn_event *event) {
   int rc = edgefn_publish(call, output.data, output.size, &message);
   return rc == 0 ? edgefn_set_body(call, "published", 9) : edgefn_set_body(call, "refused", 7);
 }
+
+/* Answers the raw query string (ABI 1.2), between brackets. */
+EXPORT int raw_query(const edgefn_call *call, const edgefn_event *event) {
+  (void)event;
+  edgefn_str query = edgefn_query(call);
+  char out[256];
+  int n = snprintf(out, sizeof out, "[%.*s]", (int)query.size, query.data);
+  return edgefn_set_body(call, out, (size_t)n < sizeof out ? (size_t)n : sizeof out - 1);
+}

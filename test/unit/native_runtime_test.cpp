@@ -121,6 +121,20 @@ TEST_CASE("loading a native handler refuses a library without the ABI or with an
                     Catch::Contains("built for native ABI version 99"));
 }
 
+TEST_CASE("a native handler reads the raw query string, still encoded, since ABI 1.2") {
+  auto rt = runtime_for("raw_query");
+  Event e = sample_event();
+  e.url = "http://x/things?a=1&b=two%20words&c";
+  CHECK(rt->invoke_inline(e)->body == "[a=1&b=two%20words&c]");
+  e.url = "/things?q=%3F#part";
+  CHECK(rt->invoke_inline(e)->body == "[q=%3F]");
+  e.url = "/things";
+  CHECK(rt->invoke_inline(e)->body == "[]");
+  e.url = "";
+  CHECK(rt->invoke_inline(e)->body == "[]");
+  stop_now(*rt);
+}
+
 TEST_CASE("a native handler publishes to a named output through the host services") {
   RecordingHost host;
   auto rt = runtime_for("publish", 0, false, &host);

@@ -26,6 +26,8 @@ struct HostCall {
   // Cleared when a stop gives up on a handler that never returns: the host
   // services may be gone by the time it calls publish().
   const std::atomic<HostServices*>* host;
+  // The event's raw query string (query() in the ABI), a view into its url.
+  std::string_view query;
 };
 
 HostCall& host_of(const edgefn_call* call) { return *static_cast<HostCall*>(call->host); }
@@ -137,9 +139,22 @@ const edgefn_api kHostApi = {
       }
     },
     publish,
+    [](const edgefn_call* call) -> edgefn_str {
+      auto query = host_of(call).query;
+      return {query.data(), query.size()};
+    },
 };
 
 edgefn_str view(std::string_view s) { return {s.data(), s.size()}; }
+
+// What follows the first '?' of a URL, up to a '#' (clients do not send
+// one, but a url is not only a request target).
+std::string_view raw_query(std::string_view url) {
+  const auto question = url.find('?');
+  if (question == std::string_view::npos) return {};
+  url.remove_prefix(question + 1);
+  return url.substr(0, url.find('#'));
+}
 
 // The C view of an Event. The vectors are per thread and reused, so a call
 // allocates nothing once warm.
@@ -177,7 +192,7 @@ const edgefn_event& make_view(const Event& e) {
 InvokeResult call_handler(const NativeHandler& handler, void* state, spdlog::logger* logger,
                           const std::atomic<HostServices*>* host, const Event& event) noexcept {
   try {
-    HostCall call_state{Response{}, {}, false, logger, InvocationLogs{event}, host};
+    HostCall call_state{Response{}, {}, false, logger, InvocationLogs{event}, host, raw_query(event.url)};
     edgefn_call c{&kHostApi, state, &call_state};
     int rc = handler.handle(&c, &make_view(event));
     auto& response = call_state.response;

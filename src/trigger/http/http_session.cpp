@@ -95,25 +95,10 @@ Response plain(int status, std::string body) {
 }
 
 Event make_event(const Core& core, Request& req) {
-  Event e;
+  Event e = http_wire::make_event(req, std::move(req.body()));
   e.id = new_event_id();
   e.trigger = &core.info;
   e.timestamp = std::chrono::system_clock::now();
-  e.method = std::string{req.method_string()};
-  auto target = req.target();
-  auto question = target.find('?');
-  e.path = http_wire::percent_decode(target.substr(0, question), false);
-  if (question != std::string_view::npos) e.fields = http_wire::parse_query(target.substr(question + 1));
-  e.headers.reserve(static_cast<std::size_t>(std::distance(req.begin(), req.end())));
-  for (const auto& field : req) {
-    auto name = field.name_string();
-    if (iequals(name, "Content-Type")) e.content_type = std::string{field.value()};
-    e.headers.emplace_back(std::string{name}, std::string{field.value()});
-  }
-  auto host = req[http::field::host];
-  e.url.reserve(7 + host.size() + target.size());
-  e.url.append("http://").append(host).append(target);
-  e.body = std::move(req.body());
   return e;
 }
 

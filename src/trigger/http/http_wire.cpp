@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <ctime>
+#include <iterator>
 
 namespace edgefn::http_wire {
 
@@ -87,6 +88,26 @@ Headers parse_query(std::string_view query) {
       fields.emplace_back(percent_decode(part.substr(0, eq), true), percent_decode(part.substr(eq + 1), true));
   }
   return fields;
+}
+
+Event make_event(const http::request_header<>& header, std::string body) {
+  Event e;
+  e.method = std::string{header.method_string()};
+  auto target = header.target();
+  auto question = target.find('?');
+  e.path = percent_decode(target.substr(0, question), false);
+  if (question != std::string_view::npos) e.fields = parse_query(target.substr(question + 1));
+  e.headers.reserve(static_cast<std::size_t>(std::distance(header.begin(), header.end())));
+  for (const auto& field : header) {
+    auto name = field.name_string();
+    if (iequals(name, "Content-Type")) e.content_type = std::string{field.value()};
+    e.headers.emplace_back(std::string{name}, std::string{field.value()});
+  }
+  auto host = header[http::field::host];
+  e.url.reserve(7 + host.size() + target.size());
+  e.url.append("http://").append(host).append(target);
+  e.body = std::move(body);
+  return e;
 }
 
 std::string_view reason_phrase(int status) noexcept {

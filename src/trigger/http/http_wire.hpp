@@ -38,6 +38,11 @@ std::string percent_decode(std::string_view text, bool plus_is_space);
 // Splits "a=1&b=two%20words" into decoded pairs, in order.
 Headers parse_query(std::string_view query);
 
+// The event for a parsed request: method, path (percent-decoded), query
+// fields, headers in order, content type, url ("http://" + Host + target)
+// and `body`. The id, trigger and timestamp are the caller's to set.
+Event make_event(const http::request_header<>& header, std::string body);
+
 std::string_view reason_phrase(int status) noexcept;
 
 // "Fri, 27 Nov 2026 22:44:00 GMT", cached per second per thread.

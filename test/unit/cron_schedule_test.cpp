@@ -131,6 +131,16 @@ TEST_CASE("@every counts from the whole second before, rounded down to whole sec
   CHECK_FALSE(CronSchedule::parse("0 * * * *", cctz::utc_time_zone()).every());
 }
 
+// Adding the period overflowed the nanosecond clock (undefined behaviour)
+// for periods that reach past 2262; test/fuzz/corpus/cron holds the input.
+TEST_CASE("an @every period that ends past the clock's range has no next tick", "[cron]") {
+  auto s = CronSchedule::parse("@every 2555555h", cctz::utc_time_zone());
+  REQUIRE(s.every());
+  CHECK_FALSE(s.next(utc(2026, 1, 1, 10, 0)));
+  CHECK(CronSchedule::parse("@every 2000000h", cctz::utc_time_zone()).next(utc(2026, 1, 1, 10, 0)));
+  CHECK_FALSE(CronSchedule::parse("0 0 * * *", cctz::utc_time_zone()).next(SystemTime::max() - 24h));
+}
+
 TEST_CASE("day-of-month and day-of-week both restricted: either matches", "[cron]") {
   // Mondays in February 2026 are the 2nd, 9th, 16th, 23rd; the 13th is a Friday.
   CHECK(fires_utc("0 0 13 * 1", utc(2026, 2, 1, 0, 0), 5) ==
@@ -257,6 +267,16 @@ TEST_CASE("malformed descriptors and zones", "[cron]") {
   CHECK(parse_error("CRON_TZ=Mars/Olympus 0 * * * *") ==
         "unknown time zone 'Mars/Olympus' in CRON_TZ= (expected an IANA name such as Europe/Berlin)");
   CHECK(parse_error("CRON_TZ=UTC") == "CRON_TZ=UTC is not followed by a schedule");
+  // Paths are not zone names: cctz would open them (standard input, any
+  // file) and validation would block or read what it should not.
+  CHECK(parse_error("CRON_TZ=/dev/stdin 0 * * * *") ==
+        "unknown time zone '/dev/stdin' in CRON_TZ= (expected an IANA name such as Europe/Berlin)");
+  CHECK(parse_error("TZ=../../../../dev/stdin @daily") ==
+        "unknown time zone '../../../../dev/stdin' in TZ= (expected an IANA name such as Europe/Berlin)");
+  CHECK_FALSE(edgefn::load_zone("file:/dev/stdin"));
+  CHECK_FALSE(edgefn::load_zone("Europe//Berlin"));
+  CHECK(edgefn::load_zone("Etc/GMT+5"));
+  CHECK(edgefn::load_zone("America/Argentina/Buenos_Aires"));
   CHECK(parse_error("CRON_TZ= 0 * * * *") == "CRON_TZ= names no time zone");
 }
 

@@ -219,10 +219,30 @@ int cron_weekday(cctz::weekday wd) {
 
 }  // namespace
 
+namespace {
+
+// cctz reads "<zoneinfo>/<name>", or the name itself when it starts with
+// '/' or "file:": "/dev/stdin" would block `processor validate` on its
+// standard input, and "../../x" read any file as a zone. IANA names are
+// relative paths of letters, digits, '_', '-', '+' and '.'.
+bool is_zone_name(std::string_view name) {
+  if (name.empty() || name.size() > 255) return false;
+  for (std::string_view part : split(name, '/')) {
+    if (part.empty() || part == "." || part == "..") return false;
+    for (char c : part) {
+      const bool allowed = std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '+' || c == '.';
+      if (!allowed) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 std::optional<cctz::time_zone> load_zone(const std::string& name) {
   if (name == "Local") return cctz::local_time_zone();
   cctz::time_zone zone;
-  if (name.empty() || !cctz::load_time_zone(name, &zone)) return std::nullopt;
+  if (!is_zone_name(name) || !cctz::load_time_zone(name, &zone)) return std::nullopt;
   return zone;
 }
 
@@ -341,7 +361,14 @@ std::optional<cctz::civil_second> CronSchedule::next_civil_match(cctz::civil_sec
 
 std::optional<SystemTime> CronSchedule::next(SystemTime after) const {
   const auto whole = std::chrono::floor<cctz::seconds>(after);
-  if (every_) return SystemTime{whole + *every_};
+  // SystemTime counts nanoseconds in 64 bits, up to the year 2262, and
+  // @every takes up to 292 years: an instant past that is no next tick
+  // (converting it would overflow).
+  static constexpr auto kLast = std::chrono::floor<cctz::seconds>(SystemTime::duration::max());
+  if (every_) {
+    if (whole.time_since_epoch() > kLast - *every_) return std::nullopt;
+    return SystemTime{whole + *every_};
+  }
 
   cctz::civil_second civil = zone_.lookup(whole).cs + 1;
   const auto limit = civil.year() + kSearchYears;
@@ -351,6 +378,7 @@ std::optional<SystemTime> CronSchedule::next(SystemTime after) const {
     // first occurrence only, so the second pass through an overlap finds
     // its candidates already in the past and moves on.
     const auto at = lookup.kind == cctz::time_zone::civil_lookup::SKIPPED ? lookup.trans : lookup.pre;
+    if (at.time_since_epoch() > kLast) return std::nullopt;
     if (at > after) return SystemTime{at};
     civil = *match + 1;
   }

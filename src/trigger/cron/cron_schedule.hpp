@@ -54,7 +54,8 @@ class CronSyntaxError : public std::invalid_argument {
 };
 
 // An IANA zone by name ("Europe/Berlin", "UTC"); "Local" is the host's
-// zone. Nullopt when the name is unknown (or tzdata is missing). Blocking:
+// zone. Nullopt when the name is unknown (or tzdata is missing), and for a
+// path ("/dev/stdin", "../x", "file:..."), which is not opened. Blocking:
 // may read /usr/share/zoneinfo the first time a name is used. Any thread.
 std::optional<cctz::time_zone> load_zone(const std::string& name);
 
@@ -65,7 +66,8 @@ class CronSchedule {
   static CronSchedule parse(std::string_view text, const cctz::time_zone& zone);
 
   // The first firing instant strictly after `after`, or nullopt when there
-  // is none in the next kSearchYears years. Pure; any thread.
+  // is none in the next kSearchYears years or before SystemTime's end (the
+  // year 2262). Pure; any thread.
   std::optional<SystemTime> next(SystemTime after) const;
 
   // For @every: the (rounded) period. Nullopt for field schedules.

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -71,6 +72,30 @@ TEST_CASE("response head drops framing headers and anything that could split the
   CHECK(out.find("chunked") == std::string::npos);
   CHECK(out.find("Content-Type: text/plain\r\n") != std::string::npos);
   CHECK(out.substr(out.size() - 4) == "\r\n\r\n");
+}
+
+// Found by the shm fuzz target (test/fuzz/corpus/shm): a Python worker
+// answered with content type "text/html\x01", which went out as it was, and
+// a client's parser then rejects the whole response.
+TEST_CASE("response head drops header values with control characters, which clients refuse to parse") {
+  Response r;
+  r.content_type = "text/html\x01";
+  r.headers = {{"X-Bell", "ring\x07"}, {"X-Del", "a\x7f"}, {"X-Tab", "a\tb"}, {"X-Latin1", "caf\xe9"}};
+  std::string out;
+  CHECK(http_wire::write_head(out, r, {true, false}) == 3);
+  CHECK(out.find("text/html") == std::string::npos);
+  CHECK(out.find("X-Bell") == std::string::npos);
+  CHECK(out.find("X-Del") == std::string::npos);
+  CHECK(out.find("X-Tab: a\tb\r\n") != std::string::npos);
+  CHECK(out.find("X-Latin1: caf\xe9\r\n") != std::string::npos);
+
+  http::response_parser<http::empty_body> parser;
+  parser.eager(false);
+  boost::system::error_code ec;
+  parser.put(boost::asio::buffer(out), ec);
+  INFO(ec.message());
+  CHECK(!ec);
+  CHECK(parser.is_header_done());
 }
 
 TEST_CASE("response head says close or keep-alive as the request needs") {

@@ -176,8 +176,8 @@ bool valid_header_name(std::string_view name) noexcept {
 }
 
 bool valid_header_value(std::string_view value) noexcept {
-  for (char c : value)
-    if (c == '\r' || c == '\n' || c == '\0') return false;
+  for (unsigned char c : value)
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
   return true;
 }
 

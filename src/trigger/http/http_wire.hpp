@@ -48,8 +48,10 @@ std::string_view reason_phrase(int status) noexcept;
 // "Fri, 27 Nov 2026 22:44:00 GMT", cached per second per thread.
 std::string_view http_date() noexcept;
 
-// Whether a header name is an RFC 9110 token and a value has no CR, LF or NUL:
-// what a handler sets is checked so it can never split the response.
+// Whether a header name is an RFC 9110 token, and a value holds no control
+// character but tab (RFC 9110's field-value; clients' parsers, Beast's and
+// Node's among them, reject a response with one): what a handler sets is
+// checked so it can neither split the response nor make it unreadable.
 bool valid_header_name(std::string_view name) noexcept;
 bool valid_header_value(std::string_view value) noexcept;
 

@@ -23,6 +23,12 @@ TEST_HANDLER = os.environ.get("EDGEFN_TEST_HANDLER", "")
 
 START_TIMEOUT = 20.0
 
+# "address" or "thread" when the processor was built with sanitizers (the
+# asan and tsan presets, CMakePresets.json), else empty. Memory bounds and
+# how fast something happens are not asserted then: the sanitizer's
+# allocator, shadow memory and slowdown are what they would measure.
+SANITIZER = os.environ.get("EDGEFN_SANITIZE", "")
+
 _LISTEN = re.compile(r"trigger\.http\.(\S+): listening on ([\d.]+):(\d+)")
 _MANAGEMENT = re.compile(r"management server on ([\d.]+):(\d+)")
 

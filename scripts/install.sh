@@ -16,6 +16,9 @@ readonly kBuildPackages=(
   libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libexpected-dev
   libcctz-dev tzdata
   catch2 python3 python3-venv curl procps
+  # The fuzz targets (scripts/fuzz.sh): libFuzzer is clang's, and its
+  # runtime is in libclang-rt-14-dev, which clang-14 only recommends.
+  clang-14 libclang-rt-14-dev
 )
 # Debian 12's nginx package is the plain server (nginx-light only adds a
 # module on top of it).

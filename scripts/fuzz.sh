@@ -15,11 +15,12 @@
 #   scripts/fuzz.sh build                 only builds
 #
 # Targets: config cron http shm. A crash, a leak, a UBSan finding, an input
-# slower than 1 s or a process over 2 GiB stops the run and leaves the
+# slower than the timeout (below) or a process over 2 GiB stops the run and leaves the
 # input in build-fuzz/artifacts/ (replay it: build-fuzz/TARGET_fuzzer FILE).
 #
 # Environment: EDGEFN_JOBS (build parallelism, default 2);
-# EDGEFN_FUZZ_TIMEOUT (seconds an input may take, default 1);
+# EDGEFN_FUZZ_TIMEOUT (seconds an input may take; default 10 in check,
+# 1 otherwise);
 # EDGEFN_FUZZ_RUNS (check: inputs run per target, corpus included; default
 # per target below); EDGEFN_SKIP_INSTALL=1 skips scripts/install.sh.
 set -euo pipefail
@@ -29,12 +30,17 @@ cd -- "$root"
 build=$root/build-fuzz
 corpora=$root/test/fuzz/corpus
 readonly kTargets=(config cron http shm)
-# check: inputs per target (about a minute each on one core of the CI
-# machine, where the harnesses run at a few thousand inputs a second).
-declare -A kCheckRuns=([config]=150000 [cron]=300000 [http]=150000 [shm]=150000)
-# -timeout is wall-clock time: on a machine shared with busy neighbours a
-# developer may raise it (EDGEFN_FUZZ_TIMEOUT) to keep a long run going.
-readonly kCommonOptions=(-max_len=4000 "-timeout=${EDGEFN_FUZZ_TIMEOUT:-1}" -rss_limit_mb=2048 -print_final_stats=1)
+# check: inputs per target, about half a minute each on one quiet core
+# (config loads a file per input: a few hundred a second under load).
+declare -A kCheckRuns=([config]=20000 [cron]=100000 [http]=50000 [shm]=50000)
+# -timeout is wall-clock time. A machine shared with busy builds stalls a
+# process for a second now and then, which libFuzzer would report as a slow
+# input: check allows 10 s (what it must catch, like the alias bomb's 56 s,
+# is far slower); run allows 1 s (EDGEFN_FUZZ_TIMEOUT sets either).
+fuzz_options() {
+  local timeout=$1
+  printf '%s\n' -max_len=4000 "-timeout=${EDGEFN_FUZZ_TIMEOUT:-$timeout}" -rss_limit_mb=2048 -print_final_stats=1
+}
 
 usage() {
   echo "usage: $0 [check] | run TARGET [SECONDS] | merge TARGET | build" >&2
@@ -59,8 +65,10 @@ build_targets() {
 # Options for TARGET: the common ones, its dictionary if it has one, and
 # where findings go.
 options_for() {
-  local target=$1
-  local -a opts=("${kCommonOptions[@]}" "-artifact_prefix=$build/artifacts/$target-")
+  local target=$1 timeout=$2
+  local -a opts
+  mapfile -t opts < <(fuzz_options "$timeout")
+  opts+=("-artifact_prefix=$build/artifacts/$target-")
   [[ -f test/fuzz/$target.dict ]] && opts+=("-dict=test/fuzz/$target.dict")
   printf '%s\n' "${opts[@]}"
 }
@@ -71,7 +79,7 @@ check() {
   mkdir -p "$build/artifacts"
   for target in "${kTargets[@]}"; do
     runs=${EDGEFN_FUZZ_RUNS:-${kCheckRuns[$target]}}
-    mapfile -t opts < <(options_for "$target")
+    mapfile -t opts < <(options_for "$target" 10)
     echo "== fuzz.sh: $target: the corpus ($(find "$corpora/$target" -type f | wc -l) inputs), then $runs runs with -seed=1"
     # New inputs go to a scratch directory, not into the checkout.
     rm -rf "$build/check/$target"
@@ -92,7 +100,7 @@ check() {
 run() {
   local target=$1 seconds=${2:-600}
   local -a opts
-  mapfile -t opts < <(options_for "$target")
+  mapfile -t opts < <(options_for "$target" 1)
   mkdir -p "$build/corpus/$target" "$build/artifacts"
   "$build/${target}_fuzzer" "${opts[@]}" -max_total_time="$seconds" "$build/corpus/$target" "$corpora/$target"
 }
@@ -100,7 +108,7 @@ run() {
 merge() {
   local target=$1
   local -a opts
-  mapfile -t opts < <(options_for "$target")
+  mapfile -t opts < <(options_for "$target" 1)
   local merged=$build/merged/$target
   rm -rf "$merged"
   mkdir -p "$merged" "$build/corpus/$target" "$corpora/$target"

@@ -36,7 +36,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   }
   config_file = std::filesystem::path(pattern) / "function.yaml";
   catalog = edgefn::kind_catalog();
-  // ${EDGEFN_FUZZ_SET} expands; ${EDGEFN_FUZZ_UNSET} is an error.
+  // An env entry's valueFrom: {envVar: EDGEFN_FUZZ_SET} reads a value;
+  // EDGEFN_FUZZ_UNSET is an error.
   setenv("EDGEFN_FUZZ_SET", "from-the-environment", 1);
   unsetenv("EDGEFN_FUZZ_UNSET");
   // The directory goes when the process does (libFuzzer's -runs and

@@ -11,7 +11,7 @@ import threading
 import time
 import unittest
 
-from support import Processor, TempDir, wait_for
+from support import SANITIZER, Processor, TempDir, wait_for
 from test_python import make_function, worker_pids
 
 MAX_LINE = 16 * 1024  # OutputLines::kMaxLine
@@ -89,7 +89,9 @@ class OutputBoundTest(unittest.TestCase):
                     self.assertTrue(text.startswith("x" * PIECE + MARKER + " (event "), text[-80:])
                 self.assertLess(max(len(line) for line in lines), MAX_LINE + 200)
                 # Without the bound the daemon held the whole line, twice over.
-                self.assertLess(grown, 20 * 1024, f"the daemon's peak RSS grew by {grown} kB")
+                # (Not under ASan: its quarantine keeps freed memory resident.)
+                if not SANITIZER:
+                    self.assertLess(grown, 20 * 1024, f"the daemon's peak RSS grew by {grown} kB")
 
                 # And the daemon goes on serving.
                 self.assertEqual(proc.request("GET", "/stdout?n=1")[0], 200)

@@ -168,7 +168,7 @@ TEST_CASE("the environment is spec.env, the allowed daemon variables and NUCLIO_
   CHECK(has(env, "NUCLIO_EVENT_PATH=/p"));
   CHECK(has(env, "NUCLIO_EVENT_URL=http://h/p"));
   CHECK(has(env, "NUCLIO_EVENT_METHOD=POST"));
-  CHECK(has(env, "NUCLIO_EVENT_SHARD_ID=0"));
+  CHECK(has(env, "NUCLIO_EVENT_SHARD_ID=-1"));
   CHECK(has(env, "NUCLIO_EVENT_NUM_SHARDS=0"));
   CHECK(has(env, "NUCLIO_EVENT_TYPE="));
   CHECK(has(env, "NUCLIO_EVENT_TYPE_VERSION="));

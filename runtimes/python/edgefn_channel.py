@@ -463,19 +463,11 @@ class Channel:
         """Blocks for the next message: (type, request_id, head, body) as bytes,
         or None after `timeout` seconds. Raises ChannelClosed when the daemon
         closed the channel, MessageTooLarge for a skipped message."""
-        # A user of _ep until done (see close()).
-        with self._lock:
-            if self._closed:
-                raise ChannelClosed("channel closed")
-            self._users += 1
-            ep = self._ep
+        ep = self._enter()
         try:
             return self._recv(ep, timeout)
         finally:
-            with self._lock:
-                self._users -= 1
-                if self._closed and not self._users:
-                    self._release()
+            self._leave()
 
     def _recv(self, ep, timeout):
         deadline = _deadline(timeout)
@@ -513,18 +505,11 @@ class Channel:
         only receiver meanwhile): True when a message (or the close) is
         there, so recv() will not sleep; False when armed: wait until bell_fd
         is readable, call clear_bell() and ask again. Never sleeps."""
-        with self._lock:
-            if self._closed:
-                raise ChannelClosed("channel closed")
-            self._users += 1
-            ep = self._ep
+        ep = self._enter()
         try:
             rc = self._lib.edgefn_py_arm_bell(ep)
         finally:
-            with self._lock:
-                self._users -= 1
-                if self._closed and not self._users:
-                    self._release()
+            self._leave()
         if rc < 0:
             self._check(rc, "arming the bell")
         return rc == 1
@@ -595,11 +580,9 @@ class Channel:
         finally:
             with self._lock:
                 self._sending = False
-                self._users -= 1
                 if self._send_waiters:
                     self._send_turn.notify_all()
-                if self._closed and not self._users:
-                    self._release()
+                self._leave_locked()
         if rc != OK:
             self._check(rc, "sending message type %d" % kind)
 
@@ -618,6 +601,24 @@ class Channel:
             self._close_locked()
             if not self._users:
                 self._release()
+
+    def _enter(self):
+        """The endpoint, counted as in use until _leave() (see close())."""
+        with self._lock:
+            if self._closed:
+                raise ChannelClosed("channel closed")
+            self._users += 1
+            return self._ep
+
+    def _leave(self):
+        with self._lock:
+            self._leave_locked()
+
+    def _leave_locked(self):
+        # The last user out of a closed channel releases the mapping.
+        self._users -= 1
+        if self._closed and not self._users:
+            self._release()
 
     def _shutdown(self):
         with self._lock:

@@ -1,7 +1,7 @@
 #pragma once
 // What the daemon and a Python worker say to each other over their shm
 // channel, on top of the transport (shm/ring.h) and its head encoding and
-// HELLO (shm/codec.hpp). runtimes/python/edgefn_channel.py and
+// HELLO (shm/codec.hpp). runtimes/python/edgefn_messages.py and
 // edgefn_worker.py speak the same; the description below is the one both
 // follow.
 //

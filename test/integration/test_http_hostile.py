@@ -359,32 +359,41 @@ class ConnectionLimitTest(unittest.TestCase):
     def test_at_max_connections_the_longest_idle_connection_makes_room(self):
         config = function({"maxConnections": 20, "readHeaderTimeout": "60s", "keepAliveTimeout": "60s"})
         with TempDir() as d, Processor(write_function(d, config)) as proc:
-            connections = lambda: proc.status()["triggers"][0]["connections"]
-            # Ten never used, then ten that made one request each.
-            sockets = [connect(proc) for _ in range(10)]
-            wait_for(lambda: connections() == 10, what="10 connections")
-            for _ in range(10):
-                s = connect(proc)
-                s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-                self.assertEqual(status_of(s.recv(65536)), 200)
-                sockets.append(s)
-            self.assertEqual(connections(), 20)
-            # Each newcomer is served and stays; the connection idle the
-            # longest goes: the never used ones first, then the others in
-            # the order they finished their request.
-            for i in range(12):
-                s = connect(proc)
-                s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-                self.assertEqual(status_of(s.recv(65536)), 200)
-                sockets.append(s)
-                self.assertTrue(closed_by_server(sockets[i]), i)
-                wait_for(lambda: connections() == 20, what="the evicted connection gone")
-            # The others are still open: nothing to read, not even an EOF.
-            self.assertEqual(select.select(sockets[12:], [], [], 0.2)[0], [])
-            self.assertEqual(metric(proc, "edgefn_http_evictions_total"), 12)
-            self.assertEqual(rejected(proc, "connections"), 0)
-            for s in sockets:
-                s.close()
+            trigger = lambda: proc.status()["triggers"][0]
+            sockets = []
+            try:
+                # Ten never used, then ten that made one request each. The
+                # client sees a response before the server files its
+                # connection as idle, so each request waits for that filing:
+                # otherwise the next connection's request could overtake it
+                # and the idle order would not be the order of the requests.
+                sockets += [connect(proc) for _ in range(10)]
+                wait_for(lambda: trigger()["connections"] == 10, what="10 connections")
+                for j in range(10):
+                    s = connect(proc)
+                    sockets.append(s)
+                    s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+                    self.assertEqual(status_of(s.recv(65536)), 200)
+                    wait_for(lambda: trigger()["idleConnections"] == 11 + j, what=f"{11 + j} idle connections")
+                self.assertEqual(trigger()["connections"], 20)
+                # Each newcomer is served and stays; the connection idle the
+                # longest goes: the never used ones first, then the others in
+                # the order they finished their request.
+                for i in range(12):
+                    s = connect(proc)
+                    sockets.append(s)
+                    s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+                    self.assertEqual(status_of(s.recv(65536)), 200)
+                    self.assertTrue(closed_by_server(sockets[i]), i)
+                    wait_for(lambda: (trigger()["connections"], trigger()["idleConnections"]) == (20, 20),
+                             what="the evicted connection gone, the newcomer idle")
+                # The others are still open: nothing to read, not even an EOF.
+                self.assertEqual(select.select(sockets[12:], [], [], 0.2)[0], [])
+                self.assertEqual(metric(proc, "edgefn_http_evictions_total"), 12)
+                self.assertEqual(rejected(proc, "connections"), 0)
+            finally:
+                for s in sockets:
+                    s.close()
 
     def test_with_every_connection_inside_a_request_a_newcomer_gets_503(self):
         config = function({"maxConnections": 5, "readHeaderTimeout": "60s"})

@@ -363,7 +363,7 @@ class Loader {
 
     trigger.url = node.get_string("url");
     trigger.username = node.get_string("username");
-    trigger.password = node.get_string("password");
+    if (ConfigNode password = node.child("password"); password.defined()) trigger.password = password.as_secret();
     trigger.worker_availability_timeout = std::chrono::milliseconds{
         node.get_int(map.at("workerAvailabilityTimeoutMilliseconds"), trigger.worker_availability_timeout.count())};
     trigger.worker_allocator_name = node.get_string("workerAllocatorName");

@@ -125,6 +125,7 @@ std::string describe_type(const ConfigKey& key) {
     case KeyType::kStringList: return "list of strings";
     case KeyType::kList: return "list";
     case KeyType::kMapping: return "mapping";
+    case KeyType::kSecret: return "string, or `{valueFrom: {envVar: NAME}}`";
   }
   return {};
 }

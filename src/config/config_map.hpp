@@ -36,6 +36,7 @@ enum class KeyType {
   kStringList,  // a YAML list, or a comma-separated string
   kList,        // a YAML list whose entries the reader checks
   kMapping,     // a mapping; its keys are declared in ConfigKey::fields, or free-form
+  kSecret,      // a string, or {valueFrom: {envVar: NAME}} (see ConfigNode::as_secret)
 };
 
 struct ConfigMap;

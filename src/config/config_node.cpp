@@ -142,6 +142,7 @@ void check_value(const ConfigNode& value, const ConfigKey& key) {
     case KeyType::kMapping:
       if (key.fields) value.check_keys(*key.fields);
       return;
+    case KeyType::kSecret: value.as_secret(); return;
   }
 }
 
@@ -315,6 +316,21 @@ std::vector<std::string> ConfigNode::as_string_list() const {
     start = comma + 1;
   }
   return out;
+}
+
+std::string ConfigNode::as_secret() const {
+  if (!node_.IsMap()) return scalar_text("a string, or {valueFrom: {envVar: NAME}}");
+  constexpr const char* kForm = "expected a string, or {valueFrom: {envVar: NAME}} to read it from the processor's environment";
+  auto entries = this->entries();
+  if (entries.size() != 1 || !iequals(entries.front().first, "valueFrom")) fail(kForm);
+  const ConfigNode& from = entries.front().second;
+  auto sources = from.is_map() ? from.entries() : decltype(entries){};
+  if (sources.size() != 1 || !iequals(sources.front().first, "envVar")) from.fail(kForm);
+  const ConfigNode& variable_node = sources.front().second;
+  std::string variable = variable_node.as_string();
+  const char* value = variable.empty() ? nullptr : std::getenv(variable.c_str());
+  if (!value) variable_node.fail("the processor's environment has no variable '" + variable + "'");
+  return value;
 }
 
 std::string ConfigNode::get_string(std::string_view key, std::string fallback) const {

@@ -74,6 +74,10 @@ class ConfigNode {
   std::int64_t as_int(std::int64_t min, std::int64_t max) const;
   std::chrono::nanoseconds as_duration() const;  // "10s", "1m30s"; integers are seconds
   std::vector<std::string> as_string_list() const;  // a sequence or a comma-separated string
+  // A secret (a password): the string itself, or `{valueFrom: {envVar:
+  // NAME}}` to take it from the processor's environment so that it need
+  // not be written into function.yaml. Fails when the variable is unset.
+  std::string as_secret() const;
 
   // Typed reads of a child with a default when the child is absent.
   std::string get_string(std::string_view key, std::string fallback = {}) const;

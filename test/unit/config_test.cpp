@@ -305,6 +305,7 @@ TEST_CASE("${VAR} is kept as written, and valueFrom.envVar reads the processor's
   const auto& sensors = trigger_named(config, "sensors");
   CHECK(sensors.url == "tcp://${EDGEFN_TEST_BROKER}:1883");
   CHECK(sensors.username == "${EDGEFN_TEST_USER}");
+  CHECK(sensors.password == "s3cret ${NOT_EXPANDED_EITHER}");
 }
 
 TEST_CASE("is_env_name accepts what a shell accepts") {

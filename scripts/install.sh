@@ -19,6 +19,9 @@ readonly kBuildPackages=(
   # The fuzz targets (scripts/fuzz.sh): libFuzzer is clang's, and its
   # runtime is in libclang-rt-14-dev, which clang-14 only recommends.
   clang-14 libclang-rt-14-dev
+  # The MQTT trigger: TLS (Asio's SSL stream) and its tests' real broker,
+  # whose certificates the tests make with the openssl CLI.
+  mosquitto mosquitto-clients openssl libssl-dev
 )
 # Debian 12's nginx package is the plain server (nginx-light only adds a
 # module on top of it).

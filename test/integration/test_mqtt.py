@@ -24,7 +24,8 @@ HANDLERS = textwrap.dedent('''
     import hashlib
     import json
     import os
-    
+    import time
+
 
     def _record(event, **extra):
         body = event.body if isinstance(event.body, bytes) else str(event.body).encode()

@@ -90,7 +90,13 @@ def function_yaml(directory, url, attributes, runtime="python", handler="handler
 def start_processor(config, env=None, ready=True):
     """A processor with no HTTP trigger; `ready`: wait for /ready 200, which
     follows the broker connection."""
-    proc = Processor(config, expect_ready=False, env=env).__enter__()
+    proc = Processor(config, expect_ready=False, env=env)
+    try:
+        proc.__enter__()
+    except BaseException:
+        if hasattr(proc, "proc") and proc.proc.poll() is None:
+            proc.__exit__(None, None, None)
+        raise
     if ready:
         try:
             wait_for(lambda: proc.get_management("/ready")[0] == 200, TIMEOUT, what="/ready 200")

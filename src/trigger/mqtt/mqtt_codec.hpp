@@ -195,7 +195,9 @@ PacketType type_of(const Packet& packet) noexcept;
 // Why bytes are not a packet. `reason_code` is what an MQTT 5 client puts
 // in the DISCONNECT it sends before closing.
 struct DecodeError {
-  std::uint8_t reason_code = reason::kMalformedPacket;  // or kProtocolError, kPacketTooLarge
+  // Or kProtocolError, kPacketTooLarge (frame_size()), kUnsupportedProtocolVersion
+  // (a CONNECT of another version), kUnspecifiedError (out of memory).
+  std::uint8_t reason_code = reason::kMalformedPacket;
   std::string message;  // "PUBLISH: topic length 300 past the packet's end"
 };
 
@@ -205,9 +207,11 @@ inline constexpr std::size_t kMaxPacketSize = 268'435'460;
 
 // The size of the whole packet that `bytes` begins with, once its fixed
 // header is complete: 0 while more bytes are needed to know it. An error
-// when the remaining length is malformed (more than four bytes, or a
-// non-minimal encoding is allowed by the spec and accepted) or the packet
-// would be larger than `max_size`.
+// (kMalformedPacket) when the remaining length runs past four bytes, or
+// (kPacketTooLarge) when the packet would be larger than `max_size`. A
+// non-minimal remaining length (0x80 0x00 for 0) is accepted: MQTT 5
+// 1.5.5 asks senders for the shortest form, 3.1.1 does not. The packet
+// type is not looked at here; decode() checks it.
 tl::expected<std::size_t, DecodeError> frame_size(std::string_view bytes, std::size_t max_size) noexcept;
 
 // Decodes one whole packet, exactly as framed by frame_size(). `version`
@@ -215,12 +219,21 @@ tl::expected<std::size_t, DecodeError> frame_size(std::string_view bytes, std::s
 // Checks what the spec requires of the form: reserved flag bits, QoS 3,
 // packet id 0 where one is needed, UTF-8 strings (well-formed, no U+0000),
 // a topic name without wildcards, lengths inside the packet, nothing left
-// over. Never throws.
+// over; for MQTT 5 also each property's data type, a single-valued
+// property given twice (kProtocolError), and reason codes outside the
+// packet's own table. Properties are accepted in any packet. MQTT 3.1's
+// CONNACK has no session present flag (its first byte is ignored). Never
+// throws; the strings point nowhere into `packet` afterwards.
 tl::expected<Packet, DecodeError> decode(std::string_view packet, Version version);
 
-// Appends `packet` to `out`, laid out for `version`. The caller keeps to
-// the spec's limits (strings up to 65,535 bytes, a packet within
-// kMaxPacketSize); encode() asserts them in debug builds.
+// Appends `packet` to `out`, laid out for `version` (a Connect's own
+// `version` must be the same). The caller keeps to the spec's limits
+// (strings up to 65,535 bytes, a packet within kMaxPacketSize, a packet id
+// exactly when QoS > 0); encode() asserts them in debug builds. What
+// `version` has no room for is left out: properties and reason codes
+// before MQTT 5, UNSUBACK's reason codes before MQTT 5, the session
+// present flag in 3.1. A 3.1.1 CONNACK gets the return code its reason
+// code was mapped from (0x80 for a code without one).
 void encode(const Packet& packet, Version version, std::string& out);
 
 // Topic rules (MQTT 3.1.1 4.7, MQTT 5 4.7-4.8), for configs and checks.
@@ -230,8 +243,9 @@ void encode(const Packet& packet, Version version, std::string& out);
 std::string check_topic_filter(std::string_view filter);
 // A topic name: non-empty, no wildcards, no U+0000.
 std::string check_topic_name(std::string_view topic);
-// Whether `topic` matches `filter` (a shared subscription's filter part;
-// topics starting with '$' match no filter starting with a wildcard).
+// Whether `topic` matches `filter` (for `$share/<group>/<filter>`, its
+// filter part; topics starting with '$' match no filter starting with a
+// wildcard; "a/#" matches "a").
 bool topic_matches(std::string_view filter, std::string_view topic) noexcept;
 
 }  // namespace edgefn::mqtt

@@ -99,8 +99,8 @@ bool reason_allowed(PacketType type, std::uint8_t code) noexcept {
   };
   switch (type) {
     case PacketType::kConnack:
-      return in({0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8C, 0x90, 0x95, 0x97,
-                 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F});
+      return in({0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89,
+                 0x8A, 0x8C, 0x90, 0x95, 0x97, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F});
     case PacketType::kPuback:
     case PacketType::kPubrec: return in({0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99});
     case PacketType::kPubrel:
@@ -108,20 +108,17 @@ bool reason_allowed(PacketType type, std::uint8_t code) noexcept {
     case PacketType::kSuback: return in({0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2});
     case PacketType::kUnsuback: return in({0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91});
     case PacketType::kDisconnect:
-      return in({0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D, 0x8E, 0x8F, 0x90, 0x93, 0x94, 0x95,
-                 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2});
+      return in({0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D, 0x8E, 0x8F, 0x90, 0x93, 0x94,
+                 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2});
     case PacketType::kAuth: return in({0x00, 0x18, 0x19});
     default: return false;
   }
 }
 
 // 3.1.1 CONNACK return codes (3.2.2.3) and the MQTT 5 codes they became.
-constexpr std::uint8_t kConnackV5[] = {reason::kSuccess,
-                                       reason::kUnsupportedProtocolVersion,
-                                       reason::kClientIdentifierNotValid,
-                                       reason::kServerUnavailable,
-                                       reason::kBadUserNameOrPassword,
-                                       reason::kNotAuthorized};
+constexpr std::uint8_t kConnackV5[] = {
+    reason::kSuccess,           reason::kUnsupportedProtocolVersion, reason::kClientIdentifierNotValid,
+    reason::kServerUnavailable, reason::kBadUserNameOrPassword,      reason::kNotAuthorized};
 
 std::uint8_t connack_v311_code(std::uint8_t v5) noexcept {
   for (std::uint8_t i = 0; i < std::size(kConnackV5); ++i) {
@@ -152,8 +149,8 @@ bool decode_connect(Reader& r, Version v, Connect& c) {
   if (!r.string_view(name, "protocol name", true) || !r.u8(level, "protocol level")) return false;
   if (name != protocol_name(v) || level != static_cast<std::uint8_t>(v)) {
     return r.fail(reason::kUnsupportedProtocolVersion,
-                  fmt::format("protocol '{}' level {} where '{}' level {} was expected", name, level,
-                              protocol_name(v), static_cast<int>(v)));
+                  fmt::format("protocol '{}' level {} where '{}' level {} was expected", name, level, protocol_name(v),
+                              static_cast<int>(v)));
   }
   c.version = v;
   if (!r.u8(flags, "connect flags") || !r.u16(c.keep_alive, "keep alive")) return false;
@@ -349,7 +346,8 @@ std::uint8_t layout(const Publish& p, Version v, Out& o) {
   if (p.qos > 0) o.u16(p.packet_id);
   if (v == Version::k5) o.properties(p.properties);
   o.bytes(p.payload);
-  return first_byte(PacketType::kPublish, static_cast<std::uint8_t>((p.dup ? 0x08 : 0) | p.qos << 1 | (p.retain ? 1 : 0)));
+  return first_byte(PacketType::kPublish,
+                    static_cast<std::uint8_t>((p.dup ? 0x08 : 0) | p.qos << 1 | (p.retain ? 1 : 0)));
 }
 
 template <class Out>
@@ -446,8 +444,8 @@ tl::expected<std::size_t, DecodeError> frame_size(std::string_view bytes, std::s
     const std::size_t size = i + 2 + length;
     if (size > max_size) {
       try {
-        return tl::unexpected(DecodeError{reason::kPacketTooLarge,
-                                          fmt::format("a packet of {} bytes, more than the {} allowed", size, max_size)});
+        return tl::unexpected(DecodeError{
+            reason::kPacketTooLarge, fmt::format("a packet of {} bytes, more than the {} allowed", size, max_size)});
       } catch (...) {
         return tl::unexpected(DecodeError{reason::kPacketTooLarge, {}});
       }
@@ -465,9 +463,9 @@ tl::expected<Packet, DecodeError> decode(std::string_view packet, Version versio
   auto framed = frame_size(packet, kMaxPacketSize);
   if (!framed) return tl::unexpected(std::move(framed.error()));
   if (*framed != packet.size()) {
-    return tl::unexpected(DecodeError{
-        reason::kMalformedPacket,
-        fmt::format("a fixed header for {} bytes on a packet of {}", *framed, packet.size())});
+    return tl::unexpected(
+        DecodeError{reason::kMalformedPacket,
+                    fmt::format("a fixed header for {} bytes on a packet of {}", *framed, packet.size())});
   }
   std::size_t header = 2;
   while (static_cast<std::uint8_t>(packet[header - 1]) & 0x80) ++header;
@@ -497,14 +495,16 @@ tl::expected<Packet, DecodeError> decode(std::string_view packet, Version versio
     case PacketType::kPuback:
     case PacketType::kPubrec:
     case PacketType::kPubrel:
-    case PacketType::kPubcomp: return run<PublishResponse>(r, typed<PublishResponse>(type), decode_publish_response, version);
+    case PacketType::kPubcomp:
+      return run<PublishResponse>(r, typed<PublishResponse>(type), decode_publish_response, version);
     case PacketType::kSubscribe: return run<Subscribe>(r, {}, decode_subscribe, version);
     case PacketType::kSuback:
     case PacketType::kUnsuback: return run<Suback>(r, typed<Suback>(type), decode_suback, version);
     case PacketType::kUnsubscribe: return run<Unsubscribe>(r, {}, decode_unsubscribe, version);
     case PacketType::kPingreq:
     case PacketType::kPingresp:
-      return run<Ping>(r, typed<Ping>(type), [](Reader&, Version, Ping&) { return true; }, version);
+      return run<Ping>(
+          r, typed<Ping>(type), [](Reader&, Version, Ping&) { return true; }, version);
     case PacketType::kDisconnect:
     case PacketType::kAuth: return run<Disconnect>(r, typed<Disconnect>(type), decode_disconnect, version);
   }

@@ -14,7 +14,7 @@
 #                                         findings) are kept as they are
 #   scripts/fuzz.sh build                 only builds
 #
-# Targets: config cron http shm. A crash, a leak, a UBSan finding, an input
+# Targets: config cron http mqtt shm. A crash, a leak, a UBSan finding, an input
 # slower than the timeout (below) or a process over 2 GiB stops the run and leaves the
 # input in build-fuzz/artifacts/ (replay it: build-fuzz/TARGET_fuzzer FILE).
 #
@@ -29,10 +29,10 @@ root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 cd -- "$root"
 build=$root/build-fuzz
 corpora=$root/test/fuzz/corpus
-readonly kTargets=(config cron http shm)
+readonly kTargets=(config cron http mqtt shm)
 # check: inputs per target, about half a minute each on one quiet core
 # (config loads a file per input: a few hundred a second under load).
-declare -A kCheckRuns=([config]=20000 [cron]=100000 [http]=50000 [shm]=50000)
+declare -A kCheckRuns=([config]=20000 [cron]=100000 [http]=50000 [mqtt]=100000 [shm]=50000)
 # -timeout is wall-clock time. A machine shared with busy builds stalls a
 # process for a second now and then, which libFuzzer would report as a slow
 # input: check allows 10 s (what it must catch, like the alias bomb's 56 s,

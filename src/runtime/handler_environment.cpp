@@ -1,5 +1,6 @@
 #include "runtime/handler_environment.hpp"
 
+#include <cctype>
 #include <ctime>
 #include <map>
 
@@ -16,9 +17,24 @@ Environment base_environment(const FunctionConfig& config, const Environment& in
   return {env.begin(), env.end()};
 }
 
+namespace {
+
+// "qos" -> "NUCLIO_EVENT_FIELD_QOS"; characters a variable name cannot
+// hold become '_'.
+std::string field_variable(std::string_view name) {
+  std::string out = "NUCLIO_EVENT_FIELD_";
+  for (char c : name) {
+    out += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
+                                                       : '_';
+  }
+  return out;
+}
+
+}  // namespace
+
 std::vector<std::string> event_environment(const Environment& base, const Event& event) {
   const std::string kind = event.trigger ? event.trigger->kind : std::string{};
-  return execve_environment(base, {
+  EnvironmentOverrides variables = {
       {"NUCLIO_EVENT_ID", event.id},
       // Nuclio's classes: http answers its caller ("sync"); streams and
       // timers do not ("async").
@@ -38,7 +54,21 @@ std::vector<std::string> event_environment(const Environment& base, const Event&
       {"NUCLIO_EVENT_TYPE", event.type},
       {"NUCLIO_EVENT_TYPE_VERSION", event.type_version},
       {"NUCLIO_EVENT_VERSION", event.version},
-  });
+      // A stream event's place (an MQTT topic and delivery number).
+      {"NUCLIO_EVENT_TOPIC", event.topic},
+      {"NUCLIO_EVENT_OFFSET", std::to_string(event.offset)},
+  };
+  // A stream event's fields (MQTT: qos, retain, dup). An HTTP request's
+  // are its query arguments, which a client names: they stay out of the
+  // environment, as in Nuclio.
+  std::vector<std::string> field_names;  // the overrides' names point into it
+  if (kind != "http") {
+    field_names.reserve(event.fields.size());
+    for (const auto& [name, value] : event.fields) {
+      variables.emplace_back(field_names.emplace_back(field_variable(name)), value);
+    }
+  }
+  return execve_environment(base, variables);
 }
 
 std::string rfc3339(std::chrono::system_clock::time_point time) {

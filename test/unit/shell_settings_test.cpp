@@ -173,6 +173,29 @@ TEST_CASE("the environment is spec.env, the allowed daemon variables and NUCLIO_
   CHECK(has(env, "NUCLIO_EVENT_TYPE="));
   CHECK(has(env, "NUCLIO_EVENT_TYPE_VERSION="));
   CHECK(has(env, "NUCLIO_EVENT_VERSION="));
+  CHECK(has(env, "NUCLIO_EVENT_TOPIC="));
+  CHECK(has(env, "NUCLIO_EVENT_OFFSET=-1"));
+}
+
+TEST_CASE("a stream event's topic, offset and fields reach the shell handler; query arguments do not") {
+  TriggerInfo mqtt{"mqtt", "sensors"};
+  Event e;
+  e.trigger = &mqtt;
+  e.topic = "sensors/a";
+  e.offset = 7;
+  e.fields = {{"qos", "1"}, {"retain", "false"}, {"odd-name", "x"}};
+  auto env = event_environment({}, e);
+  CHECK(has(env, "NUCLIO_EVENT_TOPIC=sensors/a"));
+  CHECK(has(env, "NUCLIO_EVENT_OFFSET=7"));
+  CHECK(has(env, "NUCLIO_EVENT_FIELD_QOS=1"));
+  CHECK(has(env, "NUCLIO_EVENT_FIELD_RETAIN=false"));
+  CHECK(has(env, "NUCLIO_EVENT_FIELD_ODD_NAME=x"));
+
+  TriggerInfo http{"http", "api"};
+  e.trigger = &http;
+  e.fields = {{"LD_PRELOAD", "/tmp/x.so"}};
+  env = event_environment({}, e);
+  for (const auto& entry : env) CHECK(entry.find("LD_PRELOAD") == std::string::npos);
 }
 
 TEST_CASE("per-event variables win over spec.env of the same name") {

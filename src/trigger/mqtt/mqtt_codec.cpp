@@ -285,21 +285,21 @@ bool decode_disconnect(Reader& r, Version v, Disconnect& d) {
   return wire::read_properties(r, d.properties, wire::PropertyContext::kOther);
 }
 
-template <class T>
-T typed(PacketType type) {
-  T packet;
-  packet.type = type;
-  return packet;
-}
-
-template <class T>
-tl::expected<Packet, DecodeError> run(Reader& r, T packet, bool (*body)(Reader&, Version, T&), Version v) {
+// The packet is decoded where decode() returns it: no moves of its
+// Properties (some 700 bytes) on the way out.
+template <class T, class Body>
+tl::expected<Packet, DecodeError> run(Reader& r, Body body, Version v, std::optional<PacketType> type = std::nullopt) {
+  tl::expected<Packet, DecodeError> result{tl::in_place, std::in_place_type<T>};
+  T& packet = std::get<T>(*result);
+  if constexpr (requires { packet.type; }) {
+    if (type) packet.type = *type;
+  }
   if (!body(r, v, packet)) return tl::unexpected(std::move(r.error()));
   if (r.left() > 0) {
     r.malformed(fmt::format("{} bytes left over", r.left()));
     return tl::unexpected(std::move(r.error()));
   }
-  return Packet{std::move(packet)};
+  return result;
 }
 
 // --- Encoding: one layout per packet, over a sink (wire.hpp) -----------------
@@ -485,28 +485,25 @@ tl::expected<Packet, DecodeError> decode(std::string_view packet, Version versio
     return tl::unexpected(std::move(r.error()));
   }
   switch (type) {
-    case PacketType::kConnect: return run<Connect>(r, {}, decode_connect, version);
-    case PacketType::kConnack: return run<Connack>(r, {}, decode_connack, version);
-    case PacketType::kPublish: {
-      Publish p;
-      if (!decode_publish(r, flags, version, p)) return tl::unexpected(std::move(r.error()));
-      return Packet{std::move(p)};
-    }
+    case PacketType::kConnect: return run<Connect>(r, decode_connect, version);
+    case PacketType::kConnack: return run<Connack>(r, decode_connack, version);
+    case PacketType::kPublish:
+      return run<Publish>(
+          r, [flags](Reader& in, Version v, Publish& p) { return decode_publish(in, flags, v, p); }, version);
     case PacketType::kPuback:
     case PacketType::kPubrec:
     case PacketType::kPubrel:
-    case PacketType::kPubcomp:
-      return run<PublishResponse>(r, typed<PublishResponse>(type), decode_publish_response, version);
-    case PacketType::kSubscribe: return run<Subscribe>(r, {}, decode_subscribe, version);
+    case PacketType::kPubcomp: return run<PublishResponse>(r, decode_publish_response, version, type);
+    case PacketType::kSubscribe: return run<Subscribe>(r, decode_subscribe, version);
     case PacketType::kSuback:
-    case PacketType::kUnsuback: return run<Suback>(r, typed<Suback>(type), decode_suback, version);
-    case PacketType::kUnsubscribe: return run<Unsubscribe>(r, {}, decode_unsubscribe, version);
+    case PacketType::kUnsuback: return run<Suback>(r, decode_suback, version, type);
+    case PacketType::kUnsubscribe: return run<Unsubscribe>(r, decode_unsubscribe, version);
     case PacketType::kPingreq:
     case PacketType::kPingresp:
       return run<Ping>(
-          r, typed<Ping>(type), [](Reader&, Version, Ping&) { return true; }, version);
+          r, [](Reader&, Version, Ping&) { return true; }, version, type);
     case PacketType::kDisconnect:
-    case PacketType::kAuth: return run<Disconnect>(r, typed<Disconnect>(type), decode_disconnect, version);
+    case PacketType::kAuth: return run<Disconnect>(r, decode_disconnect, version, type);
   }
   return tl::unexpected(DecodeError{reason::kMalformedPacket, "reserved packet type"});
 } catch (const std::bad_alloc&) {

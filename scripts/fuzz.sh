@@ -32,7 +32,7 @@ corpora=$root/test/fuzz/corpus
 readonly kTargets=(config cron http mqtt shm)
 # check: inputs per target, about half a minute each on one quiet core
 # (config loads a file per input: a few hundred a second under load).
-declare -A kCheckRuns=([config]=20000 [cron]=100000 [http]=50000 [mqtt]=100000 [shm]=50000)
+declare -A kCheckRuns=([config]=20000 [cron]=100000 [http]=50000 [mqtt]=300000 [shm]=50000)
 # -timeout is wall-clock time. A machine shared with busy builds stalls a
 # process for a second now and then, which libFuzzer would report as a slow
 # input: check allows 10 s (what it must catch, like the alias bomb's 56 s,

@@ -211,15 +211,6 @@ Will read_will(const ConfigNode& node) {
   return will;
 }
 
-// The filter a subscription matches topics with: a shared subscription's
-// `$share/<group>/` prefix is not part of it.
-std::string_view matching_filter(std::string_view filter) {
-  constexpr std::string_view kShare = "$share/";
-  if (!filter.starts_with(kShare)) return filter;
-  const auto group_end = filter.find('/', kShare.size());
-  return group_end == std::string_view::npos ? std::string_view{} : filter.substr(group_end + 1);
-}
-
 milliseconds millis(std::chrono::nanoseconds d) { return std::chrono::duration_cast<milliseconds>(d); }
 
 }  // namespace
@@ -391,7 +382,7 @@ MqttSettings read_mqtt_settings(const TriggerConfig& trigger, const std::string&
     *target = node.as_string();
     if (std::string why = check_topic_name(*target); !why.empty()) node.fail(why);
     const bool loops = std::any_of(session.subscriptions.begin(), session.subscriptions.end(),
-                                   [&](const Subscription& sub) { return topic_matches(matching_filter(sub.filter), *target); });
+                                   [&](const Subscription& sub) { return topic_matches(sub.filter, *target); });
     if (loops) node.fail("'" + *target + "' matches a subscription of this trigger: every message would come back");
   }
   if (attrs.child("responseQos").defined())

@@ -66,6 +66,7 @@ struct Connection : std::enable_shared_from_this<Connection> {
   std::string out;  // encoded packets waiting for the writer
   std::string batch;  // what the writer is writing
   std::vector<std::uint64_t> qos0_out;  // outbox sequence numbers of QoS 0 publishes in `out`
+  std::uint64_t acks_out = 0;  // PUBACKs and PUBRECs in `out` (counted once written)
   bool writing = false;
 
   asio::steady_timer wake_writer;     // cancelled when `out` gains bytes
@@ -130,7 +131,11 @@ class SessionImpl final : public Session {
         d(tl::unexpected(std::string{"the MQTT session is closed"}));
         return;
       }
-      self->outbox_.add(std::move(m), std::move(d));
+      // The counters are current by the time the publisher hears.
+      self->outbox_.add(std::move(m), [s = self.get(), d = std::move(d)](PublishOutcome outcome) mutable {
+        s->update_stats();
+        d(std::move(outcome));
+      });
       self->pump();
       self->update_stats();
     });
@@ -397,7 +402,13 @@ class SessionImpl final : public Session {
     while (conn->open) {
       if (conn->out.empty()) {
         if (conn->closing) {
-          end_connection(*conn, conn->why);
+          // The reader ends the connection when the broker closes its
+          // side, or the timer of end_with_disconnect does.
+          conn->transport.shutdown_send();
+          while (conn->open) {
+            conn->wake_writer.expires_at(Clock::time_point::max());
+            co_await conn->wake_writer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+          }
           break;
         }
         conn->wake_writer.expires_at(Clock::time_point::max());
@@ -410,6 +421,7 @@ class SessionImpl final : public Session {
       conn->batch.swap(conn->out);
       auto written = std::move(conn->qos0_out);
       conn->qos0_out.clear();
+      const auto acks = std::exchange(conn->acks_out, 0);
       conn->writing = true;
       co_await conn->transport.write(asio::buffer(conn->batch), ec);
       conn->writing = false;
@@ -418,6 +430,7 @@ class SessionImpl final : public Session {
         break;
       }
       conn->last_sent = Clock::now();
+      acknowledged_.fetch_add(acks, std::memory_order_relaxed);
       for (auto seq : written) outbox_.written(seq);
       update_stats();
       notify_progress();
@@ -429,9 +442,15 @@ class SessionImpl final : public Session {
   awaitable<void> read_loop(std::shared_ptr<SessionImpl> self, std::shared_ptr<Connection> conn) {
     (void)self;
     error_code ec;
-    while (conn->usable()) {
-      if (!process_input(*conn)) break;
-      if (conn->held_bytes >= kHeldBytesCap) {
+    while (conn->open) {
+      if (!conn->usable()) {
+        // Closing: what still comes is read and dropped until the broker
+        // closes (see Transport::shutdown_send).
+        conn->in.clear();
+        conn->in_start = 0;
+      } else if (!process_input(*conn)) {
+        continue;
+      } else if (conn->held_bytes >= kHeldBytesCap) {
         conn->socket_paused = true;
         conn->resume_reading.expires_at(Clock::time_point::max());
         co_await conn->resume_reading.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -449,8 +468,12 @@ class SessionImpl final : public Session {
       const auto n = co_await conn->transport.read_some(asio::buffer(conn->in.data() + old, kReadChunk), ec);
       conn->in.resize(old + n);
       if (ec) {
-        end_connection(*conn, "lost the connection to " + settings_.endpoint.url + " (" +
-                                  (ec == asio::error::eof ? std::string{"closed by the broker"} : ec.message()) + ")");
+        if (conn->closing)
+          end_connection(*conn, conn->why);
+        else
+          end_connection(*conn, "lost the connection to " + settings_.endpoint.url + " (" +
+                                    (ec == asio::error::eof ? std::string{"closed by the broker"} : ec.message()) +
+                                    ")");
         break;
       }
       conn->last_received = Clock::now();
@@ -612,7 +635,7 @@ class SessionImpl final : public Session {
     if (info.qos == 2) conn.qos2[info.packet_id] = Connection::Qos2::kReleased;
     encode(response_packet(info.qos == 1 ? PacketType::kPuback : PacketType::kPubrec, info.packet_id), conn.version,
            conn.out);
-    acknowledged_.fetch_add(1, std::memory_order_relaxed);
+    ++conn.acks_out;
   }
 
   // --- keepalive -------------------------------------------------------------

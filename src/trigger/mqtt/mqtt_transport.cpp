@@ -130,6 +130,11 @@ awaitable<void> Transport::write(asio::const_buffer data, error_code& ec) {
     co_await asio::async_write(std::get<tcp::socket>(stream_), data, token);
 }
 
+void Transport::shutdown_send() noexcept {
+  error_code ignored;
+  socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
 void Transport::close() noexcept {
   closed_ = true;
   resolver_.cancel();

@@ -53,6 +53,12 @@ class Transport {
   // All of `data` (one binary WebSocket message).
   awaitable<void> write(asio::const_buffer data, error_code& ec);
 
+  // Ends our direction (TCP FIN) and keeps reading possible: after a last
+  // packet, reading on to the broker's own close keeps the kernel from
+  // answering the broker's late bytes with a reset, which can make the
+  // broker discard what we wrote last.
+  void shutdown_send() noexcept;
+
   // Closes the socket under every layer: pending operations complete with
   // an error. No TLS close_notify or WebSocket close frame: MQTT's own
   // DISCONNECT is the orderly end. Idempotent.

@@ -15,6 +15,8 @@
 #include <catch2/catch.hpp>
 
 #include "../support/mosquitto_fixture.hpp"
+#include "../support/scripted_broker.hpp"
+#include "trigger/mqtt/mqtt_outbox.hpp"
 
 namespace {
 
@@ -23,6 +25,7 @@ using namespace edgefn::mqtt;
 using namespace std::chrono_literals;
 using edgefn::test::Mosquitto;
 using edgefn::test::run_command;
+using edgefn::test::ScriptedBroker;
 
 constexpr auto kWait = 15s;
 
@@ -452,4 +455,115 @@ TEST_CASE("MQTT session disconnect flushes acknowledgements, then closes") {
   REQUIRE(run_command("mosquitto_pub -p " + std::to_string(broker.port()) + " -q 1 -t d -m marker") == 0);
   REQUIRE(client.recorder.wait_deliveries(1));
   CHECK(client.recorder.deliveries()[0].publish.payload == "marker");
+}
+
+TEST_CASE("MQTT session keeps the connection alive while deliveries wait at the window") {
+  Mosquitto broker;
+  IoThreads threads;
+  for (Version version : {Version::k311, Version::k5}) {
+    INFO(version_name(version));
+    const std::string id = "alive-" + std::to_string(static_cast<int>(version));
+    auto settings = settings_for(broker.port(), id, version, {{"slow", 1}});
+    settings.connect.keep_alive = 1;
+    settings.window = 1;
+    Client client(threads.io, settings);
+    REQUIRE(client.recorder.wait_state(SessionState::kConnected));
+    for (int i = 0; i < 2; ++i)
+      REQUIRE(run_command("mosquitto_pub -V " + std::string{version == Version::k5 ? "5" : "311"} + " -p " +
+                          std::to_string(broker.port()) + " -q 1 -t slow -m " + std::to_string(i)) == 0);
+    REQUIRE(client.recorder.wait_deliveries(1));
+    // A handler slower than the keepalive: the broker keeps hearing from us
+    // (each PINGREQ is in its log) and nothing is lost.
+    auto pings = [&] {
+      const auto log = broker.log();
+      std::size_t n = 0;
+      for (auto at = log.find("Received PINGREQ from " + id); at != std::string::npos;
+           at = log.find("Received PINGREQ from " + id, at + 1))
+        ++n;
+      return n;
+    };
+    REQUIRE(client.recorder.wait([&](Recorder&) { return pings() >= 4; }, 20s));
+    CHECK(client.session->stats().connection_losses == 0);
+    CHECK(client.session->state() == SessionState::kConnected);
+    CHECK(client.recorder.deliveries().size() == 1);
+    client.session->settle(client.recorder.deliveries()[0].id);
+    REQUIRE(client.recorder.wait_deliveries(2));
+    CHECK(client.recorder.deliveries()[1].publish.payload == "1");
+  }
+}
+
+PublishResponse response_of(const std::optional<Packet>& p) {
+  if (!p) return PublishResponse{PacketType::kAuth, 0, 0, {}};
+  if (auto* r = std::get_if<PublishResponse>(&*p)) return *r;
+  return PublishResponse{PacketType::kAuth, 0, 0, {}};
+}
+
+TEST_CASE("MQTT session says when another client took its client ID, and handles QoS 2 resends") {
+  ScriptedBroker broker;
+  IoThreads threads;
+  auto settings = settings_for(broker.port(), "twin", Version::k5, {{"q", 2}});
+  Client client(threads.io, settings);
+  REQUIRE(broker.accept());
+  REQUIRE(broker.handshake());
+  REQUIRE(client.recorder.wait_state(SessionState::kConnected));
+
+  Publish p = message("q", "exactly", 2);
+  p.packet_id = 7;
+  broker.send(p);
+  p.dup = true;
+  broker.send(p);  // a resend before our PUBREC: not delivered again
+  REQUIRE(client.recorder.wait_deliveries(1));
+  client.session->settle(client.recorder.deliveries()[0].id);
+  auto pubrec = response_of(broker.read_skipping_pings());
+  CHECK(pubrec.type == PacketType::kPubrec);
+  CHECK(pubrec.packet_id == 7);
+  broker.send(p);  // a resend after it: answered with PUBREC, not delivered
+  CHECK(response_of(broker.read_skipping_pings()).type == PacketType::kPubrec);
+  broker.send(response_packet(PacketType::kPubrel, 7));
+  auto pubcomp = response_of(broker.read_skipping_pings());
+  CHECK(pubcomp.type == PacketType::kPubcomp);
+  CHECK(pubcomp.packet_id == 7);
+  CHECK(client.recorder.deliveries().size() == 1);
+
+  Disconnect taken;
+  taken.reason_code = reason::kSessionTakenOver;
+  broker.send(taken);
+  REQUIRE(client.recorder.wait_state(SessionState::kDisconnected));
+  const auto why = client.recorder.states().back().second;
+  INFO(why);
+  CHECK(why.find("another client connected with client ID 'twin' (Session taken over)") != std::string::npos);
+
+  // It comes back by itself; a topic alias (we allow none) ends the
+  // connection with DISCONNECT "Protocol Error".
+  REQUIRE(broker.accept());
+  REQUIRE(broker.handshake());
+  Publish aliased = message("q", "x", 0);
+  aliased.properties.topic_alias = 1;
+  broker.send(aliased);
+  auto disconnect = broker.read_skipping_pings();
+  REQUIRE(disconnect.has_value());
+  REQUIRE(type_of(*disconnect) == PacketType::kDisconnect);
+  CHECK(std::get<Disconnect>(*disconnect).reason_code == reason::kProtocolError);
+  REQUIRE(client.recorder.wait_state(SessionState::kDisconnected, 2));
+  CHECK(client.recorder.deliveries().size() == 1);
+}
+
+TEST_CASE("MQTT session speaks MQTT over WebSocket") {
+  const auto ws_port = edgefn::test::free_loopback_port();
+  Mosquitto::Options options;
+  options.extra_config = "listener " + std::to_string(ws_port) + " 127.0.0.1\nprotocol websockets\n";
+  Mosquitto broker(options);
+  IoThreads threads;
+  auto settings = settings_for(ws_port, "over-ws", Version::k311, {{"ws/#", 1}});
+  settings.endpoint.transport = Endpoint::Transport::kWebSocket;
+  settings.endpoint.url = "ws://127.0.0.1:" + std::to_string(ws_port) + "/mqtt";
+  Client client(threads.io, settings);
+  REQUIRE(client.recorder.wait_state(SessionState::kConnected));
+  // Several WebSocket frames and reads. Not larger: mosquitto 2.0.11 takes
+  // its WebSocket input about 40 KB/s (2.5 s for 100 KB, here).
+  const std::string big(20 * 1024, 'x');
+  auto outcome = publish_and_wait(*client.session, message("ws/big", big, 1));
+  REQUIRE((outcome && *outcome));
+  REQUIRE(client.recorder.wait_deliveries(1));
+  CHECK(client.recorder.deliveries()[0].publish.payload == big);
 }

@@ -287,7 +287,11 @@ class SessionImpl final : public Session {
       conn.in.resize(old + kReadChunk);
       const auto n = co_await conn.transport.read_some(asio::buffer(conn.in.data() + old, kReadChunk), ec);
       conn.in.resize(old + n);
-      if (ec) co_return step + ": " + (ec == asio::error::eof ? std::string{"the broker closed the connection"} : ec.message());
+      if (ec) {
+        std::string why = step + ": ";
+        why += ec == asio::error::eof ? std::string{"the broker closed the connection"} : ec.message();
+        co_return why;
+      }
     }
     auto packet = decode(std::string_view(conn.in).substr(0, size), conn.version);
     conn.in_start = size;

@@ -18,9 +18,13 @@
 // - A delivery whose connection was lost before it was settled is not
 //   acknowledged: the broker redelivers it on the next connection of a
 //   persistent session (possibly as a duplicate of one being handled).
-// - Flow control: at `window` deliveries not yet settled, the session stops
-//   reading the socket until one is settled; PINGREQs still go out. MQTT 5
-//   also tells the broker (Receive Maximum = window).
+// - Flow control: at `window` deliveries not yet settled (those of a lost
+//   connection too, their handlers still run), the session delivers no
+//   more until one is settled. It reads on, holding up to 1 MiB of PUBLISH
+//   packets, so that PUBACKs for our own publishes (which a delivery may be
+//   waiting for) and PINGRESPs still arrive; past that it stops reading
+//   the socket (the broker buffers). PINGREQs always go out. MQTT 5 also
+//   tells the broker (Receive Maximum = window).
 // - Outgoing publishes (responses, error topic, handlers' own) complete
 //   when the broker took them (QoS 0: written; QoS 1: PUBACK; QoS 2:
 //   PUBCOMP). Unacknowledged ones are resent (DUP) after a reconnect; a
@@ -63,7 +67,7 @@ struct SessionStats {
   std::uint64_t published = 0;         // outgoing publishes the broker took
   std::size_t unsettled = 0;           // deliveries not yet settled
   std::size_t outgoing_pending = 0;    // outgoing publishes not yet taken
-  bool reading_paused = false;         // at the window
+  bool reading_paused = false;         // at the window: nothing more is delivered until a settle
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -109,7 +113,12 @@ class Session : public std::enable_shared_from_this<Session> {
   virtual void disconnect(std::chrono::steady_clock::time_point deadline, UniqueFunction<void()> done) noexcept = 0;
 
   // Closes now: pending publishes fail, nothing more is acknowledged (the
-  // broker redelivers). Any thread; idempotent.
+  // broker redelivers; acknowledgements written just before may be lost
+  // with the reset connection: disconnect() is the orderly end). Any
+  // thread; idempotent. Neither close() nor disconnect() reports kClosed
+  // through on_state (their caller knows), and no callback starts once
+  // close() has returned (one running on another thread may finish), so
+  // an owner may close and then go away.
   virtual void close() noexcept = 0;
 
   virtual SessionState state() const noexcept = 0;  // any thread

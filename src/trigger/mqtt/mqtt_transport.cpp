@@ -104,9 +104,11 @@ awaitable<error_code> Transport::ws_handshake(Ws& ws, std::string& failed_step) 
   std::string host = endpoint_.host;
   const bool default_port = endpoint_.port == (endpoint_.tls() ? 443 : 80);
   if (!default_port) host += ":" + std::to_string(endpoint_.port);
+  // A local, not a conditional expression inside the co_await: GCC 12
+  // frees such a temporary wrongly across the suspension.
+  const std::string target = endpoint_.path.empty() ? std::string{"/"} : endpoint_.path;
   error_code ec;
-  co_await ws.async_handshake(host, endpoint_.path.empty() ? "/" : endpoint_.path,
-                              asio::redirect_error(asio::use_awaitable, ec));
+  co_await ws.async_handshake(host, target, asio::redirect_error(asio::use_awaitable, ec));
   co_return ec;
 }
 

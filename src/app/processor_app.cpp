@@ -88,7 +88,8 @@ class Processor {
         load_management_token(options_.management_token_file, options_.management_token_from_environment);
     require_token_off_loopback(management_endpoint, token);
     management_.emplace(io_, management_endpoint,
-                        ManagementHooks{[this] { return ready(); }, [this] { return status_json(); }, &metrics_},
+                        ManagementHooks{[this] { return ready(); }, [this] { return status_json(); }, &metrics_,
+                                        [this] { return not_ready_reason(); }},
                         ManagementAccess{std::move(token)});
     log_->info("management server on {}:{}", management_->local_endpoint().address().to_string(),
                management_->local_endpoint().port());
@@ -191,13 +192,18 @@ class Processor {
     }
   }
 
-  bool ready() const {
-    if (!started_.load() || draining_.load()) return false;
+  bool ready() const { return not_ready_reason().empty(); }
+
+  // Empty when ready, else why not, for /ready's 503 (a stream trigger
+  // away from its broker says so here; /status has its state).
+  std::string not_ready_reason() const {
+    if (draining_.load()) return "draining";
+    if (!started_.load()) return "starting: waiting for a ready worker in every pool";
     for (const auto& [name, pool] : pools_)
-      if (pool->ready_workers() == 0) return false;
+      if (pool->ready_workers() == 0) return "pool '" + name + "' has no ready worker";
     for (const auto& t : triggers_)
-      if (!t.trigger->ready()) return false;
-    return true;
+      if (!t.trigger->ready()) return t.trigger->info().kind + " trigger '" + t.trigger->info().name + "' is not ready";
+    return {};
   }
 
   std::string status_json() const {

@@ -147,9 +147,10 @@ Response answer(const State& state, const Request& req, std::string_view path) {
   try {
     if (path == "/live") return make_response(http::status::ok, req.version(), kTextPlain, "ok");
     if (path == "/ready") {
-      const bool ready = !hooks.ready || hooks.ready();
-      return ready ? make_response(http::status::ok, req.version(), kTextPlain, "ready")
-                   : make_response(http::status::service_unavailable, req.version(), kTextPlain, "not ready");
+      if (!hooks.ready || hooks.ready()) return make_response(http::status::ok, req.version(), kTextPlain, "ready");
+      const std::string why = hooks.not_ready_reason ? hooks.not_ready_reason() : std::string{};
+      return make_response(http::status::service_unavailable, req.version(), kTextPlain,
+                           why.empty() ? std::string{"not ready"} : "not ready: " + why);
     }
     if (path == "/status") {
       return make_response(http::status::ok, req.version(), "application/json",

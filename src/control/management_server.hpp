@@ -3,7 +3,8 @@
 // /status (JSON), /metrics (Prometheus text). Small and separate from the
 // HTTP trigger: it has no limits to tune and must answer while triggers drain.
 //
-// GET (or HEAD) /live -> 200 "ok"; /ready -> 200 "ready" or 503 "not ready";
+// GET (or HEAD) /live -> 200 "ok"; /ready -> 200 "ready" or 503 "not ready"
+// (with ": <reason>" when the not_ready_reason hook gives one);
 // /status -> 200 application/json; /metrics -> 200 Prometheus text 0.0.4;
 // other paths 404, other methods 405. HTTP/1.1 keep-alive; each connection
 // has a 30 s idle/read timeout, 8 KiB of headers and 64 KiB of body at most.
@@ -29,6 +30,9 @@ struct ManagementHooks {
   std::function<bool()> ready;               // any I/O thread; must be cheap and thread-safe
   std::function<std::string()> status_json;  // any I/O thread; a JSON object
   MetricsRegistry* metrics = nullptr;        // also counts what the server refuses
+  // Why not ready, for the 503's body ("mqtt trigger 'sensors' is not
+  // ready"); empty or absent: just "not ready". Any I/O thread.
+  std::function<std::string()> not_ready_reason;
 };
 
 struct ManagementAccess {

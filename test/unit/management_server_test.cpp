@@ -160,6 +160,9 @@ class ServerFixture {
       return std::string{R"({"state":"running","workers":2})"};
     };
     hooks.metrics = &metrics;
+    hooks.not_ready_reason = [this] {
+      return give_reason.load() ? std::string{"mqtt trigger 'sensors' is not ready"} : std::string{};
+    };
     server = std::make_unique<ManagementServer>(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), hooks,
                                                 edgefn::ManagementAccess{std::move(bearer_token)});
     server->start();
@@ -191,6 +194,7 @@ class ServerFixture {
 
   asio::io_context io;
   std::atomic<bool> ready{false};
+  std::atomic<bool> give_reason{false};
   std::atomic<bool> status_throws{false};
   edgefn::MetricsRegistry metrics;
   std::unique_ptr<ManagementServer> server;
@@ -233,6 +237,19 @@ TEST_CASE("/ready follows the readiness hook") {
   CHECK(reply.body == "ready");
   fx.ready = false;
   CHECK(client.request(http::verb::get, "/ready?verbose=1").status == 503);
+}
+
+TEST_CASE("/ready's 503 says why when the hook gives a reason") {
+  ServerFixture fx;
+  fx.give_reason = true;
+  Client client(fx.endpoint());
+  auto reply = client.request(http::verb::get, "/ready");
+  CHECK(reply.status == 503);
+  CHECK(reply.body == "not ready: mqtt trigger 'sensors' is not ready");
+  fx.ready = true;
+  reply = client.request(http::verb::get, "/ready");
+  CHECK(reply.status == 200);
+  CHECK(reply.body == "ready");
 }
 
 TEST_CASE("/status returns the hook's JSON") {

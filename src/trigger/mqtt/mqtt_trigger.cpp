@@ -402,8 +402,12 @@ struct Core : std::enable_shared_from_this<Core> {
     switch (state) {
       case SessionState::kConnected:
         metrics.connects->inc();
-        logger->info("connected to {} as '{}'{}{}", url, settings.session.connect.client_id, why.empty() ? "" : ": ",
-                     why);
+        // The session's sentence says where and whether the session was
+        // resumed; the client ID is what two processors must not share.
+        if (why.empty())
+          logger->info("connected to {} as '{}'", url, settings.session.connect.client_id);
+        else
+          logger->info("{}; client ID '{}'", why, settings.session.connect.client_id);
         break;
       case SessionState::kDisconnected:
         logger->warn("disconnected from {}: {}", url, why);

@@ -266,7 +266,9 @@ struct Core : std::enable_shared_from_this<Core> {
 
   // Any thread.
   bool take_explicit_ack(const QualifiedOffset& offset) {
-    if (offset.partition != 0 || offset.offset < 0) return false;
+    // MQTT has no partitions: 0, or the event's shard_id (-1), which
+    // Nuclio's QualifiedOffset.from_event(event) passes.
+    if ((offset.partition != 0 && offset.partition != -1) || offset.offset < 0) return false;
     const auto id = static_cast<std::uint64_t>(offset.offset);
     {
       std::lock_guard lock(ack_mutex);

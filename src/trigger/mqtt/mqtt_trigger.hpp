@@ -24,7 +24,8 @@
 //   the two means a duplicate response, not a lost one.
 // - explicitAckMode: with "enable" and Response.no_ack, or "explicitOnly",
 //   the message is acknowledged when the handler calls explicit_ack with
-//   {topic, partition 0, offset = event.offset}. Until then it holds the
+//   {topic, partition 0 or -1 (event.shard_id), offset = event.offset}
+//   (QualifiedOffset.from_event(event) in Python). Until then it holds the
 //   acknowledgements of the messages after it (MQTT acknowledges in
 //   arrival order) and a place in the window.
 // - Handlers publish through an output named after the trigger.

@@ -139,6 +139,9 @@ TEST_CASE("a response goes to responseTopic with the incoming QoS unless respons
   CHECK(out->properties.user_properties == Headers{{"k", "v"}});
   CHECK_FALSE(out->properties.correlation_data);
 
+  r.headers.emplace_back("X-Nuclio-Stream-No-Ack", "true");  // Response.ensure_no_ack(): not for subscribers
+  CHECK(make_response_publish(r, incoming, settings)->properties.user_properties == Headers{{"k", "v"}});
+
   settings.response_qos = 0;
   CHECK(make_response_publish(r, incoming, settings)->qos == 0);
 }

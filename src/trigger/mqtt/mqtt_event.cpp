@@ -7,6 +7,7 @@ namespace {
 
 // Handler bodies quoted in an error header or a log line.
 constexpr std::size_t kQuotedBodyLimit = 200;
+constexpr std::string_view kNoAckHeader = "x-nuclio-stream-no-ack";
 
 std::string quoted_body(const std::string& body) {
   if (body.size() <= kQuotedBodyLimit) return body;
@@ -92,6 +93,9 @@ std::optional<Publish> make_response_publish(Response response, const Publish& i
   out.payload = std::move(response.body);
   out.qos = settings.response_qos.value_or(incoming.qos);
   if (!response.content_type.empty()) out.properties.content_type = std::move(response.content_type);
+  // Nuclio's Response.ensure_no_ack() marks the answer with a header; it
+  // told the trigger (Response::no_ack) and means nothing to a subscriber.
+  std::erase_if(response.headers, [](const auto& h) { return iequals(h.first, kNoAckHeader); });
   out.properties.user_properties = std::move(response.headers);
   return out;
 }

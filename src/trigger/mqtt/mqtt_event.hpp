@@ -60,7 +60,7 @@ Publish make_error_publish(const Publish& original, const std::string& error_top
 // response topic on the incoming message wins over settings.response_topic
 // and its correlation data is copied back. QoS: settings.response_qos, else
 // the incoming message's. The content type and headers go as MQTT 5
-// properties.
+// properties (but for Nuclio's X-Nuclio-Stream-No-Ack marker).
 std::optional<Publish> make_response_publish(Response response, const Publish& incoming,
                                              const MqttSettings& settings);
 

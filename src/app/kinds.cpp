@@ -17,6 +17,8 @@
 #include "runtime/shell/shell_runtime.hpp"
 #include "trigger/cron/cron_trigger.hpp"
 #include "trigger/http/http_trigger.hpp"
+#include "trigger/mqtt/mqtt_settings.hpp"
+#include "trigger/mqtt/mqtt_trigger.hpp"
 
 namespace edgefn {
 namespace {
@@ -31,6 +33,11 @@ const std::vector<TriggerKind> kTriggerKinds = {
      [](const TriggerConfig& config) { read_cron_settings(config); },
      [](const TriggerContext& context, const KindOverrides&) {
        return make_cron_trigger(context, read_cron_settings(context.config));
+     }},
+    {"mqtt", mqtt::mqtt_config_map,
+     [](const TriggerConfig& config) { mqtt::read_mqtt_settings(config, "function"); },
+     [](const TriggerContext& context, const KindOverrides&) {
+       return make_mqtt_trigger(context, mqtt::read_mqtt_settings(context.config, context.function.name));
      }},
 };
 
@@ -222,7 +229,7 @@ KindCatalog kind_catalog() {
   KindCatalog catalog;
   for (const auto& k : kTriggerKinds) catalog.trigger_kinds.emplace_back(k.name);
   for (const auto& k : kRuntimeKinds) catalog.runtimes.emplace_back(k.name);
-  catalog.nuclio_only_trigger_kinds = {"mqtt",   "kafka-cluster", "v3ioStream", "rabbit-mq",
+  catalog.nuclio_only_trigger_kinds = {"kafka-cluster", "v3ioStream", "rabbit-mq",
                                        "kinesis",  "nats",   "pubsub",        "eventhub",   "webAdmin",
                                        "poller",   "partitioned", "kickstart"};
   catalog.nuclio_only_runtimes = {"golang", "java", "nodejs", "dotnetcore", "ruby", "pypy"};

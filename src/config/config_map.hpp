@@ -34,7 +34,7 @@ enum class KeyType {
   kString,
   kChoice,      // one of ConfigKey::choices, case-insensitive
   kStringList,  // a YAML list, or a comma-separated string
-  kList,        // a YAML list whose entries the reader checks
+  kList,        // a YAML list whose entries the reader checks (with `fields`: mappings of those keys)
   kMapping,     // a mapping; its keys are declared in ConfigKey::fields, or free-form
   kSecret,      // a string, or {valueFrom: {envVar: NAME}} (see ConfigNode::as_secret)
 };
@@ -57,7 +57,7 @@ struct ConfigKey {
   // what happens instead ("the host's", "(required)").
   std::string default_note{};
   std::string help{};                 // one line: what the key does
-  const ConfigMap* fields = nullptr;  // kMapping: its own keys, checked along
+  const ConfigMap* fields = nullptr;  // kMapping: its own keys, checked along; kList: its entries' keys
 };
 
 // A key edgefn accepts and ignores: it only means something on a Nuclio

@@ -5,6 +5,7 @@ import re
 import shutil
 import unittest
 
+from mqtt_support import Mosquitto
 from support import BUILD_DIR, Processor, TempDir, wait_for
 
 
@@ -92,6 +93,37 @@ class ExamplesTest(unittest.TestCase):
                 self.assertEqual(tick["failed"], 0, proc.log())
                 self.assertIsNone(proc.http_port, "a cron-only function opens no HTTP port")
                 self.assertEqual(proc.terminate(), 0, proc.log())
+
+
+    def test_mqtt_python_publishes_an_alert_for_a_reading_above_the_threshold(self):
+        example = os.path.join(BUILD_DIR, "examples", "mqtt-python")
+        self.assertTrue(os.path.exists(os.path.join(example, "function.yaml")), example)
+        with TempDir() as d, Mosquitto() as broker:
+            directory = os.path.join(d, "mqtt-python")
+            shutil.copytree(example, directory)
+            # The example as shipped, pointed at the test's broker.
+            config = os.path.join(directory, "function.yaml")
+            with open(config) as f:
+                text = f.read()
+            text, count = re.subn(r"(?m)^(\s+url:) tcp://127\.0\.0\.1:1883$", rf"\1 {broker.url}", text)
+            self.assertEqual(count, 1, "the example's url is no longer 'url: tcp://127.0.0.1:1883'")
+            with open(config, "w") as f:
+                f.write(text)
+            with broker.client(client_id="alerts-reader") as reader, broker.client(client_id="sensor") as sensor:
+                reader.subscribe([("alerts/#", 1)])
+                # No HTTP trigger (disableDefaultHTTPTrigger): ready is the broker connection.
+                with Processor(config, expect_ready=False) as proc:
+                    wait_for(lambda: proc.get_management("/ready")[0] == 200, 20, what="connected to the broker")
+                    for reading in (b"21.5", b"not a number", b"35.2"):
+                        sensor.publish("sensors/kitchen/temperature", reading, qos=1)
+                    alert = reader.receive(timeout=20)
+                    self.assertEqual(alert.topic, "alerts/temperature")
+                    self.assertEqual(json.loads(alert.payload),
+                                     {"sensor": "kitchen", "celsius": 35.2, "threshold": 30.0})
+                    proc.wait_log(r"not a reading")
+                    self.assertEqual(proc.terminate(), 0)
+                # Only the reading above the threshold became an alert.
+                self.assertTrue(reader.messages.empty())
 
 
 if __name__ == "__main__":

@@ -170,13 +170,14 @@ TEST_CASE("every registered config map is well formed") {
         CHECK_FALSE(key.help.empty());
         CHECK(key.help.find('\n') == std::string::npos);
         CHECK((key.type == KeyType::kChoice) == !key.choices.empty());
-        CHECK((key.fields == nullptr || key.type == KeyType::kMapping));
+        CHECK((key.fields == nullptr || key.type == KeyType::kMapping || key.type == KeyType::kList));
         CHECK_FALSE(section.map->find_ignored(key.name));
       }
     }
   }
   for (const char* name :
-       {"metadata", "spec", "spec.build", "trigger", "http", "http.cors", "cron", "cron.event", "native", "shell"}) {
+       {"metadata", "spec", "spec.build", "trigger", "http", "http.cors", "cron", "cron.event", "mqtt", "mqtt.subscriptions",
+        "mqtt.tls", "mqtt.will", "native", "shell"}) {
     CHECK(sections.count(name) == 1);
   }
 }

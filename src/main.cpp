@@ -4,6 +4,7 @@
 // restarting what no restart can fix).
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -86,6 +87,13 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024));
   cli.add_option("--http-listen", options.http_listen,
                  "host:port for the HTTP trigger, overriding the config (port 0 picks a free port)");
+  cli.add_option("--instance", options.instance,
+                 "this processor's instance name (a systemd template's %i): part of the default MQTT client ID, "
+                 "so that instances on one host keep sessions of their own")
+      ->check([](const std::string& name) {
+        const bool printable = std::all_of(name.begin(), name.end(), [](unsigned char c) { return c > 0x20 && c < 0x7f; });
+        return printable ? std::string{} : std::string("expected printable ASCII without spaces");
+      });
   cli.add_option("--management-address", options.management_address,
                  "host:port of /live, /ready, /status and /metrics (port 0 picks a free port)")
       ->capture_default_str();

@@ -36,8 +36,9 @@ const std::vector<TriggerKind> kTriggerKinds = {
      }},
     {"mqtt", mqtt::mqtt_config_map,
      [](const TriggerConfig& config) { mqtt::read_mqtt_settings(config, "function"); },
-     [](const TriggerContext& context, const KindOverrides&) {
-       return make_mqtt_trigger(context, mqtt::read_mqtt_settings(context.config, context.function.name));
+     [](const TriggerContext& context, const KindOverrides& overrides) {
+       return make_mqtt_trigger(context,
+                                mqtt::read_mqtt_settings(context.config, context.function.name, overrides.instance));
      }},
 };
 

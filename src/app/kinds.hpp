@@ -22,6 +22,7 @@ namespace edgefn {
 // Command-line settings that reach into a kind.
 struct KindOverrides {
   std::string http_listen;  // --http-listen
+  std::string instance;     // --instance
 };
 
 struct TriggerKind {

@@ -151,7 +151,7 @@ class Processor {
       const auto* kind = find_trigger_kind(tc.kind);
       if (!kind) throw StartError("trigger kind '" + tc.kind + "' is not built in");
       TriggerContext context{io_, config_, tc, *pool, metrics_, host_, options_.dev_mode, io_threads_ == 1};
-      triggers_.push_back({kind->create(context, KindOverrides{options_.http_listen}), &tc, pool.get()});
+      triggers_.push_back({kind->create(context, KindOverrides{options_.http_listen, options_.instance}), &tc, pool.get()});
     }
     if (triggers_.empty()) throw StartError("no enabled triggers: nothing would ever call the handler");
   }

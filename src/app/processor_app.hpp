@@ -14,6 +14,7 @@ namespace edgefn {
 struct AppOptions {
   std::filesystem::path config_file;
   std::string http_listen;                          // --http-listen; empty: from the config
+  std::string instance;                             // --instance: in default stream client IDs
   std::string management_address = "127.0.0.1:8082";
   std::filesystem::path management_token_file;      // --management-token-file
   std::string management_token_from_environment;    // EDGEFN_MANAGEMENT_TOKEN

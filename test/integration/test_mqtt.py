@@ -11,6 +11,7 @@ on a response topic that a test client subscribes to."""
 import hashlib
 import json
 import os
+import socket
 import textwrap
 import threading
 import unittest
@@ -87,10 +88,10 @@ def function_yaml(directory, url, attributes, runtime="python", handler="handler
     return path
 
 
-def start_processor(config, env=None, ready=True):
+def start_processor(config, env=None, ready=True, args=()):
     """A processor with no HTTP trigger; `ready`: wait for /ready 200, which
-    follows the broker connection."""
-    proc = Processor(config, expect_ready=False, env=env)
+    follows the broker connection; `args`: more command-line arguments."""
+    proc = Processor(config, *args, expect_ready=False, env=env)
     try:
         proc.__enter__()
     except BaseException:
@@ -154,11 +155,11 @@ class MqttTestCase(unittest.TestCase):
         return value
 
     def processor(self, attributes, directory=None, handler_env=None, proc_env=None, ready=True, url=None,
-                  **kwargs):
+                  args=(), **kwargs):
         """`handler_env`: the function's spec.env; `proc_env`: added to the
         processor's own environment."""
         config = function_yaml(directory or self.dir, url or self.broker.url, attributes, env=handler_env, **kwargs)
-        proc = start_processor(config, env=proc_env, ready=ready)
+        proc = start_processor(config, env=proc_env, ready=ready, args=args)
         self._stack.append(proc)
         self.addCleanup(lambda: self._print_on_failure(proc))
         return proc
@@ -289,6 +290,15 @@ class DeliveryTest(MqttTestCase):
         reply = own.receive(TIMEOUT)
         self.assertEqual(reply.payload, b"ping")
         self.assertEqual(reply.properties.get("correlation_data"), b"\x00id-7")
+
+
+class ClientIdTest(MqttTestCase):
+    def test_the_default_client_id_is_function_trigger_host_and_instance(self):
+        expected = f"mqttfn-sensors-{socket.gethostname()}-blue"
+        proc = self.processor({"subscriptions": [{"topic": "id/in", "qos": 1}]}, args=("--instance", "blue"))
+        self.assertEqual(proc.status()["triggers"][0]["clientId"], expected)
+        # The broker saw that ID: a restart resumes this session, not another.
+        wait_for(lambda: f"as {expected}" in self.broker.log(), TIMEOUT, what="the client ID in the broker's log")
 
 
 class WebSocketTest(MqttTestCase):

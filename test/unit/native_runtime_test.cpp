@@ -205,8 +205,12 @@ TEST_CASE("a blocking handler's worker stops at once when idle and runs its shut
   CHECK(future.get().value().body.find("calls=1") != std::string::npos);
   std::atomic<bool> stopped{false};
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  rt->stop(10s, [&] { stopped = true; });
+  rt->stop(1h, [&] { stopped = true; });
   while (!stopped && std::chrono::steady_clock::now() < deadline) io.run_one_for(10ms);
   CHECK(stopped);
   CHECK(rt->describe() == "stopped");
+  // Nothing of the stop is left on the io_context (its timeout timer kept
+  // a processor from exiting for workerTerminationTimeout).
+  while (!io.stopped() && std::chrono::steady_clock::now() < deadline) io.run_one_for(10ms);
+  CHECK(io.stopped());
 }

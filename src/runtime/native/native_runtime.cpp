@@ -329,14 +329,7 @@ class NativeRuntime final : public Runtime {
     // for it: its event is answered kStopping now and the thread is left to
     // finish on its own.
     auto finish = run_once(std::move(done));
-    {
-      std::lock_guard lock(thread_->mutex);
-      thread_->stopping = true;
-      if (thread_->exited) return finish();
-      thread_->on_exit = finish;
-      thread_->wake.notify_one();
-    }
-    timer_.emplace(*settings_.io);
+    timer_ = std::make_shared<asio::steady_timer>(*settings_.io);
     timer_->expires_after(timeout);
     timer_->async_wait([this, state = thread_, finish, timeout](error_code ec) {
       if (ec) return;
@@ -354,6 +347,22 @@ class NativeRuntime final : public Runtime {
             RuntimeError{RuntimeError::Code::kStopping, "processor stopped before the handler returned", std::nullopt}));
       finish();
     });
+    // A thread that exits in time cancels the timer, which would otherwise
+    // keep the io_context (and so the processor's exit) waiting out
+    // `timeout` after an idle worker stopped at once.
+    UniqueFunction<void()> on_exit = [finish, timer = timer_]() mutable {
+      asio::post(timer->get_executor(), [timer] { timer->cancel(); });
+      finish();
+    };
+    {
+      std::lock_guard lock(thread_->mutex);
+      thread_->stopping = true;
+      if (!thread_->exited) {
+        thread_->on_exit = std::move(on_exit);
+        thread_->wake.notify_one();
+      }
+    }
+    if (on_exit) on_exit();  // the thread had exited already
   }
 
   bool left_running() const noexcept override {
@@ -378,7 +387,7 @@ class NativeRuntime final : public Runtime {
   std::atomic<bool> stop_requested_{false};
   std::shared_ptr<ThreadState> thread_;
   std::thread thread_handle_;
-  std::optional<asio::steady_timer> timer_;
+  std::shared_ptr<asio::steady_timer> timer_;
   std::atomic<HostServices*> host_{settings_.host};
 };
 

@@ -14,6 +14,7 @@ import os
 import socket
 import textwrap
 import threading
+import time
 import unittest
 
 from mqtt_support import Mosquitto, MqttClient, MqttTimeout, StreamVerifier, make_payload, parse_payload
@@ -377,6 +378,29 @@ class AtLeastOnceTest(MqttTestCase):
         self.assertLessEqual(max_overlap(read_records(self.dir)), 2)
         self.assertEqual(report.duplicated, 0, report)
         self.assertTrue(proc.proc.poll() is None)
+
+
+    def test_responses_of_a_backlog_past_the_read_cap_all_come(self):
+        # 300 messages of 10 KiB arrive faster than two slow workers take
+        # them: more than the 1 MiB the session holds before it stops
+        # reading. Each message is acknowledged after its response's PUBACK,
+        # which comes behind that backlog; a reader that stopped there
+        # waited forever (found by bench/mqtt).
+        v = StreamVerifier()
+        replies = self.client("replies-backlog")
+        replies.subscribe([("backlog/out", 1)])
+        self.processor({"subscriptions": [{"topic": "backlog/in", "qos": 1}], "responseTopic": "backlog/out",
+                        "receiveWindow": 4}, workers=2, handler_env={"SLEEP_MS": "10"})
+        self.publish_stream("backlog/in", "b", 300, size=10 * 1024, verifier=v)
+        deadline = time.monotonic() + 60
+        while not v.all_received() and time.monotonic() < deadline:
+            try:
+                v.received(replies.receive(timeout=deadline - time.monotonic()).payload)
+            except MqttTimeout:
+                break
+        report = v.report()
+        self.assertTrue(report.complete, report)
+        self.assertEqual(report.lost_count, 0, report)
 
 
 class ConcurrencyTest(MqttTestCase):

@@ -67,6 +67,9 @@ class Outbox {
   std::uint16_t allocate_id(std::uint16_t reserved_id = 0);
 
   std::size_t pending() const noexcept { return messages_.size(); }
+  // QoS > 0 publishes on this connection's wire that the broker has yet to
+  // answer: while there are any, an answer is on its way.
+  std::size_t awaiting_broker() const noexcept { return in_flight_; }
   std::uint64_t completed() const noexcept { return completed_; }
 
  private:

@@ -220,6 +220,9 @@ void SessionImpl::wake_writer(Connection& conn) {
 void SessionImpl::pump() {
   if (!conn_ || !conn_->established || !conn_->usable()) return;
   outbox_.pump(conn_->version, conn_->out, conn_->qos0_out, conn_->subscribe_id);
+  // Its answer will come behind whatever the broker sent meanwhile: a
+  // paused reader must read on (see kHeldBytesLimit).
+  if (conn_->socket_paused && outbox_.awaiting_broker() > 0) conn_->resume_reading.cancel();
   wake_writer(*conn_);
   update_stats();
 }

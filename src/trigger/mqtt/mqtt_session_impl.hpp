@@ -25,6 +25,12 @@ using Clock = std::chrono::steady_clock;
 // own publishes (which deliveries may be waiting for) and its PINGRESPs
 // keep arriving behind them. Past it, reading stops until a settle.
 constexpr std::size_t kHeldBytesCap = 1024 * 1024;
+// But not while the broker owes us an answer to one of our own QoS > 0
+// publishes: a delivery whose response awaits its PUBACK settles only when
+// that PUBACK is read, and it comes behind what the broker sent since.
+// Reading then goes on up to this much held; past it the connection is
+// dropped and the persistent session redelivers what was held.
+constexpr std::size_t kHeldBytesLimit = 32 * kHeldBytesCap;
 constexpr std::size_t kReadChunk = 16 * 1024;
 // A connection that ends sooner than this after its CONNACK does not reset
 // the backoff: two clients taking the same client ID from each other

@@ -15,7 +15,12 @@ awaitable<void> SessionImpl::read_loop(std::shared_ptr<SessionImpl> self, std::s
       conn->in_start = 0;
     } else if (!process_input(*conn)) {
       continue;
-    } else if (conn->held_bytes >= kHeldBytesCap) {
+    } else if (conn->held_bytes >= kHeldBytesLimit) {
+      end_connection(*conn, "holding " + std::to_string(conn->held_bytes / (1024 * 1024)) +
+                                " MiB of messages while waiting for the broker's acknowledgements of our own " +
+                                "publishes; reconnecting, the broker redelivers what was not acknowledged");
+      break;
+    } else if (conn->held_bytes >= kHeldBytesCap && outbox_.awaiting_broker() == 0) {
       conn->socket_paused = true;
       conn->resume_reading.expires_at(Clock::time_point::max());
       co_await conn->resume_reading.async_wait(asio::redirect_error(asio::use_awaitable, ec));

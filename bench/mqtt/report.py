@@ -52,7 +52,7 @@ print(f"- machine: {env['BENCH_CPU']}, {env['BENCH_CORES']} cores, Linux {env['B
       f"load average before the run: {env['BENCH_LOAD']}")
 print(f"- mosquitto {env['BENCH_MOSQUITTO']}, a fresh broker per run; "
       f"{env['BENCH_VERSION'] or 'processor'}, build type {env['BENCH_BUILD_TYPE'] or 'unknown'}, "
-      f"`--log-level warn`, builtin:echo with numWorkers {env['BENCH_NATIVE_WORKERS']}; {env['BENCH_PYTHON']}; "
+      f"`--log-level info`, builtin:echo with numWorkers {env['BENCH_NATIVE_WORKERS']}; {env['BENCH_PYTHON']}; "
       + (env["BENCH_NODE_RED_VERSION"] or f"Node-RED {env['BENCH_NODE_RED_NOTE'] or 'not run'}"))
 print(f"- {env['BENCH_ROUNDS']} rounds; per run {messages:,} messages of {env['BENCH_SIZE']} B as fast as "
       f"the publisher goes, then {int(env['BENCH_LATENCY_MESSAGES']):,} at {int(env['BENCH_LATENCY_RATE']):,} "

@@ -185,7 +185,7 @@ write_function() {
       ;;
     *) die "unknown function $name" ;;
   esac
-  [[ "$name" == *-out ]] && response="      responseTopic: bench/out"
+  [[ "$name" == *-out ]] && response="        responseTopic: bench/out"
   {
     cat <<YAML
 apiVersion: nuclio.io/v1
@@ -257,7 +257,7 @@ start_server() {
       ;;
     *)
       server_kind=processor
-      start_processor_on_port0 "$(write_function "$name" "$qos")" none --log-level warn
+      start_processor_on_port0 "$(write_function "$name" "$qos")" none
       if ! wait_subscribed "$kClientId" bench/in 15 "$server_pid"; then
         tail -n 20 "$server_log" >&2
         die "the processor ($name) did not subscribe"

@@ -20,8 +20,11 @@ kPy1 = "processor python 1 worker"
 kTargets = {kEcho: (kCeiling, 0.8), kEchoOut: (kRelay, 1.0)}
 
 
-def select(label, qos, phase="load"):
-    return [r for r in rows if r["label"] == label and r["qos"] == qos and r["phase"] == phase]
+def select(label, qos, phase="load", whole=True):
+    """The runs of a configuration; with `whole`, only those that counted
+    every message (a run that stalled has no rate to compare)."""
+    return [r for r in rows if r["label"] == label and r["qos"] == qos and r["phase"] == phase
+            and (not whole or r["received"] == r["count"])]
 
 
 def med(values):
@@ -69,7 +72,13 @@ for qos in (0, 1):
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for label in labels:
         load = select(label, qos)
+        every = select(label, qos, whole=False)
+        if not every:
+            continue
         if not load:
+            got = ", ".join(f"{r['received']:,}" for r in every)
+            print(f"| {label} | **stalled** (counted {got} of {messages:,}) | | | | | "
+                  f"{pct(r['server_cpu'] for r in every)} | {pct(r['broker_cpu'] for r in every)} |")
             continue
         rates = [r["msgs"] for r in load]
         ceiling = None
@@ -90,7 +99,7 @@ for qos in (0, 1):
                     if load[0].get("p50_ms") is not None else "-")
         lat_paced = (f"{fmt(med([r.get('p50_ms') for r in paced]), 2)} / "
                      f"{fmt(med([r.get('p99_ms') for r in paced]), 2)}" if paced else "-")
-        lost = "" if all(complete(r) for r in load) else " (incomplete)"
+        lost = "" if len(load) == len(every) else f" ({len(every) - len(load)} of {len(every)} runs stalled)"
         print(f"| {label}{lost} | {fmt(med(rates))} | {fmt(min(rates))}–{fmt(max(rates))} | {ratio} | {lat_load} "
               f"| {lat_paced} | {pct(r['server_cpu'] for r in load)} | {pct(r['broker_cpu'] for r in load)} |")
     pub = [r["publisher_msgs"] for r in select(kCeiling, qos)]
@@ -110,7 +119,10 @@ print()
 for label, (ceiling, _) in list(kTargets.items()) + [(kNodeRed, (kRelay, None)), (kPyOut, (kRelay, None))]:
     for qos in (0, 1):
         pairs = []
-        for r in select(label, qos):
+        for r in select(label, qos, whole=False):
+            if not complete(r):
+                pairs.append("stalled")
+                continue
             base = [b["msgs"] for b in select(ceiling, qos) if b["round"] == r["round"]]
             if base and base[0]:
                 pairs.append(f"{r['msgs'] / base[0]:.2f}")
@@ -122,6 +134,8 @@ for label, (ceiling, target) in kTargets.items():
     for qos in (0, 1):
         ratio = best_ratio.get((label, qos))
         if ratio is None:
+            if select(label, qos, whole=False):
+                print(f"- {label}, QoS {qos}: every run stalled (target ≥ {target} of {ceiling}): **missed**")
             continue
         verdict = "**met**" if ratio >= target else "**missed**"
         print(f"- {label}, QoS {qos}: {ratio:.2f} of {ceiling} (target ≥ {target}): {verdict}")
@@ -137,7 +151,7 @@ if env["BENCH_IDLE_RSS"] != "-":
           f"(target ≤ 10 MiB: {'**met**' if rss <= 10 else '**missed**'}), CPU {env['BENCH_IDLE_CPU']} % "
           f"over {env['BENCH_IDLE_WINDOW']} s")
 if any(not complete(r) for r in rows):
-    print("- **some runs did not count every message (see 'incomplete'):**")
+    print("- **some runs did not count every message (left out of the rates above):**")
     for r in rows:
         if not complete(r):
             print(f"  - round {r['round']}, {r['label']}, QoS {r['qos']}, {r['phase']}: "

@@ -39,9 +39,10 @@
 #   EDGEFN_BENCH_CONFIGS           which configurations, space-separated (default: all above:
 #                                  sub echo relay echo-out py1 py2 py-out nodered)
 #   EDGEFN_BENCH_NODE_RED          directory with node_modules/node-red (default
-#                                  <build>/bench-cache/node-red, installed there with npm
+#                                  <repo>/build/bench-cache/node-red, installed there with npm
 #                                  when missing); "none" skips Node-RED
 #   EDGEFN_BENCH_PYTHON            the interpreter of the Python handler (default python3)
+#   EDGEFN_BENCH_RESULTS           also keep every run's JSON line in this file
 #   EDGEFN_BENCH_NO_BUILD=1        skip scripts/install.sh --bench and scripts/build.sh
 #   EDGEFN_BUILD_DIR               build tree (default <repo>/build)
 set -euo pipefail
@@ -57,7 +58,8 @@ latency_rate=${EDGEFN_BENCH_LATENCY_RATE:-1000}
 latency_messages=${EDGEFN_BENCH_LATENCY_MESSAGES:-2000}
 native_workers=${EDGEFN_BENCH_NATIVE_WORKERS:-2}
 configs=${EDGEFN_BENCH_CONFIGS:-sub echo relay echo-out py1 py2 py-out nodered}
-node_red_dir=${EDGEFN_BENCH_NODE_RED:-$build_dir/bench-cache/node-red}
+node_red_dir=${EDGEFN_BENCH_NODE_RED:-$root/build/bench-cache/node-red}
+[[ "$node_red_dir" == none ]] || node_red_dir=$(realpath -m -- "$node_red_dir")
 readonly kQos=(0 1)
 readonly kClientId=bench-processor
 readonly kIdleSettle=3   # seconds between subscribing and the idle RSS
@@ -195,6 +197,7 @@ metadata:
 spec:
   runtime: $runtime
   handler: "$handler"
+  disableDefaultHTTPTrigger: true
 YAML
     [[ "$runtime" == python ]] && cat <<YAML
   env:
@@ -409,3 +412,4 @@ fi
 export BENCH_PYTHON
 BENCH_PYTHON=$("$python" --version 2>&1)
 python3 "$here/report.py"
+[[ -z "${EDGEFN_BENCH_RESULTS:-}" ]] || cp -- "$results" "$EDGEFN_BENCH_RESULTS"

@@ -27,6 +27,8 @@ readonly kBuildPackages=(
 # module on top of it).
 readonly kBenchPackages=(
   nginx wrk
+  # bench/mqtt's peer: Node-RED, installed with npm into build/bench-cache.
+  nodejs npm
 )
 
 usage() {

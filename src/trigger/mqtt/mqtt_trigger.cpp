@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
 
 #include "config/config_error.hpp"
 #include "log/log.hpp"
@@ -313,7 +314,7 @@ struct Core : std::enable_shared_from_this<Core> {
       ackable.erase(id);
     }
     in_flight.fetch_sub(1, std::memory_order_relaxed);
-    if (draining && messages.empty() && drained) drained();
+    if (draining && messages.empty() && drained) std::exchange(drained, nullptr)();
   }
 
   void release_topic(std::uint64_t id, Message& message) {
@@ -368,7 +369,12 @@ struct Core : std::enable_shared_from_this<Core> {
       if (message.retry) idle.push_back(id);
     for (auto id : idle) leave(id, "not run again: draining");
     logger->info("draining: {} message(s) in flight", messages.size());
-    if (messages.empty()) return finish();
+    // `drained` holds this Core: it is dropped once called, or it would
+    // keep the Core and its session alive for ever.
+    if (messages.empty()) {
+      drained = nullptr;
+      return finish();
+    }
     drain_timer.expires_at(deadline);
     drain_timer.async_wait([self = shared_from_this(), finish](error_code ec) {
       if (ec) return;
@@ -379,6 +385,7 @@ struct Core : std::enable_shared_from_this<Core> {
   }
 
   void shut_down() {
+    drained = nullptr;
     drain_timer.cancel();
     for (auto& [id, message] : messages)
       if (message.retry) message.retry->cancel();

@@ -376,7 +376,10 @@ MqttSettings read_mqtt_settings(const TriggerConfig& trigger, const std::string&
     attrs.child("reconnectMaxBackoff").fail("shorter than reconnectMinBackoff");
 
   s.ordered = attrs.get_bool("ordered", s.ordered);
-  for (auto [key, target] : {std::pair{"responseTopic", &s.response_topic}, std::pair{"errorTopic", &s.error_topic}}) {
+  for (const auto& entry : {std::pair{"responseTopic", &s.response_topic}, std::pair{"errorTopic", &s.error_topic}}) {
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture one.
+    const char* key = entry.first;
+    std::string* target = entry.second;
     ConfigNode node = attrs.child(key);
     if (!node.defined()) continue;
     *target = node.as_string();

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <utility>
 
+#include "util/utf8.hpp"
+
 namespace edgefn::mqtt::wire {
 
 bool valid_utf8(std::string_view s) noexcept {
@@ -24,35 +26,15 @@ bool valid_utf8(std::string_view s) noexcept {
         continue;
       }
     }
-    const unsigned c = *p;
-    if (c < 0x80) {
-      if (c == 0) return false;
+    if (*p == 0) return false;
+    if (*p < 0x80) {
       ++p;
       continue;
     }
-    // The second byte's range excludes overlong forms (E0, F0),
-    // surrogates (ED) and code points past U+10FFFF (F4).
-    std::size_t more;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-      more = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      more = 2;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      more = 3;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    } else {
-      return false;
-    }
-    if (static_cast<std::size_t>(end - p) <= more) return false;
-    if (p[1] < lo || p[1] > hi) return false;
-    for (std::size_t i = 2; i <= more; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return false;
-    }
-    p += more + 1;
+    const auto at = static_cast<std::size_t>(p - reinterpret_cast<const unsigned char*>(s.data()));
+    const std::size_t length = utf8_sequence_length(s, at);
+    if (length == 0) return false;
+    p += length;
   }
   return true;
 }

@@ -10,6 +10,22 @@ from support import BUILD_DIR, Processor, TempDir, wait_for
 
 
 class ExamplesTest(unittest.TestCase):
+    def copy_example(self, name, into, pattern, replacement):
+        """Copies the built example `name` into `into` with the one line of
+        its function.yaml that `pattern` matches rewritten; returns the
+        copy's function.yaml."""
+        example = os.path.join(BUILD_DIR, "examples", name)
+        self.assertTrue(os.path.exists(os.path.join(example, "function.yaml")), example)
+        directory = os.path.join(into, name)
+        shutil.copytree(example, directory)
+        config = os.path.join(directory, "function.yaml")
+        with open(config) as f:
+            text, count = re.subn(pattern, replacement, f.read())
+        self.assertEqual(count, 1, f"the {name} example no longer has a line matching {pattern!r}")
+        with open(config, "w") as f:
+            f.write(text)
+        return config
+
     def test_hello_c_answers_from_the_c_handler(self):
         config = os.path.join(BUILD_DIR, "examples", "hello-c", "function.yaml")
         self.assertTrue(os.path.exists(config), config)
@@ -48,19 +64,10 @@ class ExamplesTest(unittest.TestCase):
             self.assertEqual(proc.terminate(), 0)
 
     def test_cron_shell_appends_a_disk_report_line_per_tick(self):
-        example = os.path.join(BUILD_DIR, "examples", "cron-shell")
-        self.assertTrue(os.path.exists(os.path.join(example, "function.yaml")), example)
         with TempDir() as d:
-            directory = os.path.join(d, "cron-shell")
-            shutil.copytree(example, directory)
             # The example as shipped, ticking every 100 ms instead of 10 s.
-            config = os.path.join(directory, "function.yaml")
-            with open(config) as f:
-                text = f.read()
-            text, count = re.subn(r"(?m)^(\s+interval:) 10s$", r"\1 100ms", text)
-            self.assertEqual(count, 1, "the example's interval is no longer 'interval: 10s'")
-            with open(config, "w") as f:
-                f.write(text)
+            config = self.copy_example("cron-shell", d, r"(?m)^(\s+interval:) 10s$", r"\1 100ms")
+            directory = os.path.dirname(config)
             report = os.path.join(directory, "report.log")
             self.assertFalse(os.path.exists(report))
 
@@ -96,19 +103,10 @@ class ExamplesTest(unittest.TestCase):
 
 
     def test_mqtt_python_publishes_an_alert_for_a_reading_above_the_threshold(self):
-        example = os.path.join(BUILD_DIR, "examples", "mqtt-python")
-        self.assertTrue(os.path.exists(os.path.join(example, "function.yaml")), example)
         with TempDir() as d, Mosquitto() as broker:
-            directory = os.path.join(d, "mqtt-python")
-            shutil.copytree(example, directory)
             # The example as shipped, pointed at the test's broker.
-            config = os.path.join(directory, "function.yaml")
-            with open(config) as f:
-                text = f.read()
-            text, count = re.subn(r"(?m)^(\s+url:) tcp://127\.0\.0\.1:1883$", rf"\1 {broker.url}", text)
-            self.assertEqual(count, 1, "the example's url is no longer 'url: tcp://127.0.0.1:1883'")
-            with open(config, "w") as f:
-                f.write(text)
+            config = self.copy_example("mqtt-python", d, r"(?m)^(\s+url:) tcp://127\.0\.0\.1:1883$",
+                                       rf"\1 {broker.url}")
             with broker.client(client_id="alerts-reader") as reader, broker.client(client_id="sensor") as sensor:
                 reader.subscribe([("alerts/#", 1)])
                 # No HTTP trigger (disableDefaultHTTPTrigger): ready is the broker connection.

@@ -5,14 +5,7 @@
 namespace edgefn::mqtt {
 namespace {
 
-// Handler bodies quoted in an error header or a log line.
-constexpr std::size_t kQuotedBodyLimit = 200;
 constexpr std::string_view kNoAckHeader = "x-nuclio-stream-no-ack";
-
-std::string quoted_body(const std::string& body) {
-  if (body.size() <= kQuotedBodyLimit) return body;
-  return body.substr(0, kQuotedBodyLimit) + "...";
-}
 
 }  // namespace
 
@@ -33,31 +26,6 @@ Event make_event(const Publish& publish, std::string payload, std::uint64_t deli
   event.timestamp = std::chrono::system_clock::now();
   event.offset = static_cast<std::int64_t>(delivery_id);
   return event;
-}
-
-bool is_failure(const DispatchResult& result) noexcept {
-  if (result) return result->status >= 500;
-  return !is_abandoned(result);
-}
-
-bool is_abandoned(const DispatchResult& result) noexcept {
-  if (result) return false;
-  const auto code = result.error().code;
-  return code == DispatchError::Code::kStopping || code == DispatchError::Code::kCancelled;
-}
-
-std::string describe_failure(const DispatchResult& result) {
-  if (result) return "status " + std::to_string(result->status) + ": " + quoted_body(result->body);
-  const auto& error = result.error();
-  std::string what;
-  switch (error.code) {
-    case DispatchError::Code::kCrashed: what = "crashed"; break;
-    case DispatchError::Code::kTimedOut: what = "timed out"; break;
-    case DispatchError::Code::kOverloaded: what = "no worker"; break;
-    case DispatchError::Code::kStopping: what = "stopping"; break;
-    case DispatchError::Code::kCancelled: what = "cancelled"; break;
-  }
-  return error.detail.empty() ? what : what + ": " + quoted_body(error.detail);
 }
 
 Publish make_error_publish(const Publish& original, const std::string& error_topic, const std::string& detail,
@@ -115,12 +83,6 @@ tl::expected<Publish, std::string> make_output_publish(OutputMessage message, co
       out.properties.user_properties.emplace_back(std::move(name), std::move(value));
   }
   return out;
-}
-
-std::chrono::milliseconds retry_delay(std::chrono::milliseconds base, int retry) noexcept {
-  auto delay = std::max(base, std::chrono::milliseconds{0});
-  for (int i = 1; i < retry && delay < kMaxRetryBackoff; ++i) delay *= 2;
-  return std::min(delay, kMaxRetryBackoff);
 }
 
 }  // namespace edgefn::mqtt

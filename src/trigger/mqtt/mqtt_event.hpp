@@ -13,18 +13,21 @@
 #include "event/event.hpp"
 #include "trigger/mqtt/mqtt_codec.hpp"
 #include "trigger/mqtt/mqtt_settings.hpp"
+#include "trigger/stream/stream_failure.hpp"
 #include "worker/dispatch.hpp"
 
 namespace edgefn::mqtt {
 
-// The error headers of an error-topic message (MQTT 5 user properties).
-inline constexpr const char* kErrorHeader = "x-edgefn-error";        // "status 500: ..." / "crashed: ..."
-inline constexpr const char* kTopicHeader = "x-edgefn-topic";        // the topic the message came on
-inline constexpr const char* kAttemptsHeader = "x-edgefn-attempts";  // handler runs, retries included
-inline constexpr const char* kTriggerHeader = "x-edgefn-trigger";    // the trigger that gave up
-
-// The longest retry backoff, however many retries are configured.
-inline constexpr std::chrono::milliseconds kMaxRetryBackoff{30'000};
+// The failure rules and error headers both stream triggers share.
+using stream::describe_failure;
+using stream::is_abandoned;
+using stream::is_failure;
+using stream::kAttemptsHeader;
+using stream::kErrorHeader;
+using stream::kMaxRetryBackoff;
+using stream::kTopicHeader;
+using stream::kTriggerHeader;
+using stream::retry_delay;
 
 // `publish` as the event a handler sees: body = `payload` (the message's,
 // copied or moved by the caller, who may need it again for a retry), topic
@@ -34,18 +37,6 @@ inline constexpr std::chrono::milliseconds kMaxRetryBackoff{30'000};
 // the event.
 Event make_event(const Publish& publish, std::string payload, std::uint64_t delivery_id, const TriggerInfo& info,
                  const std::string& broker_url);
-
-// Whether a dispatch's result calls for the failure policy (retry, then the
-// error topic): a response of 500 or more, a crash, a timeout, or no worker
-// in time. kStopping and kCancelled are not failures: the message was not
-// handled and is left to the broker to redeliver.
-bool is_failure(const DispatchResult& result) noexcept;
-bool is_abandoned(const DispatchResult& result) noexcept;  // kStopping, kCancelled
-
-// A short line saying why a result is a failure, for logs and the
-// x-edgefn-error header: "status 503: <body, cut at 200 bytes>",
-// "crashed: <detail>", "timed out: <detail>".
-std::string describe_failure(const DispatchResult& result);
 
 // The copy of `original` published to `error_topic` when its handler failed
 // for good: the payload unchanged, its content type and user properties
@@ -69,9 +60,5 @@ std::optional<Publish> make_response_publish(Response response, const Publish& i
 // 1; headers as MQTT 5 user properties, a "content-type" header as the
 // content type property. MQTT has no message key: `key` is ignored.
 tl::expected<Publish, std::string> make_output_publish(OutputMessage message, const MqttSettings& settings);
-
-// The wait before retry number `retry` (1, 2, ...): `base` doubled per
-// retry, at most kMaxRetryBackoff.
-std::chrono::milliseconds retry_delay(std::chrono::milliseconds base, int retry) noexcept;
 
 }  // namespace edgefn::mqtt

@@ -17,6 +17,8 @@
 #include "runtime/shell/shell_runtime.hpp"
 #include "trigger/cron/cron_trigger.hpp"
 #include "trigger/http/http_trigger.hpp"
+#include "trigger/kafka/kafka_settings.hpp"
+#include "trigger/kafka/kafka_trigger.hpp"
 #include "trigger/mqtt/mqtt_settings.hpp"
 #include "trigger/mqtt/mqtt_trigger.hpp"
 
@@ -39,6 +41,12 @@ const std::vector<TriggerKind> kTriggerKinds = {
      [](const TriggerContext& context, const KindOverrides& overrides) {
        return make_mqtt_trigger(context,
                                 mqtt::read_mqtt_settings(context.config, context.function.name, overrides.instance));
+     }},
+    {"kafka-cluster", kafka::kafka_config_map,
+     [](const TriggerConfig& config) { kafka::read_kafka_settings(config, "function"); },
+     [](const TriggerContext& context, const KindOverrides& overrides) {
+       return make_kafka_trigger(context,
+                                 kafka::read_kafka_settings(context.config, context.function.name, overrides.instance));
      }},
 };
 
@@ -230,7 +238,7 @@ KindCatalog kind_catalog() {
   KindCatalog catalog;
   for (const auto& k : kTriggerKinds) catalog.trigger_kinds.emplace_back(k.name);
   for (const auto& k : kRuntimeKinds) catalog.runtimes.emplace_back(k.name);
-  catalog.nuclio_only_trigger_kinds = {"kafka-cluster", "v3ioStream", "rabbit-mq",
+  catalog.nuclio_only_trigger_kinds = {"v3ioStream", "rabbit-mq",
                                        "kinesis",  "nats",   "pubsub",        "eventhub",   "webAdmin",
                                        "poller",   "partitioned", "kickstart"};
   catalog.nuclio_only_runtimes = {"golang", "java", "nodejs", "dotnetcore", "ruby", "pypy"};

@@ -108,6 +108,10 @@ class Dispatcher {
   virtual awaitable<DispatchResult> dispatch(Event event, DispatchOptions options) = 0;
   // Calls `fn` on the io_context once at least one worker is ready.
   virtual void when_ready(UniqueFunction<void()> fn) = 0;
+  // Runs the handlers' drain callbacks (Nuclio's set_drain_callback) on
+  // every worker now, without draining the pool: a stream trigger's
+  // partitions are being revoked in a rebalance. Any thread; returns at once.
+  virtual void run_drain_callbacks() noexcept {}
 
   virtual const std::string& name() const noexcept = 0;
   virtual int size() const noexcept = 0;  // workers, ready or not

@@ -1,0 +1,353 @@
+// The Kafka trigger's poll thread: every call on the consumer handle.
+#include <future>
+
+#include "config/config_error.hpp"
+#include "trigger/kafka/kafka_core.hpp"
+
+namespace edgefn::kafka {
+namespace {
+
+// Messages handed to the strand in one post.
+constexpr std::size_t kBatch = 256;
+constexpr std::chrono::milliseconds kPollTimeout{100};
+constexpr std::chrono::seconds kLagReportInterval{1};
+constexpr std::chrono::seconds kBrokerProbeInterval{2};
+// Beyond the revocation's own bounds: the strand answers a revocation
+// well within them, unless it is wedged.
+constexpr std::chrono::seconds kRevokeSlack{2};
+
+Core& core_of(void* opaque) { return *static_cast<Core*>(static_cast<LogSink*>(opaque)); }
+
+void rebalance_callback(rd_kafka_t*, rd_kafka_resp_err_t error, rd_kafka_topic_partition_list_t* changed,
+                        void* opaque) {
+  core_of(opaque).on_rebalance(error, changed);
+}
+
+void error_callback(rd_kafka_t*, int error, const char* reason, void* opaque) {
+  core_of(opaque).on_error(static_cast<rd_kafka_resp_err_t>(error), reason);
+}
+
+void commit_callback(rd_kafka_t*, rd_kafka_resp_err_t error, rd_kafka_topic_partition_list_t* offsets,
+                     void* opaque) {
+  core_of(opaque).on_commit(error, offsets);
+}
+
+std::vector<TopicPartition> to_vector(const rd_kafka_topic_partition_list_t* list) {
+  std::vector<TopicPartition> out;
+  if (!list) return out;
+  out.reserve(static_cast<std::size_t>(list->cnt));
+  for (int i = 0; i < list->cnt; ++i) out.push_back({list->elems[i].topic, list->elems[i].partition});
+  return out;
+}
+
+std::string names(const std::vector<TopicPartition>& list) {
+  std::string out;
+  for (const auto& tp : list) out += (out.empty() ? "" : ", ") + tp.text();
+  return out.empty() ? "none" : out;
+}
+
+PartitionList make_list(const std::set<TopicPartition>& set) {
+  PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(set.size())));
+  for (const auto& tp : set) rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition);
+  return list;
+}
+
+}  // namespace
+
+void Core::create_consumer() {
+  rd_kafka_conf_t* conf = make_conf(settings.consumer, this);
+  rd_kafka_conf_set_rebalance_cb(conf, rebalance_callback);
+  rd_kafka_conf_set_error_cb(conf, error_callback);
+  rd_kafka_conf_set_offset_commit_cb(conf, commit_callback);
+  char error[512] = {};
+  rd_kafka_t* handle = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
+  if (!handle) {
+    rd_kafka_conf_destroy(conf);
+    throw StartError("Kafka trigger '" + info.name + "': the consumer could not be created: " + error);
+  }
+  consumer.reset(handle);
+  // Everything (rebalances, errors, commits, messages) is served by the
+  // consumer poll, on one thread.
+  rd_kafka_poll_set_consumer(handle);
+}
+
+void Core::start_polling() {
+  PartitionList topics(rd_kafka_topic_partition_list_new(static_cast<int>(settings.topics.size())));
+  for (const auto& topic : settings.topics)
+    rd_kafka_topic_partition_list_add(topics.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
+  if (auto error = rd_kafka_subscribe(consumer.get(), topics.get())) {
+    logger->error("cannot subscribe to {}: {}", settings.topics.front(), describe(error));
+    set_reason("cannot subscribe: " + describe(error));
+    return;
+  }
+  cooperative = std::string_view(rd_kafka_rebalance_protocol(consumer.get())) == "COOPERATIVE";
+  state.store(GroupState::kJoining);
+  set_reason("joining consumer group '" + settings.consumer_group + "'");
+  poller_work.emplace(asio::make_work_guard(io));
+  poller = std::thread([this] { poll_loop(); });
+}
+
+void Core::poll_loop() {
+  std::vector<Record> batch;
+  while (!closed.load() && !close_requested.load()) {
+    apply_pause();
+    store_offsets();
+    rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer.get(), static_cast<int>(kPollTimeout.count()));
+    while (message) {
+      take(message, batch);
+      message = batch.size() < kBatch ? rd_kafka_consumer_poll(consumer.get(), 0) : nullptr;
+    }
+    if (!batch.empty()) {
+      asio::post(strand, [self = shared_from_this(), records = std::move(batch)]() mutable {
+        self->on_records(std::move(records));
+      });
+      batch = {};
+    }
+    const auto now = SteadyClock::now();
+    if (now >= next_lag_report) report_lag();
+    if (brokers_down.load() && now >= next_broker_probe) probe_brokers();
+  }
+  close_consumer(!closed.load());
+}
+
+void Core::take(rd_kafka_message_t* message, std::vector<Record>& batch) {
+  std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> owned(message, rd_kafka_message_destroy);
+  if (message->err) {
+    if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
+    const char* topic = message->rkt ? rd_kafka_topic_name(message->rkt) : "";
+    if (message->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || message->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+        message->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+      std::lock_guard lock(reason_mutex);
+      if (unknown_topics.insert(topic).second)
+        logger->error("topic '{}': {}; waiting for it (the trigger is not ready meanwhile)", topic,
+                      describe(message->err));
+      not_ready_reason = "topic '" + std::string(topic) + "': " + describe(message->err);
+      return;
+    }
+    logger->warn("consumer: {}: {}", describe(message->err), rd_kafka_message_errstr(message));
+    return;
+  }
+  Record record;
+  record.topic = rd_kafka_topic_name(message->rkt);
+  record.partition = message->partition;
+  record.offset = message->offset;
+  if (message->key) record.key.emplace(static_cast<const char*>(message->key), message->key_len);
+  if (message->payload) record.value.assign(static_cast<const char*>(message->payload), message->len);
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR && headers) {
+    const char* name = nullptr;
+    const void* value = nullptr;
+    std::size_t size = 0;
+    for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
+      record.headers.emplace_back(name, value ? std::string(static_cast<const char*>(value), size) : std::string{});
+  }
+  rd_kafka_timestamp_type_t type;
+  const std::int64_t timestamp = rd_kafka_message_timestamp(message, &type);
+  if (type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) record.timestamp_ms = timestamp;
+  batch.push_back(std::move(record));
+}
+
+void Core::on_rebalance(rd_kafka_resp_err_t error, rd_kafka_topic_partition_list_t* changed) {
+  rd_kafka_t* handle = consumer.get();
+  auto list = to_vector(changed);
+  if (error == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    metrics.assigned->inc();
+    asio::post(strand, [self = shared_from_this(), list]() mutable { self->on_assigned(std::move(list)); });
+    {
+      std::lock_guard lock(assigned_mutex);
+      assigned.insert(list.begin(), list.end());
+    }
+    rd_kafka_error_t* failure = nullptr;
+    if (cooperative)
+      failure = rd_kafka_incremental_assign(handle, changed);
+    else if (auto e = rd_kafka_assign(handle, changed))
+      logger->error("assigning {}: {}", names(list), describe(e));
+    if (failure) {
+      logger->error("assigning {}: {}", names(list), rd_kafka_error_string(failure));
+      rd_kafka_error_destroy(failure);
+    }
+    if (applied_pause && !list.empty()) {
+      rd_kafka_pause_partitions(handle, changed);
+      paused_partitions.insert(list.begin(), list.end());
+    }
+    {
+      std::lock_guard lock(reason_mutex);
+      for (const auto& tp : list) unknown_topics.erase(tp.topic);
+      assigned_count.store(static_cast<int>(cooperative ? assigned_count.load() + list.size() : list.size()));
+    }
+    metrics.assigned_partitions->set(assigned_count.load());
+    state.store(GroupState::kMember);
+    set_reason({});
+    logger->info("group '{}' assigned {}", settings.consumer_group, names(list));
+    return;
+  }
+  if (error == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+    const bool lost = rd_kafka_assignment_lost(handle);
+    (lost ? metrics.lost : metrics.revoked)->inc();
+    if (!list.empty()) {
+      logger->info("group '{}' {} {}: finishing their events", settings.consumer_group,
+                   lost ? "lost" : "revoked", names(list));
+      pool.run_drain_callbacks();
+      auto finished = std::make_shared<std::promise<void>>();
+      auto future = finished->get_future();
+      asio::post(strand, [self = shared_from_this(), list, lost, finished]() mutable {
+        self->on_revoking(std::move(list), lost, [finished] { finished->set_value(); });
+      });
+      const auto bound = settings.max_wait_handler_during_rebalance +
+                         (ack_mode != ExplicitAckMode::kDisable ? settings.wait_explicit_ack_during_rebalance
+                                                                : std::chrono::milliseconds{0}) +
+                         kRevokeSlack;
+      if (future.wait_for(bound) != std::future_status::ready)
+        logger->warn("revoking {}: the trigger did not finish in {} ms; giving them up", names(list), bound.count());
+      store_offsets();
+      // Lost changed may already be someone else's: nothing to commit.
+      if (!lost) {
+        const auto committed = rd_kafka_commit(handle, nullptr, 0);
+        if (committed && committed != RD_KAFKA_RESP_ERR__NO_OFFSET)
+          logger->warn("committing before giving up {}: {}", names(list), describe(committed));
+      }
+    }
+    {
+      std::lock_guard lock(assigned_mutex);
+      for (const auto& tp : list) assigned.erase(tp);
+    }
+    for (const auto& tp : list) paused_partitions.erase(tp);
+    if (cooperative) {
+      if (rd_kafka_error_t* failure = rd_kafka_incremental_unassign(handle, changed)) {
+        logger->error("unassigning {}: {}", names(list), rd_kafka_error_string(failure));
+        rd_kafka_error_destroy(failure);
+      }
+      assigned_count.fetch_sub(static_cast<int>(list.size()));
+    } else {
+      rd_kafka_assign(handle, nullptr);
+      assigned_count.store(0);
+    }
+    metrics.assigned_partitions->set(assigned_count.load());
+    return;
+  }
+  logger->error("rebalance failed: {}", describe(error));
+  rd_kafka_assign(handle, nullptr);
+}
+
+void Core::on_error(rd_kafka_resp_err_t error, const char* reason) {
+  if (error == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+    if (!brokers_down.exchange(true)) logger->warn("no broker of {} is reachable: {}", settings.brokers, reason);
+    set_reason(std::string("no broker is reachable: ") + reason);
+    next_broker_probe = SteadyClock::now() + kBrokerProbeInterval;
+    return;
+  }
+  if (error == RD_KAFKA_RESP_ERR__FATAL) {
+    char text[512] = {};
+    const auto cause = rd_kafka_fatal_error(consumer.get(), text, sizeof text);
+    logger->error("fatal consumer error: {}: {}", describe(cause), text);
+    set_reason(std::string("fatal error: ") + text);
+    return;
+  }
+  // Connection errors repeat with every retry: librdkafka already logs
+  // each one, so only a changed reason is worth a line here.
+  std::lock_guard lock(reason_mutex);
+  const std::string line = describe(error) + ": " + reason;
+  if (line != last_error) logger->warn("{}", line);
+  last_error = line;
+}
+
+void Core::on_commit(rd_kafka_resp_err_t error, rd_kafka_topic_partition_list_t* offsets) {
+  if (error == RD_KAFKA_RESP_ERR__NO_OFFSET) return;  // nothing new to commit
+  if (!error) {
+    metrics.commits_ok->inc();
+    return;
+  }
+  metrics.commits_failed->inc();
+  logger->warn("committing offsets of {} failed: {}; they are committed again with the next ones",
+               names(to_vector(offsets)), describe(error));
+}
+
+void Core::apply_pause() {
+  const bool want = want_paused.load();
+  if (want == applied_pause) return;
+  applied_pause = want;
+  rd_kafka_t* handle = consumer.get();
+  if (want) {
+    rd_kafka_topic_partition_list_t* current = nullptr;
+    if (rd_kafka_assignment(handle, &current) != RD_KAFKA_RESP_ERR_NO_ERROR || !current) return;
+    PartitionList owned(current);
+    rd_kafka_pause_partitions(handle, current);
+    for (const auto& tp : to_vector(current)) paused_partitions.insert(tp);
+    metrics.paused->set(1);
+    logger->debug("paused {} partition(s)", current->cnt);
+    return;
+  }
+  // Only what we paused: resuming a partition that is not paused rewinds
+  // it in librdkafka before 2.4.0 (#4636) and duplicates messages.
+  if (!paused_partitions.empty()) {
+    auto list = make_list(paused_partitions);
+    rd_kafka_resume_partitions(handle, list.get());
+    logger->debug("resumed {} partition(s)", list->cnt);
+  }
+  paused_partitions.clear();
+  metrics.paused->set(0);
+}
+
+void Core::store_offsets() {
+  std::map<TopicPartition, std::int64_t> offsets;
+  {
+    std::lock_guard lock(store_mutex);
+    if (to_store.empty()) return;
+    offsets.swap(to_store);
+  }
+  PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size())));
+  for (const auto& [tp, offset] : offsets)
+    rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = offset;
+  // A partition given up meanwhile refuses its offset: the next owner
+  // starts from the last commit, which is at-least-once.
+  rd_kafka_offsets_store(consumer.get(), list.get());
+}
+
+void Core::report_lag() {
+  next_lag_report = SteadyClock::now() + kLagReportInterval;
+  rd_kafka_topic_partition_list_t* current = nullptr;
+  if (rd_kafka_assignment(consumer.get(), &current) != RD_KAFKA_RESP_ERR_NO_ERROR || !current) return;
+  PartitionList owned(current);
+  std::vector<std::pair<TopicPartition, std::int64_t>> marks;
+  for (int i = 0; i < current->cnt; ++i) {
+    std::int64_t low = -1, high = -1;
+    const auto& e = current->elems[i];
+    if (rd_kafka_get_watermark_offsets(consumer.get(), e.topic, e.partition, &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        high >= 0)
+      marks.emplace_back(TopicPartition{e.topic, e.partition}, high);
+  }
+  if (marks.empty()) return;
+  asio::post(strand, [self = shared_from_this(), marks = std::move(marks)]() mutable {
+    self->on_watermarks(std::move(marks));
+  });
+}
+
+void Core::probe_brokers() {
+  next_broker_probe = SteadyClock::now() + kBrokerProbeInterval;
+  const rd_kafka_metadata_t* metadata = nullptr;
+  if (rd_kafka_metadata(consumer.get(), 0, nullptr, &metadata, 1000) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  rd_kafka_metadata_destroy(metadata);
+  brokers_down.store(false);
+  logger->info("brokers reachable again");
+  set_reason(state.load() == GroupState::kMember ? std::string{} : "joining consumer group '" + settings.consumer_group + "'");
+}
+
+void Core::close_consumer(bool graceful) {
+  rd_kafka_t* handle = consumer.get();
+  // Leaving the group lets another member take the partitions at once,
+  // rather than after sessionTimeout; it needs the group's coordinator.
+  if (graceful && !brokers_down.load() && state.load() == GroupState::kMember) {
+    store_offsets();
+    const auto committed = rd_kafka_commit(handle, nullptr, 0);
+    if (committed && committed != RD_KAFKA_RESP_ERR__NO_OFFSET)
+      logger->warn("final commit: {}", describe(committed));
+    if (auto error = rd_kafka_consumer_close(handle)) logger->warn("leaving the group: {}", describe(error));
+  }
+  consumer.reset();
+  state.store(GroupState::kClosed);
+  if (on_closed) asio::post(io, std::exchange(on_closed, nullptr));
+  // Last: the io_context may run out of work and end once this is gone.
+  asio::post(io, [work = std::move(poller_work)]() mutable { work.reset(); });
+}
+
+}  // namespace edgefn::kafka

@@ -22,6 +22,9 @@ readonly kBuildPackages=(
   # The MQTT trigger: TLS (Asio's SSL stream) and its tests' real broker,
   # whose certificates the tests make with the openssl CLI.
   mosquitto mosquitto-clients openssl libssl-dev
+  # The Kafka trigger and test/tools/kafka-mock (librdkafka's mock
+  # cluster); kcat is the tests' and bench/kafka's stock client.
+  librdkafka-dev kcat
 )
 # Debian 12's nginx package is the plain server (nginx-light only adds a
 # module on top of it).

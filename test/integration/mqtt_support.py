@@ -1,5 +1,6 @@
-"""A real mosquitto for the MQTT tests, certificates for it, stream payloads
-and the verifier every stream test uses. Standard library only.
+"""A real mosquitto for the MQTT tests and certificates for it (the stream
+payloads and verifier, in stream_verifier.py, are re-exported). Standard
+library only.
 
 mosquitto's defaults lose messages on their own (autosave every 1800 s, at
 most 1000 queued messages per client; as root it drops to user mosquitto,
@@ -19,10 +20,12 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 from mqtt_client import MqttClient, MqttError, MqttTimeout, Message  # noqa: F401 (re-exported)
+# The verifier is shared by both stream triggers' tests; re-exported here so
+# that the MQTT tests keep importing it from mqtt_support.
+from stream_verifier import StreamReport, StreamVerifier, make_payload, parse_payload  # noqa: F401
 
 MOSQUITTO = os.environ.get("EDGEFN_MOSQUITTO", "/usr/sbin/mosquitto")
 START_TIMEOUT = 15.0
@@ -289,116 +292,3 @@ class Mosquitto:
     def client(self, **kwargs):
         """An MqttClient on the plain listener (not connected yet)."""
         return MqttClient(self.port, **kwargs)
-
-
-# --- stream payloads and the verifier --------------------------------------
-
-def make_payload(key, seq, size=0, nul=False):
-    """b"key:seq:" then padding up to `size` bytes in total. With nul the
-    padding holds NUL and 0xFF bytes (and a NUL right after the header), so
-    anything that treats the body as a C string or as text breaks it."""
-    head = f"{key}:{seq}:".encode()
-    if ":" in key:
-        raise ValueError("a stream key cannot contain ':'")
-    fill = b"\x00\xff\x00edgefn" if nul else b"edgefn-"
-    pad = max(size - len(head), 1 if nul else 0)
-    return head + (fill * (pad // len(fill) + 1))[:pad]
-
-
-def parse_payload(body):
-    """(key, seq) from a make_payload() body; ValueError if it is not one."""
-    if isinstance(body, str):
-        body = body.encode()
-    key, seq, _ = bytes(body).split(b":", 2)
-    return key.decode(), int(seq)
-
-
-class StreamReport:
-    def __init__(self, n, received, lost, duplicated, reordered, unexpected):
-        self.n, self.received = n, received
-        self.lost = lost              # {key: [seq, ...]} published, never received
-        self.duplicated = duplicated  # arrivals of a (key, seq) already received
-        self.reordered = reordered    # first arrivals after a higher seq of the same key
-        self.unexpected = unexpected  # [(key, seq)] received, never published
-
-    @property
-    def lost_count(self):
-        return sum(len(v) for v in self.lost.values())
-
-    @property
-    def complete(self):
-        """Nothing lost and nothing made up (duplicates are allowed)."""
-        return not self.lost_count and not self.unexpected
-
-    def __str__(self):
-        lost = {k: (v[:10] + ["..."] if len(v) > 10 else v) for k, v in self.lost.items() if v}
-        return (f"n={self.n} received={self.received} lost={self.lost_count} duplicated={self.duplicated} "
-                f"reordered={self.reordered} unexpected={len(self.unexpected)}" +
-                (f" lost seqs={lost}" if lost else "") +
-                (f" unexpected={self.unexpected[:10]}" if self.unexpected else ""))
-
-
-class StreamVerifier:
-    """Records what was published and what arrived, per key; thread-safe.
-
-        v = StreamVerifier()
-        v.published("k", 0) ...; v.received(msg.payload) ...
-        v.assert_complete()   # raises AssertionError with the report
-    """
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._published = {}  # key -> set of seq
-        self._arrivals = []   # (key, seq) in arrival order
-
-    def published(self, key, seq):
-        with self._lock:
-            self._published.setdefault(key, set()).add(seq)
-
-    def publish_range(self, key, seqs):
-        with self._lock:
-            self._published.setdefault(key, set()).update(seqs)
-
-    def received(self, payload_or_key, seq=None):
-        key, seq = parse_payload(payload_or_key) if seq is None else (payload_or_key, seq)
-        with self._lock:
-            self._arrivals.append((key, seq))
-
-    def received_count(self):
-        with self._lock:
-            return len(self._arrivals)
-
-    def distinct_received(self):
-        with self._lock:
-            return len(set(self._arrivals))
-
-    def report(self):
-        with self._lock:
-            published = {k: set(v) for k, v in self._published.items()}
-            arrivals = list(self._arrivals)
-        seen, highest = set(), {}
-        duplicated = reordered = 0
-        unexpected = []
-        for key, seq in arrivals:
-            if (key, seq) in seen:
-                duplicated += 1
-                continue
-            seen.add((key, seq))
-            if seq not in published.get(key, ()):
-                unexpected.append((key, seq))
-            if seq < highest.get(key, -1):
-                reordered += 1
-            highest[key] = max(highest.get(key, -1), seq)
-        lost = {k: sorted(s for s in seqs if (k, s) not in seen) for k, seqs in published.items()}
-        return StreamReport(sum(len(v) for v in published.values()), len(arrivals), lost, duplicated,
-                            reordered, unexpected)
-
-    def all_received(self):
-        """True once every published message arrived at least once."""
-        return self.report().complete
-
-    def assert_complete(self, allow_reordered=True):
-        report = self.report()
-        if not report.complete or (not allow_reordered and report.reordered):
-            raise AssertionError(f"stream incomplete: {report}")
-        return report

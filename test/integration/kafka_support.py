@@ -257,6 +257,12 @@ class KafkaMock:
         """{partition: high watermark}."""
         return self._offsets(self.command(f"end {topic}"))
 
+    def start_offsets(self, topic):
+        """{partition: low watermark}. The mock keeps at most 5 MiB (or
+        100,000 message sets) per partition and drops the oldest beyond
+        that: a start above 0 means those messages are gone."""
+        return self._offsets(self.command(f"start {topic}"))
+
     def wait_committed(self, group, topic, timeout=60.0, interval=0.2):
         """Waits until `group` committed the end of every partition of
         `topic` (an empty partition needs no commit); returns the end

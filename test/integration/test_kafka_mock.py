@@ -88,6 +88,20 @@ class KafkaMockTest(unittest.TestCase):
             self.assertEqual(sorted(parse_payload(v) for v in values),
                              sorted((f"k{i % 3}", i // 3) for i in range(10)))
 
+    def test_start_shows_that_the_mock_drops_the_oldest_messages_beyond_5_mib_per_partition(self):
+        with KafkaMock(brokers=1) as kafka:
+            kafka.create_topic("small", 1)
+            kafka.produce_seq("small", 1000, 10, size=64)
+            self.assertEqual(kafka.start_offsets("small"), {0: 0})
+            # 20,000 values of 1 KiB: 20 MiB, beyond what one partition keeps.
+            kafka.create_topic("big", 1)
+            self.assertEqual(kafka.produce_seq("big", 20000, 10, size=1024), 20000)
+            start, end = kafka.start_offsets("big")[0], kafka.end_offsets("big")[0]
+            self.assertGreater(start, 0)
+            self.assertEqual(end, 20000)
+            out = consume_all(kafka.bootstrap, "big", "%o\\n").split()
+            self.assertEqual((len(out), int(out[0])), (end - start, start))
+
     def test_committed_shows_what_a_consumer_group_committed(self):
         with KafkaMock() as kafka:
             kafka.create_topic("c", 3)

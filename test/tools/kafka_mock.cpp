@@ -331,16 +331,12 @@ class MockCluster {
   }
 
   // `end TOPIC` -> `P OFFSET` per partition: the high watermarks.
-  void end(const Words& w) {
-    rd_kafka_t* p = producer();
-    const auto partitions = partition_count(p, w[1]);
-    for (std::int32_t partition = 0; partition < partitions; ++partition) {
-      std::int64_t low = 0, high = 0;
-      check(rd_kafka_query_watermark_offsets(p, w[1].c_str(), partition, &low, &high, kRequestTimeoutMs),
-            fmt::format("end offset of {} [{}]", w[1], partition));
-      say(fmt::format("{} {}", partition, high));
-    }
-  }
+  void end(const Words& w) { watermarks(w[1], false); }
+
+  // `start TOPIC` -> `P OFFSET` per partition: the low watermarks. The mock
+  // keeps at most 5 MiB (or 100,000 message sets) per partition and drops
+  // the oldest beyond that, so a start above 0 means messages are gone.
+  void start(const Words& w) { watermarks(w[1], true); }
 
   void bootstrap(const Words&) { say(fmt::format("bootstrap {}", bootstraps_)); }
 
@@ -410,6 +406,17 @@ class MockCluster {
     }
   }
 
+  void watermarks(const std::string& topic, bool low) {
+    rd_kafka_t* p = producer();
+    const auto partitions = partition_count(p, topic);
+    for (std::int32_t partition = 0; partition < partitions; ++partition) {
+      std::int64_t lo = 0, hi = 0;
+      check(rd_kafka_query_watermark_offsets(p, topic.c_str(), partition, &lo, &hi, kRequestTimeoutMs),
+            fmt::format("watermarks of {} [{}]", topic, partition));
+      say(fmt::format("{} {}", partition, low ? lo : hi));
+    }
+  }
+
   // Drops the producer and what it still holds, while the Deliveries its
   // reports point at still exists (purged messages report on the flush).
   void abandon(rd_kafka_t* p) noexcept {
@@ -452,7 +459,8 @@ const std::vector<Command> kCommands = {
     {"produce", 4, kAny, "produce TOPIC PARTITION KEY VALUE [NAME=VALUE ...]  -> offset P O", &MockCluster::produce},
     {"produce-seq", 3, 4, "produce-seq TOPIC COUNT KEYS [SIZE]  -> delivered N", &MockCluster::produce_seq},
     {"committed", 2, 2, "committed GROUP TOPIC      -> P OFFSET per partition", &MockCluster::committed},
-    {"end", 1, 1, "end TOPIC                  -> P OFFSET per partition", &MockCluster::end},
+    {"end", 1, 1, "end TOPIC                  -> P OFFSET per partition (high watermarks)", &MockCluster::end},
+    {"start", 1, 1, "start TOPIC                -> P OFFSET per partition (low watermarks)", &MockCluster::start},
     {"bootstrap", 0, 0, "bootstrap                  -> bootstrap HOST:PORT,...", &MockCluster::bootstrap},
 };
 

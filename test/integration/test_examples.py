@@ -3,8 +3,10 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import unittest
 
+from kafka_support import KafkaMock
 from mqtt_support import Mosquitto
 from support import BUILD_DIR, Processor, TempDir, wait_for
 
@@ -122,6 +124,27 @@ class ExamplesTest(unittest.TestCase):
                     self.assertEqual(proc.terminate(), 0)
                 # Only the reading above the threshold became an alert.
                 self.assertTrue(reader.messages.empty())
+
+    def test_kafka_python_totals_orders_to_the_response_topic_under_their_keys(self):
+        with TempDir() as d, KafkaMock(topics={"orders": 2, "order-totals": 2}) as kafka:
+            # The example as shipped, pointed at the test's cluster.
+            config = self.copy_example("kafka-python", d, r"(?m)^(\s+url:) 127\.0\.0\.1:9092$",
+                                       rf"\1 {kafka.bootstrap}")
+            kafka.produce("orders", "order-1", json.dumps({"id": 1, "items": [{"price": 2.5, "quantity": 4}]}))
+            kafka.produce("orders", "order-2", "not json")
+            kafka.produce("orders", "order-3", json.dumps({"id": 3, "items": [{"price": 1.25, "quantity": 2}]}))
+            # No HTTP trigger: ready is being a member of the consumer group.
+            with Processor(config, expect_ready=False) as proc:
+                wait_for(lambda: proc.get_management("/ready")[0] == 200, 60, what="joined the consumer group")
+                kafka.wait_committed("order-totals", "orders", timeout=60)
+                proc.wait_log(r"not an order")
+                self.assertEqual(proc.terminate(), 0)
+            totals = subprocess.run(["kcat", "-C", "-b", kafka.bootstrap, "-t", "order-totals", "-o", "beginning",
+                                     "-e", "-q", "-f", "%k %s\\n"], capture_output=True, text=True, timeout=60)
+            answers = dict(line.split(" ", 1) for line in totals.stdout.splitlines())
+            self.assertEqual(set(answers), {"order-1", "order-3"})  # the malformed order got no answer
+            self.assertEqual(json.loads(answers["order-1"])["total"], 10.0)
+            self.assertEqual(json.loads(answers["order-3"])["total"], 2.5)
 
 
 if __name__ == "__main__":

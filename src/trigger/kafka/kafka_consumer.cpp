@@ -187,7 +187,8 @@ void Core::on_rebalance(rd_kafka_resp_err_t error, rd_kafka_topic_partition_list
     if (!list.empty()) {
       logger->info("group '{}' {} {}: finishing their events", settings.consumer_group,
                    lost ? "lost" : "revoked", names(list));
-      pool.run_drain_callbacks();
+      // On shutdown the processor's drain has run them already.
+      if (!close_requested.load()) pool.run_drain_callbacks();
       auto finished = std::make_shared<std::promise<void>>();
       auto future = finished->get_future();
       asio::post(strand, [self = shared_from_this(), list, lost, finished]() mutable {

@@ -220,7 +220,8 @@ def make_event(fields, trigger, decode_strings=None):
     the values Nuclio's Python wrapper gives: the body decoded from JSON
     only for the content type application/json exactly, HTTP header names
     canonical, no url for HTTP events, the timestamp in whole seconds,
-    shard_id -1 and offset 0 outside streams. With decode_strings false
+    shard_id -1 and offset 0 outside streams, and `key` (edgefn's own: a
+    stream message's key, empty without one). With decode_strings false
     (NUCLIO_PYTHON_DECODE_EVENT_STRINGS disabled) every string is bytes."""
     if decode_strings is None:
         decode_strings = DECODE_EVENT_STRINGS
@@ -230,7 +231,8 @@ def make_event(fields, trigger, decode_strings=None):
     strings = {"content_type": content_type, "id": fields.get("id") or "", "method": fields.get("method") or "",
                "path": fields.get("path") or "", "url": fields.get("url") or "",
                "type": fields.get("type") or "", "type_version": fields.get("type_version") or "",
-               "version": fields.get("version") or "", "topic": fields.get("topic") or ""}
+               "version": fields.get("version") or "", "topic": fields.get("topic") or "",
+               "key": fields.get("key") or ""}
     headers = fields.get("headers", ())
     timestamp = datetime.datetime(1970, 1, 1) + datetime.timedelta(seconds=fields.get("timestamp_ns", 0) // 10**9)
     # A CloudEvent, as Nuclio's triggers unwrap it: structured (the body is
@@ -274,7 +276,7 @@ def make_event(fields, trigger, decode_strings=None):
         type_version=strings["type_version"], version=strings["version"],
         last_in_batch=fields.get("last_in_batch", False),
         # Nuclio gives events of non-stream triggers offset 0, not -1.
-        offset=max(fields.get("offset", 0), 0), topic=strings["topic"])
+        offset=max(fields.get("offset", 0), 0), topic=strings["topic"], key=strings["key"])
 
 
 def _defers_ack(output):

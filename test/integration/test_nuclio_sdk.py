@@ -144,6 +144,8 @@ class EventTest(unittest.TestCase):
         self.assertEqual((event.shard_id, event.num_shards, event.type, event.type_version, event.version),
                          (3, 4, "t", "tv", "v"))
         self.assertEqual((event.last_in_batch, event.offset, event.topic, event.path), (True, 7, "topic", "/"))
+        self.assertIsNone(event.key)  # edgefn's own attribute, after Nuclio's
+        self.assertEqual(nuclio_sdk.Event(topic="orders", key="k").key, "k")
         self.assertEqual(event.compile_explicit_ack_message(),
                          {"kind": "streamMessageAck", "attributes": {"topic": "topic", "partition": 3, "offset": 7}})
 
@@ -235,16 +237,17 @@ class MakeEventTest(unittest.TestCase):
     def test_fields_as_nuclio_sets_them(self):
         event = make_event()
         self.assertEqual((event.url, event.type, event.type_version, event.version, event.topic), ("",) * 5)
-        self.assertEqual((event.shard_id, event.num_shards, event.offset), (-1, 0, 0))
+        self.assertEqual((event.shard_id, event.num_shards, event.offset, event.key), (-1, 0, 0, ""))
         self.assertEqual(event.timestamp, datetime.datetime(2023, 11, 14, 22, 13, 20))
         self.assertIsNone(event.timestamp.tzinfo)
         self.assertEqual(event.fields, {"x": "1"})
         cron = make_event(trigger_kind="cron", trigger_name="tick", path="", method="", url="")
         self.assertEqual((cron.path, cron.method, cron.url), ("/", "", ""))
         stream = make_event(trigger_kind="kafka-cluster", shard_id=3, num_shards=4, offset=9, topic="t",
-                            url="kafka://b", path="t")
-        self.assertEqual((stream.shard_id, stream.num_shards, stream.offset, stream.topic, stream.url),
-                         (3, 4, 9, "t", "kafka://b"))
+                            url="kafka://b", path="t", key="customer-7")
+        self.assertEqual((stream.shard_id, stream.num_shards, stream.offset, stream.topic, stream.url, stream.key),
+                         (3, 4, 9, "t", "kafka://b", "customer-7"))
+        self.assertEqual(json.loads(stream.to_json())["key"], "customer-7")
 
     def test_http_header_names_are_canonical(self):
         event = make_event(headers=[("x-lower-case", "1"), ("CONTENT-TYPE", "text/plain"), ("x_under", "2"),
@@ -263,6 +266,10 @@ class MakeEventTest(unittest.TestCase):
         self.assertEqual((event.headers, event.fields), ({b"X-H": b"v\xff"}, {b"x": b"1"}))
         self.assertEqual((event.trigger.kind, event.trigger.name, event.body), (b"http", b"web", [1]))
         self.assertEqual(event.get_header("x-h"), b"v\xff")
+        # A key is any bytes; the channel decoded it with surrogateescape.
+        stream = make_event(False, trigger_kind="kafka-cluster", topic="t", key="k\udcff\x00", shard_id=1, offset=2)
+        self.assertEqual((stream.topic, stream.key, stream.shard_id, stream.offset), (b"t", b"k\xff\x00", 1, 2))
+        self.assertEqual(event.key, b"")
 
     def test_the_environment_variable_as_nuclio_reads_it(self):
         for value, decoded in [("", True), ("true", True), ("enabled", True), ("no", False), ("FALSE", False),

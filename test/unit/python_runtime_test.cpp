@@ -1,6 +1,7 @@
 // The Python runtime with a real python3 worker, driven directly (no pool,
-// no trigger): readiness, the host services a handler reaches (publish,
-// explicit_ack), a deferred acknowledgement, the drain and the stop.
+// no trigger): readiness, the event's stream fields, the host services a
+// handler reaches (publish, explicit_ack), a deferred acknowledgement, the
+// drain and the stop.
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -49,6 +50,13 @@ def callbacks(context, event):
     context.platform.set_drain_callback(lambda: note("drain"))
     context.platform.set_termination_callback(lambda: note("termination"))
     return "set"
+
+
+def stream(context, event):
+    def text(value):
+        return value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else value
+    return "|".join(str(x) for x in (event.trigger.kind, text(event.topic), text(event.key), event.shard_id,
+                                     event.offset, event.timestamp.isoformat()))
 )";
 
 struct RecordingHost final : HostServices {
@@ -81,17 +89,20 @@ struct TempDir {
   fs::path path;
 };
 
+std::shared_ptr<const PythonSettings> settings_for(const fs::path& directory, const std::string& handler) {
+  std::ofstream(directory / "handlers.py") << kHandlers;
+  FunctionConfig config;
+  config.name = "pytest";
+  config.runtime = "python";
+  config.handler = handler;
+  config.directory = directory;
+  return make_python_settings(config, directory, {});
+}
+
 // One worker of `handler` in `directory`, on `io`.
 struct Worker {
   Worker(asio::io_context& io, const fs::path& directory, const std::string& handler, HostServices* host) {
-    std::ofstream(directory / "handlers.py") << kHandlers;
-    FunctionConfig config;
-    config.name = "pytest";
-    config.runtime = "python";
-    config.handler = handler;
-    config.directory = directory;
-    auto settings = make_python_settings(config, directory, {});
-    runtime = make_python_runtime(io, settings, {0, "pool", "pytest"}, host);
+    runtime = make_python_runtime(io, settings_for(directory, handler), {0, "pool", "pytest"}, host);
     runtime->start([this](bool r) { ready = r; });
   }
   std::unique_ptr<Runtime> runtime;
@@ -108,14 +119,18 @@ bool run_until(asio::io_context& io, Done done, std::chrono::seconds limit = 30s
   return done();
 }
 
-InvokeResult invoke(asio::io_context& io, Runtime& runtime, std::string body) {
-  Event e;
-  e.id = new_event_id();
-  e.body = std::move(body);
+InvokeResult invoke(asio::io_context& io, Runtime& runtime, Event e) {
+  if (e.id.empty()) e.id = new_event_id();
   std::optional<InvokeResult> result;
   runtime.invoke(std::move(e), [&](InvokeResult r) { result = std::move(r); });
   REQUIRE(run_until(io, [&] { return result.has_value(); }));
   return std::move(*result);
+}
+
+InvokeResult invoke(asio::io_context& io, Runtime& runtime, std::string body) {
+  Event e;
+  e.body = std::move(body);
+  return invoke(io, runtime, std::move(e));
 }
 
 void stop(asio::io_context& io, Runtime& runtime) {
@@ -179,4 +194,32 @@ TEST_CASE("the drain callback runs at drain, the termination callback at stop, a
   std::string seen((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CHECK(seen == "drain,termination,");
   CHECK(worker.runtime->describe() == "stopped");
+}
+
+TEST_CASE("a Python handler sees a stream event's topic, key, partition, offset and time with Nuclio's names",
+          "[python]") {
+  asio::io_context io;
+  TempDir dir;
+  Worker worker(io, dir.path, "handlers:stream", nullptr);
+  REQUIRE(run_until(io, [&] { return worker.ready.load(); }));
+  static const TriggerInfo kafka{"kafka-cluster", "orders-in"};
+  Event e;
+  e.trigger = &kafka;
+  e.topic = "orders";
+  e.key = "customer-42";
+  e.shard_id = 5;
+  e.num_shards = 8;
+  e.offset = 1234567890123;
+  e.timestamp = std::chrono::system_clock::time_point(std::chrono::milliseconds(1'700'000'000'987));
+  auto r = invoke(io, *worker.runtime, std::move(e));
+  REQUIRE(r.has_value());
+  CHECK(r->body == "kafka-cluster|orders|customer-42|5|1234567890123|2023-11-14T22:13:20");
+  // Not a stream event: Nuclio's shard_id -1 and offset 0, no topic, no key.
+  static const TriggerInfo http{"http", "web"};
+  Event plain;
+  plain.trigger = &http;
+  r = invoke(io, *worker.runtime, std::move(plain));
+  REQUIRE(r.has_value());
+  CHECK(r->body == "http|||-1|0|1970-01-01T00:00:00");
+  stop(io, *worker.runtime);
 }

@@ -116,7 +116,8 @@ class Event:
     # with positional arguments.
     def __init__(self, body=None, content_type=None, trigger=None, fields=None, headers=None, _id=None,
                  method=None, path=None, size=None, timestamp=None, url=None, shard_id=None, num_shards=None,
-                 _type=None, type_version=None, version=None, last_in_batch=None, offset=None, topic=None):
+                 _type=None, type_version=None, version=None, last_in_batch=None, offset=None, topic=None,
+                 key=None):
         self.body = body
         self.content_type = content_type
         self.trigger = trigger or TriggerInfo()
@@ -136,6 +137,10 @@ class Event:
         self.last_in_batch = last_in_batch or False
         self.offset = offset or 0
         self.topic = topic
+        # edgefn's own: a stream message's key (a Kafka key), which
+        # nuclio-sdk's Event has no name for. Last, so that Nuclio's
+        # positional order stays as it is.
+        self.key = key
 
     def get_header(self, header_key):
         """The header's value, matching the name case-insensitively; None if

@@ -54,9 +54,12 @@ std::vector<std::string> event_environment(const Environment& base, const Event&
       {"NUCLIO_EVENT_TYPE", event.type},
       {"NUCLIO_EVENT_TYPE_VERSION", event.type_version},
       {"NUCLIO_EVENT_VERSION", event.version},
-      // A stream event's place (an MQTT topic and delivery number).
+      // A stream event's place (an MQTT topic and delivery number, a
+      // Kafka topic, partition and offset) and its key. A key may hold any
+      // byte, but a variable ends at its first NUL, so it is cut there.
       {"NUCLIO_EVENT_TOPIC", event.topic},
       {"NUCLIO_EVENT_OFFSET", std::to_string(event.offset)},
+      {"NUCLIO_EVENT_KEY", event.key.substr(0, event.key.find('\0'))},
   };
   // A stream event's fields (MQTT: qos, retain, dup). An HTTP request's
   // are its query arguments, which a client names: they stay out of the

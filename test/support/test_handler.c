@@ -139,3 +139,16 @@ EXPORT int raw_query(const edgefn_call *call, const edgefn_event *event) {
   int n = snprintf(out, sizeof out, "[%.*s]", (int)query.size, query.data);
   return edgefn_set_body(call, out, (size_t)n < sizeof out ? (size_t)n : sizeof out - 1);
 }
+
+/* Answers a stream event's place: "topic=<t> key=<k in hex> shard=<n>
+ * offset=<n> ts=<ns>" (a key may hold any byte, NUL too). */
+EXPORT int stream_fields(const edgefn_call *call, const edgefn_event *event) {
+  char key[129] = "";
+  for (size_t i = 0; i < event->key.size && i < 64; ++i)
+    snprintf(key + 2 * i, 3, "%02x", (unsigned char)event->key.data[i]);
+  char out[512];
+  int n = snprintf(out, sizeof out, "topic=%.*s key=%s shard=%d offset=%lld ts=%lld", (int)event->topic.size,
+                   event->topic.data, key, (int)event->shard_id, (long long)event->offset,
+                   (long long)event->timestamp_ns);
+  return edgefn_set_body(call, out, (size_t)n < sizeof out ? (size_t)n : sizeof out - 1);
+}

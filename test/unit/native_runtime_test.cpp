@@ -134,6 +134,22 @@ TEST_CASE("a native handler reads the raw query string, still encoded, since ABI
   CHECK(rt->invoke_inline(e)->body == "[]");
   stop_now(*rt);
 }
+TEST_CASE("a native handler sees a stream event's topic, key, partition, offset and time") {
+  auto rt = runtime_for("stream_fields");
+  Event e = sample_event();
+  e.topic = "orders";
+  e.key = std::string("k\0\xff", 3);
+  e.shard_id = 5;
+  e.offset = 1234567890123;
+  e.timestamp = std::chrono::system_clock::time_point(std::chrono::nanoseconds(1'700'000'000'123'456'789));
+  CHECK(rt->invoke_inline(e)->body == "topic=orders key=6b00ff shard=5 offset=1234567890123 ts=1700000000123456789");
+  // Not a stream event: the ABI's -1s and empty strings.
+  e = sample_event();
+  e.timestamp = {};
+  CHECK(rt->invoke_inline(e)->body == "topic= key= shard=-1 offset=-1 ts=0");
+  stop_now(*rt);
+}
+
 
 TEST_CASE("a native handler publishes to a named output through the host services") {
   RecordingHost host;

@@ -107,6 +107,29 @@ TEST_CASE("shell runtime pipes the body through and answers 200") {
   rt->stop(1s, [] {});
 }
 
+TEST_CASE("a shell handler reads a stream event's topic, key, partition and offset from its environment") {
+  IoThread io;
+  auto settings = bash_settings(
+      "printf '%s|%s|%s|%s' \"$NUCLIO_EVENT_TOPIC\" \"$NUCLIO_EVENT_KEY\" \"$NUCLIO_EVENT_SHARD_ID\" "
+      "\"$NUCLIO_EVENT_OFFSET\"");
+  auto rt = make_shell_runtime(io.io, settings, {0, "pool", "fn"});
+  rt->start([](bool) {});
+  TriggerInfo kafka{"kafka-cluster", "orders"};
+  auto e = event_with_body("");
+  e.trigger = &kafka;
+  e.topic = "orders";
+  e.key = "customer 42";
+  e.shard_id = 3;
+  e.offset = 1234567890123;
+  auto r = run(*rt, std::move(e));
+  REQUIRE(r.has_value());
+  CHECK(r->body == "orders|customer 42|3|1234567890123");
+  r = run(*rt, event_with_body(""));
+  REQUIRE(r.has_value());
+  CHECK(r->body == "||-1|-1");
+  rt->stop(1s, [] {});
+}
+
 TEST_CASE("shell runtime answers 200 with stdout and stderr interleaved as written") {
   IoThread io;
   auto settings = bash_settings("echo one; echo two >&2; echo three; echo four >&2");

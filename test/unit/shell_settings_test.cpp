@@ -175,9 +175,10 @@ TEST_CASE("the environment is spec.env, the allowed daemon variables and NUCLIO_
   CHECK(has(env, "NUCLIO_EVENT_VERSION="));
   CHECK(has(env, "NUCLIO_EVENT_TOPIC="));
   CHECK(has(env, "NUCLIO_EVENT_OFFSET=-1"));
+  CHECK(has(env, "NUCLIO_EVENT_KEY="));
 }
 
-TEST_CASE("a stream event's topic, offset and fields reach the shell handler; query arguments do not") {
+TEST_CASE("a stream event's topic, key, partition, offset and fields reach the shell handler; query arguments do not") {
   TriggerInfo mqtt{"mqtt", "sensors"};
   Event e;
   e.trigger = &mqtt;
@@ -190,6 +191,26 @@ TEST_CASE("a stream event's topic, offset and fields reach the shell handler; qu
   CHECK(has(env, "NUCLIO_EVENT_FIELD_QOS=1"));
   CHECK(has(env, "NUCLIO_EVENT_FIELD_RETAIN=false"));
   CHECK(has(env, "NUCLIO_EVENT_FIELD_ODD_NAME=x"));
+
+  TriggerInfo kafka{"kafka-cluster", "orders"};
+  e.trigger = &kafka;
+  e.topic = "orders";
+  e.key = "customer-42";
+  e.shard_id = 3;
+  e.num_shards = 8;
+  e.offset = 1234567890123;
+  e.fields = {};
+  env = event_environment({}, e);
+  CHECK(has(env, "NUCLIO_TRIGGER_CLASS=async"));
+  CHECK(has(env, "NUCLIO_EVENT_TOPIC=orders"));
+  CHECK(has(env, "NUCLIO_EVENT_KEY=customer-42"));
+  CHECK(has(env, "NUCLIO_EVENT_SHARD_ID=3"));
+  CHECK(has(env, "NUCLIO_EVENT_NUM_SHARDS=8"));
+  CHECK(has(env, "NUCLIO_EVENT_OFFSET=1234567890123"));
+  // A variable cannot hold a NUL byte: the key is cut at its first one.
+  e.key = std::string("ab\0cd", 5);
+  env = event_environment({}, e);
+  CHECK(has(env, "NUCLIO_EVENT_KEY=ab"));
 
   TriggerInfo http{"http", "api"};
   e.trigger = &http;

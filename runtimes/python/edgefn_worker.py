@@ -18,9 +18,11 @@ plus the daemon's environment, spec.env and NUCLIO_FUNCTION_*.
 Sequence: attach (HELLO), import the handler, run init_context, send READY;
 or send INIT_FAILED with the traceback and wait to be killed. Then events,
 one at a time, until STOP (the termination callback runs, exit 0) or until
-the channel closes. DRAIN runs the drain callback. With an async handler or
-init_context the worker waits for events inside its asyncio loop, on the
-bell (edgefn_serving.py), so that tasks they started keep running.
+the channel closes. Each DRAIN (the processor drains, or a stream trigger's
+partitions are revoked in a rebalance) runs the drain callback, and events
+go on. With an async handler or init_context the worker waits for events
+inside its asyncio loop, on the bell (edgefn_serving.py), so that tasks
+they started keep running.
 
 sys.stdout and sys.stderr become log frames (print() -> info, stderr ->
 warn), tagged with the event being handled and marked as output (kept out

@@ -78,6 +78,12 @@ class Runtime {
   // come. Any thread; returns at once.
   virtual void drain() noexcept {}
 
+  // Only the handler's drain callback runs, now or once the event in hand
+  // is answered; nothing else changes (a stream trigger's partitions are
+  // being revoked in a rebalance). A worker with no process up has handled
+  // nothing that needs it and skips it. Any thread; returns at once.
+  virtual void run_drain_callbacks() noexcept {}
+
   // Stops the worker: termination hooks, then its process ends, killed
   // after `timeout` if it has not. `done` runs once, from any thread, when
   // everything the worker started has ended. Returns at once; every worker

@@ -475,6 +475,10 @@ void WorkerPool::drain() noexcept {
   for (auto& w : workers_) w->runtime->drain();
 }
 
+void WorkerPool::run_drain_callbacks() noexcept {
+  for (auto& w : workers_) w->runtime->run_drain_callbacks();
+}
+
 void WorkerPool::stop(std::chrono::milliseconds per_worker_timeout, UniqueFunction<void()> done) noexcept {
   Actions actions;
   bool started;

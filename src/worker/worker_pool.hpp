@@ -84,6 +84,10 @@ class WorkerPool final : public Dispatcher {
   // thread; returns at once.
   void drain() noexcept;
 
+  // Every runtime runs its handler's drain callback, and that is all: the
+  // pool goes on as before (a rebalance, not a drain). Any thread.
+  void run_drain_callbacks() noexcept override;
+
   // Fails waiting events with kStopping and stops every runtime at once,
   // each bounded by `per_worker_timeout`; `done` runs on the io_context
   // when all have stopped. Any thread; returns at once; once.

@@ -42,6 +42,10 @@ class ScriptedRuntime final : public Runtime {
     std::lock_guard lock(mutex_);
     drained_ = true;
   }
+  void run_drain_callbacks() noexcept override {
+    std::lock_guard lock(mutex_);
+    ++drain_callbacks_;
+  }
   void stop(std::chrono::milliseconds, UniqueFunction<void()> done) noexcept override {
     std::lock_guard lock(mutex_);
     stop_done_ = std::move(done);
@@ -116,6 +120,10 @@ class ScriptedRuntime final : public Runtime {
     std::lock_guard lock(mutex_);
     return drained_;
   }
+  int drain_callbacks() const {
+    std::lock_guard lock(mutex_);
+    return drain_callbacks_;
+  }
   bool stop_called() const {
     std::lock_guard lock(mutex_);
     return stop_called_;
@@ -137,6 +145,7 @@ class ScriptedRuntime final : public Runtime {
   int invoked_ = 0;
   int abandoned_ = 0;
   bool drained_ = false;
+  int drain_callbacks_ = 0;
   bool stop_called_ = false;
   UniqueFunction<void()> stop_done_;
 };

@@ -1,16 +1,19 @@
-// The Python runtime with a real python3 worker, driven directly (no pool,
-// no trigger): readiness, the event's stream fields, the host services a
+// The Python runtime with a real python3 worker, driven directly (no
+// trigger): readiness, the event's stream fields, the host services a
 // handler reaches (publish, explicit_ack), a deferred acknowledgement, the
-// drain and the stop.
+// drain callbacks of a rebalance (also through a WorkerPool), the drain and
+// the stop.
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 
 #include "runtime/python/python_runtime.hpp"
+#include "worker/worker_pool.hpp"
 
 using namespace edgefn;
 using namespace std::chrono_literals;
@@ -59,6 +62,34 @@ def stream(context, event):
                                      event.offset, event.timestamp.isoformat()))
 )";
 
+// Registers its drain callbacks in init_context, as Nuclio handlers do: each
+// appends "<worker id>:<pid>" to drains.txt in the function directory.
+// `counted` answers how many times the callback ran in this process.
+constexpr const char* kRebalanceHandlers = R"(
+import asyncio
+import os
+
+drains = 0
+
+
+def init_context(context):
+    def on_drain():
+        global drains
+        drains += 1
+        with open("drains.txt", "a") as f:
+            f.write("%s:%d\n" % (context.worker_id, os.getpid()))
+    context.platform.set_drain_callback(on_drain)
+
+
+def counted(context, event):
+    return "%s:%d:%d" % (context.worker_id, os.getpid(), drains)
+
+
+async def counted_async(context, event):
+    await asyncio.sleep(0)
+    return counted(context, event)
+)";
+
 struct RecordingHost final : HostServices {
   void publish(std::string_view output, OutputMessage message, PublishDone done) noexcept override {
     if (output != "alerts") return done(tl::make_unexpected("no output named '" + std::string(output) + "'"));
@@ -91,6 +122,7 @@ struct TempDir {
 
 std::shared_ptr<const PythonSettings> settings_for(const fs::path& directory, const std::string& handler) {
   std::ofstream(directory / "handlers.py") << kHandlers;
+  std::ofstream(directory / "rebalance.py") << kRebalanceHandlers;
   FunctionConfig config;
   config.name = "pytest";
   config.runtime = "python";
@@ -131,6 +163,14 @@ InvokeResult invoke(asio::io_context& io, Runtime& runtime, std::string body) {
   Event e;
   e.body = std::move(body);
   return invoke(io, runtime, std::move(e));
+}
+
+// The lines of `path`, none when it does not exist.
+std::vector<std::string> lines_of(const fs::path& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
 }
 
 void stop(asio::io_context& io, Runtime& runtime) {
@@ -222,4 +262,79 @@ TEST_CASE("a Python handler sees a stream event's topic, key, partition, offset 
   REQUIRE(r.has_value());
   CHECK(r->body == "http|||-1|0|1970-01-01T00:00:00");
   stop(io, *worker.runtime);
+}
+
+TEST_CASE("a rebalance runs the drain callback every time, and the same process serves on", "[python]") {
+  // Both of the worker's loops: a plain handler's, and the asyncio loop of
+  // an async handler's.
+  const std::string handler = GENERATE("rebalance:counted", "rebalance:counted_async");
+  CAPTURE(handler);
+  asio::io_context io;
+  TempDir dir;
+  Worker worker(io, dir.path, handler, nullptr);
+  REQUIRE(run_until(io, [&] { return worker.ready.load(); }));
+  const auto before = invoke(io, *worker.runtime, "");
+  REQUIRE(before.has_value());
+  const auto who = before->body.substr(0, before->body.rfind(':'));  // "<worker id>:<pid>"
+  CHECK(before->body == who + ":0");
+  const auto drains = dir.path / "drains.txt";
+  for (std::size_t round = 1; round <= 2; ++round) {
+    worker.runtime->run_drain_callbacks();
+    REQUIRE(run_until(io, [&] { return lines_of(drains).size() >= round; }));
+  }
+  CHECK(lines_of(drains) == std::vector<std::string>{who, who});
+  // Nothing drained: the worker is ready, and its process is the same.
+  CHECK(worker.ready.load());
+  CHECK(worker.runtime->describe() == "ready");
+  const auto after = invoke(io, *worker.runtime, "");
+  REQUIRE(after.has_value());
+  CHECK(after->body == who + ":2");
+  // The processor's own drain still runs the callback once more.
+  worker.runtime->drain();
+  REQUIRE(run_until(io, [&] { return lines_of(drains).size() >= 3; }));
+  CHECK(invoke(io, *worker.runtime, "")->body == who + ":3");
+  stop(io, *worker.runtime);
+}
+
+TEST_CASE("a pool's run_drain_callbacks reaches every Python worker, which all serve on", "[python]") {
+  asio::io_context io;
+  TempDir dir;
+  const auto settings = settings_for(dir.path, "rebalance:counted");
+  std::vector<std::unique_ptr<Runtime>> runtimes;
+  for (int id = 0; id < 2; ++id) runtimes.push_back(make_python_runtime(io, settings, {id, "pool", "pytest"}, nullptr));
+  WorkerPool pool(io, PoolSettings{"pool", std::nullopt}, std::move(runtimes));
+  pool.start();
+  REQUIRE(run_until(io, [&] { return pool.ready_workers() == 2; }));
+
+  pool.run_drain_callbacks();
+  const auto drains = dir.path / "drains.txt";
+  REQUIRE(run_until(io, [&] { return lines_of(drains).size() >= 2; }));
+  auto seen = lines_of(drains);
+  std::sort(seen.begin(), seen.end());
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0].rfind("0:", 0) == 0);
+  CHECK(seen[1].rfind("1:", 0) == 0);
+
+  // Still every worker ready, and each answer comes from a process whose
+  // callback ran once.
+  CHECK(pool.ready_workers() == 2);
+  std::vector<std::optional<DispatchResult>> results(4);
+  for (auto& slot : results) {
+    Event e;
+    e.id = new_event_id();
+    pool.dispatch(std::move(e), DispatchOptions::within(30s), [&slot](DispatchResult r) { slot = std::move(r); });
+  }
+  REQUIRE(run_until(io, [&] {
+    return std::all_of(results.begin(), results.end(), [](const auto& r) { return r.has_value(); });
+  }));
+  for (const auto& r : results) {
+    REQUIRE(r->has_value());
+    CHECK((*r)->status == 200);
+    CHECK(std::find(seen.begin(), seen.end(), (*r)->body.substr(0, (*r)->body.rfind(':'))) != seen.end());
+    CHECK((*r)->body.substr((*r)->body.rfind(':')) == ":1");
+  }
+
+  bool stopped = false;
+  pool.stop(5s, [&] { stopped = true; });
+  REQUIRE(run_until(io, [&] { return stopped; }));
 }

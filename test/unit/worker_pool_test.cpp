@@ -436,3 +436,23 @@ TEST_CASE("draining a pool tells every worker and keeps serving queued events") 
   CHECK(s.result(a)->body == "served");
   CHECK(s.result(b)->body == "served");
 }
+
+TEST_CASE("a rebalance runs every worker's drain callbacks and drains nothing") {
+  Scripted s(2);
+  auto a = s.dispatch("a");
+  s.settle();
+  s.pool->run_drain_callbacks();
+  s.pool->run_drain_callbacks();
+  for (auto* rt : s.rts) {
+    CHECK(rt->drain_callbacks() == 2);
+    CHECK_FALSE(rt->drained());
+  }
+  // The pool goes on: the running event and new ones are served.
+  auto b = s.dispatch("b", DispatchOptions::within(10s));
+  s.settle();
+  for (auto* rt : s.rts) rt->answer(ok("served"));
+  s.settle();
+  CHECK(s.result(a)->body == "served");
+  CHECK(s.result(b)->body == "served");
+  CHECK(s.pool->ready_workers() == 2);
+}

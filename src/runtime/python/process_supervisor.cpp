@@ -50,6 +50,19 @@ void ProcessSupervisor::drain() noexcept {
   });
 }
 
+void ProcessSupervisor::run_drain_callbacks() noexcept {
+  asio::post(strand_, [self = shared_from_this()] {
+    if (self->stopping_) return;
+    // A process that is not ready yet, or is being recycled, has no events
+    // of the revoked partitions in hand; the worker runs the callback
+    // after the event it is handling, before the next one.
+    auto& p = self->current_;
+    if (!p || !p->ready || p->exited || p->finished || p->recycling || p->stop_sent) return;
+    self->logger_->debug("running the drain callback of worker process {} (rebalance)", p->pid);
+    self->send_control(*p, kDrainMessage);
+  });
+}
+
 void ProcessSupervisor::stop(std::chrono::milliseconds timeout, UniqueFunction<void()> done) noexcept {
   asio::post(strand_, [self = shared_from_this(), timeout, done = std::move(done)]() mutable {
     self->begin_stop(timeout, std::move(done));

@@ -112,6 +112,8 @@ class ProcessSupervisor : public std::enable_shared_from_this<ProcessSupervisor>
   void invoke(Event event, InvokeCompletion& done);
   void abandon() noexcept;
   void drain() noexcept;
+  // DRAIN to the process if one is ready, without draining_.
+  void run_drain_callbacks() noexcept;
   void stop(std::chrono::milliseconds timeout, UniqueFunction<void()> done) noexcept;
   std::string describe() const;
 

@@ -34,6 +34,7 @@ class PythonRuntime final : public Runtime {
   }
   void abandon() noexcept override { supervisor_->abandon(); }
   void drain() noexcept override { supervisor_->drain(); }
+  void run_drain_callbacks() noexcept override { supervisor_->run_drain_callbacks(); }
   void stop(std::chrono::milliseconds timeout, UniqueFunction<void()> done) noexcept override {
     stopped_ = true;
     supervisor_->stop(timeout, std::move(done));

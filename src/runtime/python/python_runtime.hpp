@@ -33,7 +33,9 @@
 //   its channel and source are inherited descriptors, which need no access
 //   rights of their own.
 // - drain(): the drain callback runs (DRAIN) and no replacement is started
-//   any more. stop(): STOP, then SIGKILL of the group after the timeout.
+//   any more. run_drain_callbacks() (a rebalance): DRAIN to a ready
+//   process, and nothing else; the worker runs the callback every time.
+//   stop(): STOP, then SIGKILL of the group after the timeout.
 // PUBLISH and EXPLICIT_ACK from the handler go to the host services; the
 // worker's LOG frames become lines of logger "worker.<pool>.<id>" (and
 // X-Nuclio-Logs); its real stdout and stderr (C extensions, the

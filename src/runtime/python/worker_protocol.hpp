@@ -38,7 +38,9 @@
 //   decides when they stop, so a signal sent to every process at once
 //   reaches only the daemon, which drains first.
 // DRAIN (19), daemon -> worker, request id 0, empty: the processor is
-//   draining; run the drain callback (events may still come).
+//   draining, or a stream trigger's partitions are being revoked in a
+//   rebalance; run the drain callback, every time one comes (events may
+//   still come).
 // PUBLISH (20), worker -> daemon, request id chosen by the worker (unique
 //   among its publishes in flight), body = the payload:
 //   u32 output length    u32 topic length    u32 key length

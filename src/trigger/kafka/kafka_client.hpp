@@ -28,6 +28,11 @@ struct HandleDeleter {
 };
 using Handle = std::unique_ptr<rd_kafka_t, HandleDeleter>;
 
+struct QueueDeleter {
+  void operator()(rd_kafka_queue_t* queue) const noexcept { rd_kafka_queue_destroy(queue); }
+};
+using Queue = std::unique_ptr<rd_kafka_queue_t, QueueDeleter>;
+
 struct PartitionListDeleter {
   void operator()(rd_kafka_topic_partition_list_t* list) const noexcept { rd_kafka_topic_partition_list_destroy(list); }
 };

@@ -1,5 +1,11 @@
 // The Kafka trigger's poll thread: every call on the consumer handle.
+#include <poll.h>
+#include <sys/eventfd.h>
+
 #include <future>
+
+#include <cerrno>
+#include <cstring>
 
 #include "config/config_error.hpp"
 #include "trigger/kafka/kafka_core.hpp"
@@ -9,7 +15,9 @@ namespace {
 
 // Messages handed to the strand in one post.
 constexpr std::size_t kBatch = 256;
-constexpr std::chrono::milliseconds kPollTimeout{100};
+// The poll thread sleeps on its eventfd; this bounds the sleep for the lag
+// report and the broker probe.
+constexpr std::chrono::milliseconds kPollTimeout{1000};
 constexpr std::chrono::seconds kLagReportInterval{1};
 constexpr std::chrono::seconds kBrokerProbeInterval{2};
 // Beyond the revocation's own bounds: the strand answers a revocation
@@ -46,11 +54,8 @@ std::string names(const std::vector<TopicPartition>& list) {
   return out.empty() ? "none" : out;
 }
 
-PartitionList make_list(const std::set<TopicPartition>& set) {
-  PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(set.size())));
-  for (const auto& tp : set) rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition);
-  return list;
-}
+// What a queue writes to the wake eventfd (eventfd takes 8 bytes).
+constexpr std::uint64_t kWakeValue = 1;
 
 }  // namespace
 
@@ -66,9 +71,41 @@ void Core::create_consumer() {
     throw StartError("Kafka trigger '" + info.name + "': the consumer could not be created: " + error);
   }
   consumer.reset(handle);
-  // Everything (rebalances, errors, commits, messages) is served by the
-  // consumer poll, on one thread.
+  // Rebalances, errors and commit results are all served by the consumer
+  // poll, on one thread; messages take another way (see redirect()).
   rd_kafka_poll_set_consumer(handle);
+  wake_fd = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!wake_fd) throw StartError("Kafka trigger '" + info.name + "': eventfd: " + std::strerror(errno));
+  events.reset(rd_kafka_queue_get_consumer(handle));
+  messages.reset(rd_kafka_queue_new(handle));
+  for (rd_kafka_queue_t* queue : {events.get(), messages.get()})
+    rd_kafka_queue_io_event_enable(queue, wake_fd.get(), &kWakeValue, sizeof kWakeValue);
+}
+
+void Core::wake() noexcept {
+  if (!wake_fd) return;
+  const std::uint64_t one = 1;
+  [[maybe_unused]] auto written = ::write(wake_fd.get(), &one, sizeof one);
+}
+
+void Core::wait_for_work(std::chrono::milliseconds timeout) {
+  pollfd fd{wake_fd.get(), POLLIN, 0};
+  if (::poll(&fd, 1, static_cast<int>(timeout.count())) > 0) {
+    std::uint64_t count = 0;
+    [[maybe_unused]] auto got = ::read(wake_fd.get(), &count, sizeof count);
+  }
+}
+
+// A partition's messages go to `messages` rather than to the consumer
+// queue. Set before the assignment starts fetching: an application's
+// forwarding is one librdkafka's fetch start leaves in place.
+void Core::redirect(const std::vector<TopicPartition>& list) {
+  for (const auto& tp : list) {
+    Queue queue(rd_kafka_queue_get_partition(consumer.get(), tp.topic.c_str(), tp.partition));
+    if (!queue) continue;
+    rd_kafka_queue_forward(queue.get(), messages.get());
+    partition_queues[tp] = std::move(queue);
+  }
 }
 
 void Core::start_polling() {
@@ -90,13 +127,20 @@ void Core::start_polling() {
 void Core::poll_loop() {
   std::vector<Record> batch;
   while (!closed.load() && !close_requested.load()) {
-    apply_pause();
     store_offsets();
-    rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer.get(), static_cast<int>(kPollTimeout.count()));
-    while (message) {
-      take(message, batch);
-      message = batch.size() < kBatch ? rd_kafka_consumer_poll(consumer.get(), 0) : nullptr;
+    // Rebalances, errors, commit results; a message only if one slipped
+    // past redirect().
+    while (rd_kafka_message_t* event = rd_kafka_consumer_poll(consumer.get(), 0)) take(event, batch);
+    // Messages, while the strand has room: otherwise they wait in
+    // librdkafka's bounded queue, and its fetchers stop when it is full.
+    if (!want_paused.load()) {
+      while (batch.size() < kBatch) {
+        rd_kafka_message_t* message = rd_kafka_consume_queue(messages.get(), 0);
+        if (!message) break;
+        take(message, batch);
+      }
     }
+    const bool full = batch.size() >= kBatch;
     if (!batch.empty()) {
       asio::post(strand, [self = shared_from_this(), records = std::move(batch)]() mutable {
         self->on_records(std::move(records));
@@ -106,6 +150,7 @@ void Core::poll_loop() {
     const auto now = SteadyClock::now();
     if (now >= next_lag_report) report_lag();
     if (brokers_down.load() && now >= next_broker_probe) probe_brokers();
+    if (!full) wait_for_work(kPollTimeout);
   }
   close_consumer(!closed.load());
 }
@@ -157,6 +202,7 @@ void Core::on_rebalance(rd_kafka_resp_err_t error, rd_kafka_topic_partition_list
       std::lock_guard lock(assigned_mutex);
       assigned.insert(list.begin(), list.end());
     }
+    redirect(list);
     rd_kafka_error_t* failure = nullptr;
     if (cooperative)
       failure = rd_kafka_incremental_assign(handle, changed);
@@ -165,10 +211,6 @@ void Core::on_rebalance(rd_kafka_resp_err_t error, rd_kafka_topic_partition_list
     if (failure) {
       logger->error("assigning {}: {}", names(list), rd_kafka_error_string(failure));
       rd_kafka_error_destroy(failure);
-    }
-    if (applied_pause && !list.empty()) {
-      rd_kafka_pause_partitions(handle, changed);
-      paused_partitions.insert(list.begin(), list.end());
     }
     {
       std::lock_guard lock(reason_mutex);
@@ -212,7 +254,6 @@ void Core::on_rebalance(rd_kafka_resp_err_t error, rd_kafka_topic_partition_list
       std::lock_guard lock(assigned_mutex);
       for (const auto& tp : list) assigned.erase(tp);
     }
-    for (const auto& tp : list) paused_partitions.erase(tp);
     if (cooperative) {
       if (rd_kafka_error_t* failure = rd_kafka_incremental_unassign(handle, changed)) {
         logger->error("unassigning {}: {}", names(list), rd_kafka_error_string(failure));
@@ -223,6 +264,7 @@ void Core::on_rebalance(rd_kafka_resp_err_t error, rd_kafka_topic_partition_list
       rd_kafka_assign(handle, nullptr);
       assigned_count.store(0);
     }
+    for (const auto& tp : list) partition_queues.erase(tp);
     metrics.assigned_partitions->set(assigned_count.load());
     return;
   }
@@ -261,32 +303,6 @@ void Core::on_commit(rd_kafka_resp_err_t error, rd_kafka_topic_partition_list_t*
   metrics.commits_failed->inc();
   logger->warn("committing offsets of {} failed: {}; they are committed again with the next ones",
                names(to_vector(offsets)), describe(error));
-}
-
-void Core::apply_pause() {
-  const bool want = want_paused.load();
-  if (want == applied_pause) return;
-  applied_pause = want;
-  rd_kafka_t* handle = consumer.get();
-  if (want) {
-    rd_kafka_topic_partition_list_t* current = nullptr;
-    if (rd_kafka_assignment(handle, &current) != RD_KAFKA_RESP_ERR_NO_ERROR || !current) return;
-    PartitionList owned(current);
-    rd_kafka_pause_partitions(handle, current);
-    for (const auto& tp : to_vector(current)) paused_partitions.insert(tp);
-    metrics.paused->set(1);
-    logger->debug("paused {} partition(s)", current->cnt);
-    return;
-  }
-  // Only what we paused: resuming a partition that is not paused rewinds
-  // it in librdkafka before 2.4.0 (#4636) and duplicates messages.
-  if (!paused_partitions.empty()) {
-    auto list = make_list(paused_partitions);
-    rd_kafka_resume_partitions(handle, list.get());
-    logger->debug("resumed {} partition(s)", list->cnt);
-  }
-  paused_partitions.clear();
-  metrics.paused->set(0);
 }
 
 void Core::store_offsets() {
@@ -335,6 +351,10 @@ void Core::probe_brokers() {
 
 void Core::close_consumer(bool graceful) {
   rd_kafka_t* handle = consumer.get();
+  // librdkafka wants every queue handle gone before the consumer closes.
+  partition_queues.clear();
+  messages.reset();
+  events.reset();
   // Leaving the group lets another member take the partitions at once,
   // rather than after sessionTimeout; it needs the group's coordinator.
   if (graceful && !brokers_down.load() && state.load() == GroupState::kMember) {

@@ -2,10 +2,11 @@
 // The Kafka trigger's inside, shared by its two threads of control:
 //
 // - the poll thread (kafka_consumer.cpp) owns the librdkafka consumer: it
-//   polls, runs the rebalance callback, pauses and resumes partitions,
-//   stores the offsets the strand says are done, and closes the consumer.
+//   polls, runs the rebalance callback, reads messages while the strand has
+//   room for them, stores the offsets the strand says are done, and closes
+//   the consumer.
 //   Every call on the consumer handle is made there.
-// - the strand (kafka_trigger.cpp) owns the partitions' records: it
+// - the strand (kafka_strand.cpp) owns the partitions' records: it
 //   dispatches each partition's front record, applies the failure policy,
 //   produces responses and dead letters, and decides what may be committed.
 //
@@ -34,6 +35,7 @@
 #include "trigger/kafka/kafka_event.hpp"
 #include "trigger/kafka/kafka_settings.hpp"
 #include "trigger/trigger.hpp"
+#include "util/unique_fd.hpp"
 #include "worker/acknowledgement.hpp"
 
 namespace edgefn::kafka {
@@ -118,9 +120,17 @@ struct Core : std::enable_shared_from_this<Core>, LogSink {
   Handle consumer;
   std::thread poller;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> poller_work;
-  std::set<TopicPartition> paused_partitions;  // paused by us, so resumed by us (librdkafka #4636)
+  // Messages are not read from the consumer queue: every assigned
+  // partition's queue is forwarded to `messages`, which the poll thread
+  // reads only while the strand has room. The consumer queue then carries
+  // only rebalances, errors and commit results, served at once. Both
+  // queues write `wake_fd` when they stop being empty; the strand writes it
+  // when room frees up.
+  Queue events;
+  Queue messages;
+  std::map<TopicPartition, Queue> partition_queues;
+  UniqueFd wake_fd;
   bool cooperative = false;
-  bool applied_pause = false;
   std::string last_error;  // under reason_mutex
   SteadyClock::time_point next_lag_report{};
   SteadyClock::time_point next_broker_probe{};
@@ -132,16 +142,18 @@ struct Core : std::enable_shared_from_this<Core>, LogSink {
   void on_rebalance(rd_kafka_resp_err_t error, rd_kafka_topic_partition_list_t* changed);
   void on_error(rd_kafka_resp_err_t error, const char* reason);
   void on_commit(rd_kafka_resp_err_t error, rd_kafka_topic_partition_list_t* offsets);
-  void apply_pause();
+  void redirect(const std::vector<TopicPartition>& list);
   void store_offsets();
   void report_lag();
   void probe_brokers();
+  void wait_for_work(std::chrono::milliseconds timeout);
   void close_consumer(bool graceful);
+  void wake() noexcept;  // any thread
 
   // --- shared ------------------------------------------------------------
   std::atomic<bool> closed{false};       // stop(): drop everything
   std::atomic<bool> close_requested{false};  // the drain is done: commit and leave the group
-  std::atomic<bool> want_paused{false};  // backpressure, pause() or the drain
+  std::atomic<bool> want_paused{false};  // read no messages: backpressure, pause() or the drain
   std::atomic<bool> app_paused{false};
   std::atomic<bool> backpressure{false};
   std::atomic<std::size_t> in_flight{0};

@@ -181,7 +181,10 @@ void Core::update_pause() {
   } else if (backpressure.load() && n <= settings.max_in_flight / 2) {
     backpressure.store(false);
   }
-  want_paused.store(backpressure.load() || app_paused.load() || draining);
+  const bool pause = backpressure.load() || app_paused.load() || draining;
+  if (want_paused.exchange(pause) == pause) return;
+  metrics.paused->set(pause ? 1 : 0);
+  if (!pause) wake();  // the poll thread may be asleep with messages waiting
 }
 
 void Core::pump(Partition& p) {
@@ -441,6 +444,7 @@ void Core::begin_drain(SteadyClock::time_point deadline, UniqueFunction<void()> 
     // The poll thread commits, leaves the group, and then ends the drain.
     self->on_closed = [end] { (*end)(); };
     self->close_requested.store(true);
+    self->wake();
   });
   std::size_t running = 0;
   for (const auto& [id, p] : partitions) running += p.running ? 1 : 0;

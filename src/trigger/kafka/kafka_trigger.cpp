@@ -95,6 +95,7 @@ class KafkaTrigger final : public Trigger {
       producer = std::move(core_->producer);
     }
     if (producer) producer->close(std::chrono::milliseconds{0});
+    core_->wake();
     asio::post(core_->strand, [core = core_] { core->shut_down(); });
   }
 

@@ -374,6 +374,9 @@ class Loader {
       trigger.explicit_ack_mode = canonical_choice(map.at("explicitAckMode"), mode.as_string());
     }
 
+    if (ConfigNode wait = node.child("waitExplicitAckDuringRebalanceTimeout"); wait.defined())
+      trigger.wait_explicit_ack_during_rebalance = std::chrono::duration_cast<std::chrono::milliseconds>(wait.as_duration());
+
     // Refused rather than ignored: a batch function written for lists of
     // events would get one event at a time without a word.
     require_map(node.child("batch"), "a mapping (mode, batchSize, timeout)");

@@ -25,6 +25,8 @@ struct TriggerConfig {
   std::string worker_allocator_name;  // empty: a pool of its own
   std::chrono::milliseconds worker_termination_timeout{10000};
   std::string explicit_ack_mode = "disable";  // "enable" | "disable" | "explicitOnly"
+  // Nuclio's trigger-level waitExplicitAckDuringRebalanceTimeout (Kafka).
+  std::optional<std::chrono::milliseconds> wait_explicit_ack_during_rebalance;
   // Kind-specific settings, read by the kind itself through ConfigNode so
   // that errors still point into the file.
   std::optional<ConfigNode> attributes;

@@ -189,7 +189,11 @@ ConfigMap make_trigger_map() {
        .type = KeyType::kChoice,
        .choices = {"enable", "disable", "explicitOnly"},
        .default_value = defaults.explicit_ack_mode,
-       .help = "accepted for stream triggers (not built yet)"},
+       .help = "stream triggers: whether the handler's answer acknowledges its message (`explicitOnly`: only `explicit_ack()`)"},
+      {.name = "waitExplicitAckDuringRebalanceTimeout",
+       .type = KeyType::kDuration,
+       .default_note = "100ms",
+       .help = "kafka: how long revoked partitions wait for explicit acknowledgements (also an attribute)"},
       {.name = "batch",
        .type = KeyType::kMapping,
        .default_note = "off",
@@ -198,7 +202,6 @@ ConfigMap make_trigger_map() {
       {.name = "attributes", .type = KeyType::kMapping, .help = "the kind's settings (see its section)"},
   };
   add_ignored(map, {"class", "mode", "paths", "secret"}, "");
-  add_ignored(map, {"waitExplicitAckDuringRebalanceTimeout"}, "stream triggers' rebalancing");
   add_ignored(map, {"annotations"}, "Kubernetes annotations");
   add_ignored(map, {"partitions", "total_tasks", "max_task_allocation"}, "Nuclio's partition assignment");
   return map;

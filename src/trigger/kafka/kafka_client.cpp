@@ -96,6 +96,17 @@ void Producer::produce(const OutgoingRecord& record, PublishDone done) noexcept 
 
 int Producer::pending() const noexcept { return rd_kafka_outq_len(handle_.get()); }
 
+bool Producer::fatal() const noexcept {
+  char text[256];
+  return rd_kafka_fatal_error(handle_.get(), text, sizeof text) != RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+std::string Producer::fatal_reason() const {
+  char text[512] = {};
+  const auto error = rd_kafka_fatal_error(handle_.get(), text, sizeof text);
+  return describe(error) + ": " + text;
+}
+
 void Producer::close(std::chrono::milliseconds timeout) noexcept {
   if (closed_.exchange(true)) return;
   rd_kafka_flush(handle_.get(), static_cast<int>(timeout.count()));

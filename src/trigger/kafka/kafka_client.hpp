@@ -71,6 +71,10 @@ class Producer {
   // Records produced and not yet reported.
   int pending() const noexcept;
 
+  // librdkafka raised a fatal error: this producer produces no more.
+  bool fatal() const noexcept;
+  std::string fatal_reason() const;
+
  private:
   LogSink sink_;
   Handle handle_;

@@ -133,15 +133,22 @@ void Core::poll_loop() {
     while (rd_kafka_message_t* event = rd_kafka_consumer_poll(consumer.get(), 0)) take(event, batch);
     // Messages, while the strand has room: otherwise they wait in
     // librdkafka's bounded queue, and its fetchers stop when it is full.
-    if (!want_paused.load()) {
-      while (batch.size() < kBatch) {
+    // The room is counted here, before the strand sees the batch.
+    const std::size_t taken = in_flight.load();
+    const std::size_t room = settings.max_in_flight > taken ? settings.max_in_flight - taken : 0;
+    if (want_paused.load() || room == 0) {
+      waiting_for_room.store(true);
+    } else {
+      const std::size_t limit = std::min(kBatch, room);
+      while (batch.size() < limit) {
         rd_kafka_message_t* message = rd_kafka_consume_queue(messages.get(), 0);
         if (!message) break;
         take(message, batch);
       }
     }
-    const bool full = batch.size() >= kBatch;
+    const bool full = !batch.empty() && batch.size() >= std::min(kBatch, room);
     if (!batch.empty()) {
+      in_flight.fetch_add(batch.size());
       asio::post(strand, [self = shared_from_this(), records = std::move(batch)]() mutable {
         self->on_records(std::move(records));
       });
@@ -163,10 +170,10 @@ void Core::take(rd_kafka_message_t* message, std::vector<Record>& batch) {
     if (message->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || message->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
         message->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
       std::lock_guard lock(reason_mutex);
-      if (unknown_topics.insert(topic).second)
+      if (unknown_topics.emplace(topic, describe(message->err)).second)
         logger->error("topic '{}': {}; waiting for it (the trigger is not ready meanwhile)", topic,
                       describe(message->err));
-      not_ready_reason = "topic '" + std::string(topic) + "': " + describe(message->err);
+      refresh_reason_locked();
       return;
     }
     logger->warn("consumer: {}: {}", describe(message->err), rd_kafka_message_errstr(message));
@@ -212,14 +219,14 @@ void Core::on_rebalance(rd_kafka_resp_err_t error, rd_kafka_topic_partition_list
       logger->error("assigning {}: {}", names(list), rd_kafka_error_string(failure));
       rd_kafka_error_destroy(failure);
     }
+    state.store(GroupState::kMember);
     {
       std::lock_guard lock(reason_mutex);
       for (const auto& tp : list) unknown_topics.erase(tp.topic);
       assigned_count.store(static_cast<int>(cooperative ? assigned_count.load() + list.size() : list.size()));
+      refresh_reason_locked();
     }
     metrics.assigned_partitions->set(assigned_count.load());
-    state.store(GroupState::kMember);
-    set_reason({});
     logger->info("group '{}' assigned {}", settings.consumer_group, names(list));
     return;
   }
@@ -301,7 +308,8 @@ void Core::on_commit(rd_kafka_resp_err_t error, rd_kafka_topic_partition_list_t*
     return;
   }
   metrics.commits_failed->inc();
-  logger->warn("committing offsets of {} failed: {}; they are committed again with the next ones",
+  logger->warn("committing offsets of {} failed: {}; the next commit carries them (a partition that moves "
+               "meanwhile starts from its last commit on its new member)",
                names(to_vector(offsets)), describe(error));
 }
 
@@ -346,7 +354,20 @@ void Core::probe_brokers() {
   rd_kafka_metadata_destroy(metadata);
   brokers_down.store(false);
   logger->info("brokers reachable again");
-  set_reason(state.load() == GroupState::kMember ? std::string{} : "joining consumer group '" + settings.consumer_group + "'");
+  std::lock_guard lock(reason_mutex);
+  refresh_reason_locked();
+}
+
+void Core::refresh_reason_locked() {
+  if (brokers_down.load()) return;  // on_error() said which
+  if (!unknown_topics.empty()) {
+    const auto& [topic, error] = *unknown_topics.begin();
+    not_ready_reason = "topic '" + topic + "': " + error;
+  } else if (state.load() != GroupState::kMember) {
+    not_ready_reason = "joining consumer group '" + settings.consumer_group + "'";
+  } else {
+    not_ready_reason.clear();
+  }
 }
 
 void Core::close_consumer(bool graceful) {

@@ -156,7 +156,10 @@ struct Core : std::enable_shared_from_this<Core>, LogSink {
   std::atomic<bool> want_paused{false};  // read no messages: backpressure, pause() or the drain
   std::atomic<bool> app_paused{false};
   std::atomic<bool> backpressure{false};
+  // Records read and not yet committable: counted by the poll thread when
+  // it hands a batch over, so that it never reads past maxInFlight.
   std::atomic<std::size_t> in_flight{0};
+  std::atomic<bool> waiting_for_room{false};  // the poll thread stopped reading at maxInFlight
   std::atomic<GroupState> state{GroupState::kWaitingForWorker};
   std::atomic<bool> brokers_down{false};
   std::atomic<int> assigned_count{0};
@@ -177,7 +180,8 @@ struct Core : std::enable_shared_from_this<Core>, LogSink {
     std::size_t in_flight;
   };
   std::vector<PartitionStatus> status;  // refreshed by the strand
-  std::set<std::string> unknown_topics;
+  std::map<std::string, std::string> unknown_topics;  // topic -> librdkafka's error
+  void refresh_reason_locked();  // not_ready_reason from the state, under reason_mutex
 
   // The producer, created on first use.
   std::mutex producer_mutex;
@@ -191,6 +195,8 @@ struct Core : std::enable_shared_from_this<Core>, LogSink {
   std::vector<std::unique_ptr<RevokeWait>> revokes;
   bool draining = false;
   std::function<void()> drained;  // begin_drain's next step, once nothing is busy
+  std::unique_ptr<asio::steady_timer> ack_wait_timer;  // the drain's wait for explicit acks
+  bool ack_wait_over = false;
 
   void on_assigned(std::vector<TopicPartition> list);
   void on_revoking(std::vector<TopicPartition> list, bool lost, std::function<void()> done);

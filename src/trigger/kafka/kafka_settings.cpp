@@ -386,8 +386,10 @@ KafkaSettings read_kafka_settings(const TriggerConfig& trigger, const std::strin
   s.max_in_flight = static_cast<std::size_t>(attrs.get_int(map.at("maxInFlight"), static_cast<std::int64_t>(s.max_in_flight)));
   s.max_wait_handler_during_rebalance = std::chrono::duration_cast<milliseconds>(
       attrs.get_duration("maxWaitHandlerDuringRebalance", s.max_wait_handler_during_rebalance));
-  s.wait_explicit_ack_during_rebalance = std::chrono::duration_cast<milliseconds>(
-      attrs.get_duration("waitExplicitAckDuringRebalanceTimeout", s.wait_explicit_ack_during_rebalance));
+  // Nuclio has it on the trigger; the attribute wins.
+  s.wait_explicit_ack_during_rebalance = std::chrono::duration_cast<milliseconds>(attrs.get_duration(
+      "waitExplicitAckDuringRebalanceTimeout",
+      trigger.wait_explicit_ack_during_rebalance.value_or(s.wait_explicit_ack_during_rebalance)));
   if (ConfigNode mode = attrs.child("workerAllocationMode"); mode.defined())
     s.static_allocation = canonical_choice(map.at("workerAllocationMode"), mode.as_string()) == "static";
   return s;

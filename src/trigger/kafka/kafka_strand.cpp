@@ -151,7 +151,12 @@ void Core::finish_revoke(RevokeWait* wait, bool timed_out) {
 // --- intake -------------------------------------------------------------------
 
 void Core::on_records(std::vector<Record> batch) {
-  if (closed.load() || draining) return;  // not taken: fetched again by whoever consumes next
+  // The poll thread counted the whole batch in flight; what is not taken
+  // here is given back.
+  if (closed.load() || draining) {
+    in_flight.fetch_sub(batch.size());  // not taken: fetched again by whoever consumes next
+    return update_pause();
+  }
   Partition* p = nullptr;
   std::vector<Partition*> touched;
   std::size_t taken = 0;
@@ -168,7 +173,7 @@ void Core::on_records(std::vector<Record> batch) {
     p->queue.push_back(offset);
     ++taken;
   }
-  in_flight.fetch_add(taken);
+  in_flight.fetch_sub(batch.size() - taken);
   for (Partition* partition : touched) pump(*partition);
   update_pause();
 }
@@ -182,9 +187,10 @@ void Core::update_pause() {
     backpressure.store(false);
   }
   const bool pause = backpressure.load() || app_paused.load() || draining;
-  if (want_paused.exchange(pause) == pause) return;
-  metrics.paused->set(pause ? 1 : 0);
-  if (!pause) wake();  // the poll thread may be asleep with messages waiting
+  const bool changed = want_paused.exchange(pause) != pause;
+  if (changed) metrics.paused->set(pause ? 1 : 0);
+  // The poll thread may be asleep with messages waiting for room.
+  if (!pause && in_flight.load() < settings.max_in_flight && (changed || waiting_for_room.exchange(false))) wake();
 }
 
 void Core::pump(Partition& p) {
@@ -425,9 +431,21 @@ void Core::check_quiet() {
     if (done) finished.push_back(wait.get());
   }
   for (auto* wait : finished) finish_revoke(wait, false);
-  if (drained && std::all_of(partitions.begin(), partitions.end(),
-                             [&](const auto& entry) { return entry.second.quiet(explicit_acks); }))
-    std::exchange(drained, nullptr)();
+  if (!drained) return;
+  auto all_quiet = [&](bool acks) {
+    return std::all_of(partitions.begin(), partitions.end(), [&](const auto& entry) { return entry.second.quiet(acks); });
+  };
+  if (!all_quiet(false)) return;
+  // The handlers are done; explicit acknowledgements get as long as a
+  // rebalance gives them, not the whole drain timeout.
+  if (all_quiet(explicit_acks) || ack_wait_over) return std::exchange(drained, nullptr)();
+  if (ack_wait_timer) return;
+  ack_wait_timer = std::make_unique<asio::steady_timer>(strand, settings.wait_explicit_ack_during_rebalance);
+  ack_wait_timer->async_wait([self = shared_from_this()](error_code ec) {
+    if (ec) return;
+    self->ack_wait_over = true;
+    self->check_quiet();
+  });
 }
 
 void Core::begin_drain(SteadyClock::time_point deadline, UniqueFunction<void()> done) {
@@ -470,6 +488,7 @@ void Core::set_app_paused(bool on) {
 void Core::shut_down() {
   drained = nullptr;
   drain_timer.cancel();
+  if (ack_wait_timer) ack_wait_timer->cancel();
   for (auto& [id, p] : partitions) leave_waiting(p);
   auto waits = std::move(revokes);
   revokes.clear();
@@ -508,6 +527,13 @@ void Core::update_status() {
 
 std::shared_ptr<Producer> Core::get_producer() {
   std::lock_guard lock(producer_mutex);
+  // A fatal error (an idempotent producer's sequence broken for good) ends
+  // that producer: a new one starts over. The old one closes when its last
+  // user lets go of it.
+  if (producer && producer->fatal()) {
+    logger->error("the Kafka producer failed for good ({}); starting a new one", producer->fatal_reason());
+    producer.reset();
+  }
   if (!producer && !closed.load()) {
     try {
       producer = std::make_shared<Producer>(settings.producer, logger);

@@ -15,8 +15,6 @@ import os
 import re
 import subprocess
 import textwrap
-import threading
-import time
 import unittest
 
 from kafka_support import KafkaMock
@@ -273,7 +271,8 @@ class EventFieldsTest(KafkaTestCase):
         # Python: Nuclio's names, the headers, the key (event.key).
         seen = {k: json.loads(v) for _, k, _, v in replies["python"]}
         first, second = seen["sensor-1"], seen["sensor-2"]
-        self.assertEqual((first["topic"], first["path"], first["shard_id"], first["offset"]), ("events", "events", 3, 0))
+        self.assertEqual((first["topic"], first["path"], first["shard_id"], first["offset"]),
+                         ("events", "events", 3, 0))
         self.assertEqual((second["shard_id"], second["offset"], second["body"]), (3, 1, "line one\nline two"))
         self.assertEqual(first["body"], "temp=21.5")
         self.assertEqual({k.lower(): v for k, v in first["headers"].items()},
@@ -510,7 +509,8 @@ class ErrorsTest(KafkaTestCase):
 
     def test_an_unknown_librdkafka_property_is_refused_with_librdkafkas_message(self):
         self.assert_refused("librdkafka: {fetch.wait.max.ms: 50, no.such.property: 1}", "1}",
-                            r'librdkafka refuses no\.such\.property=1: No such configuration property: "no\.such\.property"')
+                            r"librdkafka refuses no\.such\.property=1: "
+                            r'No such configuration property: "no\.such\.property"')
 
     def test_an_invalid_librdkafka_value_is_refused_with_librdkafkas_message(self):
         self.assert_refused("librdkafka: {fetch.wait.max.ms: lots}", "lots",
@@ -518,7 +518,8 @@ class ErrorsTest(KafkaTestCase):
 
     def test_cooperative_sticky_is_refused_before_librdkafka_2_3_0(self):
         self.assert_refused("balanceStrategy: cooperative-sticky", "cooperative",
-                            r"cooperative-sticky needs librdkafka 2\.3\.0 or later; this is 2\.\d+\.\d+.*range or roundrobin")
+                            r"cooperative-sticky needs librdkafka 2\.3\.0 or later; this is 2\.\d+\.\d+.*"
+                            r"range or roundrobin")
         self.assert_refused("librdkafka: {partition.assignment.strategy: cooperative-sticky}", "{",
                             r"cooperative-sticky needs librdkafka 2\.3\.0 or later")
 

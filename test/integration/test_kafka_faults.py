@@ -296,8 +296,11 @@ class KafkaFaultsTest(unittest.TestCase):
                               attributes={"onError": "retry", "maxRetries": 2, "retryBackoff": "100ms"})
         offset = self.produce_marked(kafka, topic)
         records = self.assert_given_up(proc, kafka, topic, group, "skipped", seen=3)
+        # retryBackoff 100ms, doubled per retry: lower bounds only, which a busy machine cannot break.
         attempts = [r["at"] for r in records if r["head"] == "bad-1"]
-        self.assertTrue(all(b > a for a, b in zip(attempts, attempts[1:])), attempts)
+        gaps = [b - a for a, b in zip(attempts, attempts[1:])]
+        self.assertGreaterEqual(gaps[0], 0.1, gaps)
+        self.assertGreaterEqual(gaps[1], 0.2, gaps)
         proc.wait_log(rf"gave up on {topic}\[0\] offset {offset} after 3 attempt\(s\).*skipped \(no deadLetterTopic\)",
                       timeout=10)
 
@@ -356,6 +359,33 @@ class KafkaFaultsTest(unittest.TestCase):
         self.assertEqual(sorted(r["head"] for r in records), sorted(v for _, v, _ in sent))
         status = self.trigger_status(proc)
         self.assertEqual((status["retries"], status["skipped"], status["deadLettered"]), (0, 0, 0), status)
+
+    # A bug in the trigger (src/trigger/kafka/kafka_strand.cpp, Core::on_produced
+    # and Core::get_producer): a fatal error of the idempotent producer (here
+    # one InitProducerId answered CLUSTER_AUTHORIZATION_FAILED) is final for
+    # that librdkafka handle, yet the trigger keeps the handle and tries the
+    # response again every retryBackoff forever ("Local: Fatal error (_FATAL);
+    # trying again"): no response goes out and the partition is never
+    # committed again until the processor restarts.
+    @unittest.expectedFailure
+    def test_responses_go_out_after_a_fatal_producer_error(self):
+        topic, group, replies = "orders", "fatal", "orders-replies"
+        kafka = self.cluster({topic: 1, replies: 1})
+        proc = self.processor(kafka, [topic], group, handler="reply",
+                              attributes={"responseTopic": replies, "retryBackoff": "200ms"})
+        # kafka-mock's own producer has its producer id now: the next
+        # InitProducerId is the trigger's, made for the first response.
+        kafka.produce(replies, "warm-up", "x", partition=0)
+        kafka.push_errors("InitProducerId", 1, "CLUSTER_AUTHORIZATION_FAILED")
+        kafka.produce(topic, "a", "hello-a", partition=0)
+        self.wait_handled(1)
+        try:
+            kafka.wait_committed(group, topic, timeout=20)
+        finally:
+            print("fatal producer error: " + " | ".join(
+                line for line in proc.log().splitlines() if "was not produced" in line)[-300:])
+        self.assertEqual(kcat_consume(kafka.bootstrap, replies, "%k|%s\n").decode().splitlines(),
+                         ["warm-up|x", "a|re:hello-a"])
 
     # -- 4. backpressure -----------------------------------------------------------------
 

@@ -195,7 +195,7 @@ class KafkaFaultsTest(unittest.TestCase):
     # -- 1. broker faults while a stream runs ---------------------------------------
 
     def test_broker_faults_mid_stream_lose_and_reorder_nothing(self):
-        topic, group, keys, per_round = "orders", "faults", 16, 600
+        topic, group, keys, per_round = "orders", "faults", 16, 500
         kafka = self.cluster({topic: 4})
         # Partition 0's leader is broker 1: the broker that goes down.
         kafka.set_leader(topic, 0, 1)
@@ -380,7 +380,7 @@ class KafkaFaultsTest(unittest.TestCase):
         kafka.produce(topic, "a", "hello-a", partition=0)
         self.wait_handled(1)
         try:
-            kafka.wait_committed(group, topic, timeout=20)
+            kafka.wait_committed(group, topic, timeout=12)
         finally:
             print("fatal producer error: " + " | ".join(
                 line for line in proc.log().splitlines() if "was not produced" in line)[-300:])
@@ -406,7 +406,7 @@ class KafkaFaultsTest(unittest.TestCase):
             stop.wait(0.01)
 
     def test_max_in_flight_pauses_a_slow_handler_and_everything_is_handled_in_order(self):
-        topic, group, keys, count = "orders", "slow", 16, 2000
+        topic, group, keys, count = "orders", "slow", 16, 1500
         kafka = self.cluster({topic: 4})
         proc = self.processor(kafka, [topic], group, workers=1, env={"SLEEP_MS": 5}, attributes={"maxInFlight": 20})
         rss_before = rss_kib(proc.proc.pid)
@@ -429,7 +429,7 @@ class KafkaFaultsTest(unittest.TestCase):
         self.assertEqual((report.lost_count, report.reordered), (0, 0), str(report))
         self.assertTrue(observed.get("paused"), observed)
         self.assertIsNone(proc.proc.poll(), "the processor exited")
-        if not SANITIZER:  # a generous bound: 2000 short messages need far less
+        if not SANITIZER:  # a generous bound: 1500 short messages need far less
             self.assertLess(observed["rss"], rss_before + 64 * 1024, observed)
 
     # A bug in the trigger (src/trigger/kafka/kafka_consumer.cpp, Core::poll_loop):

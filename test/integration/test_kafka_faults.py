@@ -9,7 +9,11 @@ response topic; backpressure with maxInFlight.
 Handlers are Python; each records what it handled in a file, one
 O_APPEND write per event: partition, offset, attempt time and the head
 of the body. Delivery, restarts, kill -9, two processors and bad
-configuration are test_kafka.py's."""
+configuration are test_kafka.py's.
+
+Two tests are expected failures, each for a bug in the trigger described
+above it: inFlight overshoots maxInFlight by several poll batches, and a
+fatal producer error stops responses and dead letters for good."""
 import json
 import os
 import re

@@ -483,11 +483,9 @@ class ErrorsTest(KafkaTestCase):
         self.wait_ready(proc)
         self.assertEqual(trigger_status(proc)["assignedPartitions"], 6)
 
-    @unittest.expectedFailure
     def test_the_status_reason_names_a_topic_that_does_not_exist_after_the_assignment(self):
-        # Known bug: the assignment clears /status reason (set_reason({}) in
-        # Core::on_rebalance) while the unknown topic keeps /ready at 503, so
-        # /status says "ready": false with an empty reason.
+        # An assignment of the other topic's partitions once cleared the
+        # reason while the unknown topic kept /ready at 503.
         proc = self.absent_topic_processor()
         status = trigger_status(proc)
         self.assertFalse(status["ready"])

@@ -323,11 +323,13 @@ TEST_CASE("Nuclio's disable, batch and platform fields are known") {
   CHECK(result.config.disabled);
   CHECK(result.config.triggers.size() == 1);
   CHECK(count_notices(notices, "unknown key") == 0);
-  for (const char* key : {"spec.autoScaleMetrics", "spec.preemptionMode", "spec.triggers.api.mode",
-                          "spec.triggers.api.waitExplicitAckDuringRebalanceTimeout"}) {
+  for (const char* key : {"spec.autoScaleMetrics", "spec.preemptionMode", "spec.triggers.api.mode"}) {
     INFO(key);
     CHECK(has_notice(notices, ConfigNotice::Level::kInfo, std::string(key) + ": a Nuclio platform setting; ignored"));
   }
+  // Read (the kafka-cluster kind uses it), so neither ignored nor unknown.
+  CHECK(count_notices(notices, "waitExplicitAckDuringRebalanceTimeout") == 0);
+  CHECK(result.config.triggers.front().wait_explicit_ack_during_rebalance == std::chrono::milliseconds(100));
   CHECK(count_notices(notices, "batch") == 0);
   CHECK_FALSE(load("minimal.yaml").config.disabled);
 }

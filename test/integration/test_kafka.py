@@ -49,6 +49,12 @@ HANDLERS = textwrap.dedent('''
             os.close(fd)
 
 
+    def init_context(context):
+        # Nuclio calls it when the processor drains and when a rebalance
+        # takes partitions away.
+        context.platform.set_drain_callback(lambda: context.logger.info("drain callback ran"))
+
+
     def record(context, event):
         """Sleeps SLEEP_MS, then records "<body> <partition> <offset> <who>"."""
         time.sleep(int(os.environ.get("SLEEP_MS", "0")) / 1000)
@@ -370,9 +376,14 @@ class GroupTest(KafkaTestCase):
                  what="a and b each handled 20")
         partitions = {who: {r[1] for r in handled_by(who)} for who in procs}
         self.assertFalse(partitions["a"] & partitions["b"], f"a and b handled the same partition: {partitions}")
+        drains_before = procs["b"].log().count("drain callback ran")
         self.assertEqual(procs["a"].terminate(), 0, procs["a"].log())
         wait_for(lambda: trigger_status(procs["b"])["assignedPartitions"] == 4, GROUP_TIMEOUT, interval=0.2,
                  what="b took all 4 partitions")
+        # The rebalance took b's own partitions away before it gave them all
+        # back: its handler's drain callback ran then.
+        wait_for(lambda: procs["b"].log().count("drain callback ran") > drains_before, TIMEOUT, interval=0.1,
+                 what="b's drain callback ran in the rebalance")
 
         # After: keyed messages of their own, partitioned by key.
         for i in range(200):

@@ -12,7 +12,8 @@
 # printed by the sanitizer.logs.check test.
 #
 # Environment: EDGEFN_SKIP_INSTALL=1 skips scripts/install.sh; EDGEFN_JOBS
-# (default 2) sets build and test parallelism.
+# (default 2) sets build parallelism, EDGEFN_TEST_JOBS tests at once
+# (default: EDGEFN_JOBS + 1, since the broker tests mostly wait).
 set -euo pipefail
 
 usage() {
@@ -37,4 +38,4 @@ if [[ "${EDGEFN_SKIP_INSTALL:-0}" != 1 ]]; then
 fi
 cmake --preset "$preset"
 cmake --build --preset "$preset" -j "$jobs"
-ctest --preset "$preset" -j "$jobs" "$@"
+ctest --preset "$preset" -j "${EDGEFN_TEST_JOBS:-$((jobs + 1))}" "$@"

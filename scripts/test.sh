@@ -4,7 +4,9 @@
 #   scripts/test.sh [extra ctest args...]   e.g. scripts/test.sh -R unit
 #
 # Environment: as scripts/build.sh (EDGEFN_CMAKE_ARGS=-DEDGEFN_WERROR=ON is
-# what CI uses); EDGEFN_SKIP_INSTALL=1 skips the install step.
+# what CI uses); EDGEFN_SKIP_INSTALL=1 skips the install step;
+# EDGEFN_TEST_JOBS tests at once (default: EDGEFN_JOBS + 1, since the
+# broker tests spend most of their time waiting on brokers).
 # Per-test timeouts are set in CMake (test/CMakeLists.txt).
 set -euo pipefail
 
@@ -15,4 +17,4 @@ if [[ "${EDGEFN_SKIP_INSTALL:-0}" != 1 ]]; then
   "$root/scripts/install.sh"
 fi
 "$root/scripts/build.sh"
-ctest --test-dir "$build_dir" --output-on-failure --no-tests=error -j "${EDGEFN_JOBS:-2}" "$@"
+ctest --test-dir "$build_dir" --output-on-failure --no-tests=error -j "${EDGEFN_TEST_JOBS:-$((${EDGEFN_JOBS:-2} + 1))}" "$@"

@@ -50,6 +50,11 @@ struct Event {
   std::string_view header(std::string_view name) const noexcept { return find_header(headers, name); }
 };
 
+// The response header by which a Nuclio handler defers a stream event's
+// acknowledgement (Response.ensure_no_ack()); stream triggers drop it from
+// what they publish.
+inline constexpr std::string_view kStreamNoAckHeader = "x-nuclio-stream-no-ack";
+
 struct Response {
   int status = 200;
   std::string content_type = "text/plain";

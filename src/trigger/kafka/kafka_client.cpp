@@ -94,8 +94,6 @@ void Producer::produce(const OutgoingRecord& record, PublishDone done) noexcept 
   }
 }
 
-int Producer::pending() const noexcept { return rd_kafka_outq_len(handle_.get()); }
-
 bool Producer::fatal() const noexcept {
   char text[256];
   return rd_kafka_fatal_error(handle_.get(), text, sizeof text) != RD_KAFKA_RESP_ERR_NO_ERROR;

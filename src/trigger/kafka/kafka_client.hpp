@@ -68,9 +68,6 @@ class Producer {
   // and stops the thread. Idempotent.
   void close(std::chrono::milliseconds timeout) noexcept;
 
-  // Records produced and not yet reported.
-  int pending() const noexcept;
-
   // librdkafka raised a fatal error: this producer produces no more.
   bool fatal() const noexcept;
   std::string fatal_reason() const;

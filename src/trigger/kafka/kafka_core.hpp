@@ -16,7 +16,6 @@
 // strand: it lets the revoked partitions' handlers finish (bounded) before
 // it commits and gives them up.
 #include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>

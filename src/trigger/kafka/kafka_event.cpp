@@ -4,11 +4,6 @@
 #include "util/strings.hpp"
 
 namespace edgefn::kafka {
-namespace {
-
-constexpr std::string_view kNoAckHeader = "x-nuclio-stream-no-ack";
-
-}  // namespace
 
 Event make_event(const Record& record, std::string body, const TriggerInfo& info, const std::string& brokers) {
   Event event;
@@ -48,7 +43,7 @@ std::optional<OutgoingRecord> make_response(Response response, const Record& inc
   out.key = incoming.key;
   out.value = std::move(response.body);
   for (auto& [name, value] : response.headers) {
-    if (iequals(name, kNoAckHeader) || iequals(name, "content-type")) continue;
+    if (iequals(name, kStreamNoAckHeader) || iequals(name, "content-type")) continue;
     out.headers.emplace_back(std::move(name), std::move(value));
   }
   if (!response.content_type.empty()) out.headers.emplace_back("content-type", std::move(response.content_type));

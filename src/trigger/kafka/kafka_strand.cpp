@@ -2,7 +2,6 @@
 // until its offset may be committed.
 #include <algorithm>
 
-#include "config/config_error.hpp"
 #include "trigger/kafka/kafka_core.hpp"
 #include "util/duration.hpp"
 

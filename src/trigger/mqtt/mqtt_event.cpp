@@ -3,11 +3,6 @@
 #include <algorithm>
 
 namespace edgefn::mqtt {
-namespace {
-
-constexpr std::string_view kNoAckHeader = "x-nuclio-stream-no-ack";
-
-}  // namespace
 
 Event make_event(const Publish& publish, std::string payload, std::uint64_t delivery_id, const TriggerInfo& info,
                  const std::string& broker_url) {
@@ -63,7 +58,7 @@ std::optional<Publish> make_response_publish(Response response, const Publish& i
   if (!response.content_type.empty()) out.properties.content_type = std::move(response.content_type);
   // Nuclio's Response.ensure_no_ack() marks the answer with a header; it
   // told the trigger (Response::no_ack) and means nothing to a subscriber.
-  std::erase_if(response.headers, [](const auto& h) { return iequals(h.first, kNoAckHeader); });
+  std::erase_if(response.headers, [](const auto& h) { return iequals(h.first, kStreamNoAckHeader); });
   out.properties.user_properties = std::move(response.headers);
   return out;
 }

@@ -55,6 +55,21 @@ def encode_word(data):
     return "%2D" if word == "-" else word
 
 
+# librdkafka properties for a trigger under test: reconnect within half a
+# second of a broker coming back (the default backs off to 10 s) and learn
+# of new topics and leaders within a second.
+FAST_RECONNECT = {"reconnect.backoff.max.ms": 500, "topic.metadata.refresh.interval.ms": 1000}
+
+
+def kcat_consume(bootstrap, topic, fmt, timeout=60.0):
+    """Every message of `topic` from the beginning, as kcat formats it (bytes)."""
+    r = subprocess.run(["kcat", "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q", "-f", fmt],
+                       capture_output=True, timeout=timeout)
+    if r.returncode != 0:
+        raise AssertionError(f"kcat -C -t {topic} exited {r.returncode}: {r.stderr.decode(errors='replace')}")
+    return r.stdout
+
+
 class KafkaMockError(Exception):
     """kafka-mock answered `error: <why>` (`why`); `lines` are the lines it
     printed before that (produce-seq's `delivered N`, for instance)."""

@@ -52,6 +52,37 @@ def write_function(directory, yaml_text):
     return path
 
 
+def write_stream_function(directory, name, runtime, handler, env, trigger_name, trigger):
+    """Writes a stream test's function.yaml: no HTTP trigger, `env` as
+    spec.env, and one trigger, a dict written as JSON (which is YAML), so
+    the file says exactly what the test built; returns its path."""
+    text = (f"metadata:\n  name: {name}\nspec:\n  runtime: {runtime}\n  handler: {json.dumps(handler)}\n"
+            "  disableDefaultHTTPTrigger: true\n"
+            "  env:\n" + "".join(f"    - name: {k}\n      value: {json.dumps(str(v))}\n" for k, v in env.items()) +
+            f"  triggers:\n    {trigger_name}: {json.dumps(trigger)}\n")
+    path = os.path.join(directory, "function.yaml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def read_json_lines(path):
+    """The JSON lines a handler appended to `path` (each one write() to an
+    O_APPEND file, which a SIGKILL cannot cut); a line that does not parse
+    is skipped, a missing file is no lines."""
+    out = []
+    try:
+        with open(path) as f:
+            for line in f:
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    pass
+    except FileNotFoundError:
+        pass
+    return out
+
+
 class Processor:
     """A running processor; use as a context manager."""
 

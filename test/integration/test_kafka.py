@@ -13,22 +13,18 @@ others answer on a responseTopic that the test reads with kcat."""
 import json
 import os
 import re
-import subprocess
 import textwrap
 import unittest
 
-from kafka_support import KafkaMock
+from kafka_support import FAST_RECONNECT, KafkaMock, kcat_consume
 from stream_verifier import StreamVerifier
-from support import Processor, TempDir, run_cli, wait_for
+from support import Processor, TempDir, run_cli, wait_for, write_stream_function
 
 TIMEOUT = 60.0
 # The mock assigns a new group's partitions about 3 s after the first join
 # and moves a dead member's partitions once its session (6 s) expires.
 GROUP_TIMEOUT = 45.0
-KCAT_TIMEOUT = 60.0
 # librdkafka's backoff defaults (up to 10 s) would only slow the tests down.
-FAST_RECONNECT = {"reconnect.backoff.max.ms": 500, "topic.metadata.refresh.interval.ms": 1000}
-
 HANDLERS = textwrap.dedent('''
     import json
     import os
@@ -101,15 +97,7 @@ def function_yaml(directory, brokers, attributes, runtime="python", handler="han
     attributes = {"sessionTimeout": "6s", "heartbeatInterval": "1s", "librdkafka": FAST_RECONNECT, **attributes}
     trigger = {"kind": "kafka-cluster", "url": brokers, "numWorkers": workers, "attributes": attributes,
                **(trigger_extra or {})}
-    # JSON is YAML: the attributes are written as the test built them.
-    text = (f"metadata:\n  name: {name}\nspec:\n  runtime: {runtime}\n  handler: {json.dumps(handler)}\n"
-            "  disableDefaultHTTPTrigger: true\n"
-            "  env:\n" + "".join(f"    - name: {k}\n      value: {json.dumps(str(v))}\n" for k, v in env.items()) +
-            f"  triggers:\n    stream: {json.dumps(trigger)}\n")
-    path = os.path.join(directory, "function.yaml")
-    with open(path, "w") as f:
-        f.write(text)
-    return path
+    return write_stream_function(directory, name, runtime, handler, env, "stream", trigger)
 
 
 def read_records(path):
@@ -125,15 +113,6 @@ def read_records(path):
     except FileNotFoundError:
         pass
     return out
-
-
-def kcat_consume(bootstrap, topic, fmt):
-    """Every message of `topic` from the beginning, as kcat formats it."""
-    r = subprocess.run(["kcat", "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q", "-f", fmt],
-                       capture_output=True, timeout=KCAT_TIMEOUT)
-    if r.returncode != 0:
-        raise AssertionError(f"kcat -C -t {topic} exited {r.returncode}: {r.stderr.decode(errors='replace')}")
-    return r.stdout.decode("latin-1")
 
 
 def trigger_status(proc):
@@ -207,7 +186,7 @@ class KafkaTestCase(unittest.TestCase):
         wait_for(lambda: sum(self.kafka.end_offsets(topic).values()) >= count, TIMEOUT, interval=0.1,
                  what=f"{count} replies on {topic}")
         # \x1e ends a message: a value may hold newlines.
-        out = kcat_consume(self.kafka.bootstrap, topic, "%p\t%k\t%h\t%s\x1e")
+        out = kcat_consume(self.kafka.bootstrap, topic, "%p\t%k\t%h\t%s\x1e").decode("latin-1")
         return [tuple(message.split("\t", 3)) for message in out.split("\x1e")[:-1]]
 
 

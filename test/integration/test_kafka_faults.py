@@ -17,19 +17,17 @@ dead letters for good."""
 import json
 import os
 import re
-import subprocess
 import textwrap
 import threading
 import time
 import unittest
 
-from kafka_support import KafkaMock
+from kafka_support import FAST_RECONNECT, KafkaMock, kcat_consume
 from stream_verifier import StreamVerifier, parse_payload
-from support import SANITIZER, Processor, TempDir, wait_for
+from support import SANITIZER, Processor, TempDir, read_json_lines, wait_for, write_stream_function
 
 START_TIMEOUT = 60.0    # the mock assigns a new group's partitions ~3 s after the join
 HANDLED_TIMEOUT = 120.0
-KCAT_TIMEOUT = 60.0
 TRIGGER = "stream"
 
 HANDLERS = textwrap.dedent('''
@@ -87,43 +85,16 @@ def function_yaml(directory, bootstrap, topics, group, handler="record", workers
         f.write(HANDLERS)
     attrs = {"topics": topics, "consumerGroup": group, "initialOffset": "earliest", "sessionTimeout": "6s",
              "heartbeatInterval": "1s", "commitInterval": "200ms",
-             "librdkafka": {"reconnect.backoff.max.ms": 500, "topic.metadata.refresh.interval.ms": 1000},
+             "librdkafka": FAST_RECONNECT,
              **(attributes or {})}
     env = {"RECORD_FILE": os.path.join(directory, "records.jsonl"), **(env or {})}
     trigger = {"kind": "kafka-cluster", "url": bootstrap, "numWorkers": workers, "attributes": attrs}
-    # JSON is YAML: the trigger is written as the test built it.
-    text = ("metadata:\n  name: kafkafaults\nspec:\n  runtime: python\n"
-            f"  handler: {json.dumps('handlers:' + handler)}\n  disableDefaultHTTPTrigger: true\n"
-            "  env:\n" + "".join(f"    - name: {k}\n      value: {json.dumps(str(v))}\n" for k, v in env.items()) +
-            f"  triggers:\n    {TRIGGER}: {json.dumps(trigger)}\n")
-    path = os.path.join(directory, "function.yaml")
-    with open(path, "w") as f:
-        f.write(text)
-    return path
+    return write_stream_function(directory, "kafkafaults", "python", "handlers:" + handler, env, TRIGGER, trigger)
 
 
 def read_records(directory):
     """The handler's records, in the order they were written."""
-    out = []
-    try:
-        with open(os.path.join(directory, "records.jsonl")) as f:
-            for line in f:
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    pass
-    except FileNotFoundError:
-        pass
-    return out
-
-
-def kcat_consume(bootstrap, topic, fmt):
-    """Every message of `topic` from the beginning, formatted by kcat."""
-    r = subprocess.run(["kcat", "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q", "-f", fmt],
-                       capture_output=True, timeout=KCAT_TIMEOUT)
-    if r.returncode != 0:
-        raise AssertionError(f"kcat on {topic} exited {r.returncode}: {r.stderr.decode(errors='replace')}")
-    return r.stdout
+    return read_json_lines(os.path.join(directory, "records.jsonl"))
 
 
 def metric(text, name, **labels):

@@ -18,7 +18,7 @@ import time
 import unittest
 
 from mqtt_support import Mosquitto, MqttClient, MqttTimeout, StreamVerifier, make_payload, parse_payload
-from support import Processor, TempDir, wait_for
+from support import Processor, TempDir, read_json_lines, wait_for, write_stream_function
 
 TIMEOUT = 20.0
 
@@ -78,15 +78,7 @@ def function_yaml(directory, url, attributes, runtime="python", handler="handler
         f.write(SHELL_HANDLER)
     env = {"RECORD_FILE": os.path.join(directory, "records.jsonl"), **(env or {})}
     trigger = {"kind": "mqtt", "url": url, "numWorkers": workers, "attributes": attributes, **(trigger_extra or {})}
-    # JSON is YAML: the attributes are written as the test built them.
-    text = (f"metadata:\n  name: {name}\nspec:\n  runtime: {runtime}\n  handler: {json.dumps(handler)}\n"
-            "  disableDefaultHTTPTrigger: true\n"
-            "  env:\n" + "".join(f"    - name: {k}\n      value: {json.dumps(str(v))}\n" for k, v in env.items()) +
-            f"  triggers:\n    sensors: {json.dumps(trigger)}\n")
-    path = os.path.join(directory, "function.yaml")
-    with open(path, "w") as f:
-        f.write(text)
-    return path
+    return write_stream_function(directory, name, runtime, handler, env, "sensors", trigger)
 
 
 def start_processor(config, env=None, ready=True, args=()):
@@ -109,19 +101,8 @@ def start_processor(config, env=None, ready=True, args=()):
 
 
 def read_records(directory):
-    """The handler's records. Each is one write() to an O_APPEND file, which
-    a SIGKILL cannot cut; a line that does not parse is skipped."""
-    out = []
-    try:
-        with open(os.path.join(directory, "records.jsonl")) as f:
-            for line in f:
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    pass
-    except FileNotFoundError:
-        pass
-    return out
+    """The handler's records, as it appended them to records.jsonl."""
+    return read_json_lines(os.path.join(directory, "records.jsonl"))
 
 
 def max_overlap(records):

@@ -11,115 +11,28 @@
 #include "config/config_error.hpp"
 #include "runtime/handler_environment.hpp"
 #include "runtime/native/native_config.hpp"
-#include "runtime/native/native_runtime.hpp"
+#include "runtime/native/native_loader.hpp"
 #include "runtime/python/python_handler_check.hpp"
-#include "runtime/python/python_runtime.hpp"
-#include "runtime/shell/shell_runtime.hpp"
-#include "trigger/cron/cron_trigger.hpp"
-#include "trigger/http/http_trigger.hpp"
+#include "runtime/python/python_settings.hpp"
+#include "runtime/shell/shell_settings.hpp"
+#include "trigger/cron/cron_settings.hpp"
+#include "trigger/http/http_settings.hpp"
 #include "trigger/kafka/kafka_settings.hpp"
-#include "trigger/kafka/kafka_trigger.hpp"
 #include "trigger/mqtt/mqtt_settings.hpp"
-#include "trigger/mqtt/mqtt_trigger.hpp"
 
 namespace edgefn {
 namespace {
 
 const std::vector<TriggerKind> kTriggerKinds = {
     {"http", http_config_map,
-     [](const TriggerConfig& config) { read_http_settings(config); },
-     [](const TriggerContext& context, const KindOverrides& overrides) {
-       return make_http_trigger(context, read_http_settings(context.config, overrides.http_listen));
-     }},
+     [](const TriggerConfig& config) { read_http_settings(config); }},
     {"cron", cron_config_map,
-     [](const TriggerConfig& config) { read_cron_settings(config); },
-     [](const TriggerContext& context, const KindOverrides&) {
-       return make_cron_trigger(context, read_cron_settings(context.config));
-     }},
+     [](const TriggerConfig& config) { read_cron_settings(config); }},
     {"mqtt", mqtt::mqtt_config_map,
-     [](const TriggerConfig& config) { mqtt::read_mqtt_settings(config, "function"); },
-     [](const TriggerContext& context, const KindOverrides& overrides) {
-       return make_mqtt_trigger(context,
-                                mqtt::read_mqtt_settings(context.config, context.function.name, overrides.instance));
-     }},
+     [](const TriggerConfig& config) { mqtt::read_mqtt_settings(config, "function"); }},
     {"kafka-cluster", kafka::kafka_config_map,
-     [](const TriggerConfig& config) { kafka::read_kafka_settings(config, "function"); },
-     [](const TriggerContext& context, const KindOverrides& overrides) {
-       return make_kafka_trigger(context,
-                                 kafka::read_kafka_settings(context.config, context.function.name, overrides.instance));
-     }},
+     [](const TriggerConfig& config) { kafka::read_kafka_settings(config, "function"); }},
 };
-
-const ConfigNode* runtime_attributes(const FunctionConfig& config) {
-  if (!config.runtime_attributes || !config.runtime_attributes->defined()) return nullptr;
-  const auto& attrs = *config.runtime_attributes;
-  if (!attrs.is_map()) attrs.fail("expected a mapping");
-  return &attrs;
-}
-
-bool native_blocking(const FunctionConfig& config) {
-  const auto* attrs = runtime_attributes(config);
-  return attrs && attrs->get_bool("blocking", NativeSettings{}.blocking);
-}
-
-std::vector<std::unique_ptr<Runtime>> make_native(const RuntimeContext& context, const std::filesystem::path& directory) {
-  const auto& config = context.config;
-  auto handler = load_native_handler(config.handler, directory);
-  const bool blocking = native_blocking(config) || handler.blocking_by_default;
-  std::vector<std::unique_ptr<Runtime>> runtimes;
-  for (int i = 0; i < context.count; ++i)
-    runtimes.push_back(make_native_runtime(
-        {handler, blocking, {i, context.pool_name, config.name}, context.trigger.name, &context.io, context.host}));
-  return runtimes;
-}
-
-std::vector<std::unique_ptr<Runtime>> make_shell(const RuntimeContext& context, const std::filesystem::path& directory) {
-  const auto& config = context.config;
-  auto settings = std::make_shared<ShellSettings>();
-  settings->attributes = read_shell_attributes(config);
-  settings->environment = base_environment(config, inherited_environment());
-  auto handler = resolve_shell_handler(config, directory, handler_path(settings->environment), context.worker_user);
-  settings->command = std::move(handler.command);
-  settings->source = std::move(handler.source);
-  settings->working_directory = directory;
-  settings->termination_timeout = context.trigger.worker_termination_timeout;
-  if (context.metrics)
-    settings->arguments_refused = &context.metrics->counter(
-        "edgefn_shell_arguments_refused_total",
-        "Shell events refused with 403 for X-Nuclio-Arguments (runtimeAttributes.allowArgumentsHeader is false)",
-        {{"pool", context.pool_name}});
-  settings->worker_user = context.worker_user;
-  std::vector<std::unique_ptr<Runtime>> runtimes;
-  for (int i = 0; i < context.count; ++i)
-    runtimes.push_back(make_shell_runtime(context.io, settings, {i, context.pool_name, config.name}));
-  return runtimes;
-}
-
-std::vector<std::unique_ptr<Runtime>> make_python(const RuntimeContext& context,
-                                                  const std::filesystem::path& directory) {
-  const auto& config = context.config;
-  auto settings = make_python_settings(config, directory, context.function_urls);
-  settings->dev_mode = context.dev_mode;
-  settings->trigger_kind = context.trigger.kind;
-  settings->trigger_name = context.trigger.name;
-  settings->namespace_name = config.namespace_name;
-  settings->termination_timeout = context.trigger.worker_termination_timeout;
-  settings->worker_user = context.worker_user;
-  if (context.metrics) {
-    auto recycles = [&](const char* reason) {
-      return &context.metrics->counter("edgefn_worker_recycles_total",
-                                       "Worker processes replaced between events by maxWorkerMemory or "
-                                       "maxEventsPerWorker",
-                                       {{"pool", context.pool_name}, {"reason", reason}});
-    };
-    settings->recycled_for_memory = recycles("memory");
-    settings->recycled_for_events = recycles("events");
-  }
-  std::vector<std::unique_ptr<Runtime>> runtimes;
-  for (int i = 0; i < context.count; ++i)
-    runtimes.push_back(make_python_runtime(context.io, settings, {i, context.pool_name, config.name}, context.host));
-  return runtimes;
-}
 
 std::vector<ConfigNotice> check_native(const FunctionConfig& config, const std::filesystem::path& directory) {
   // Kept loaded: the start loads it again right away, and its constructors
@@ -144,14 +57,12 @@ constexpr std::uint64_t kPythonWorkerMemory = std::uint64_t{25} << 20;
 
 const std::vector<RuntimeKind> kRuntimeKinds = {
     {"native", native_config_map,
-     [](const FunctionConfig& config) {
-       if (const auto* attrs = runtime_attributes(config)) attrs->check_keys(native_config_map());
-     },
-     make_native, check_native},
+     check_native_attributes,
+     check_native},
     {"python", python_config_map, [](const FunctionConfig& config) { read_python_attributes(config); },
-     make_python, check_python_handler, true, kPythonWorkerMemory},
-    {"shell", shell_config_map, [](const FunctionConfig& config) { read_shell_attributes(config); }, make_shell,
-     check_shell, true},
+     check_python_handler, true, kPythonWorkerMemory},
+    {"shell", shell_config_map, [](const FunctionConfig& config) { read_shell_attributes(config); }, check_shell,
+     true},
 };
 
 unsigned usable_cores() {
@@ -264,14 +175,6 @@ KindCatalog kind_catalog() {
 
 void validate_runtime_attributes(const FunctionConfig& config) {
   if (const auto* kind = find_runtime_kind(config.runtime_kind())) kind->validate(config);
-}
-
-std::vector<std::unique_ptr<Runtime>> make_runtimes(const RuntimeContext& context) {
-  const auto& config = context.config;
-  const auto directory = config.handler_directory();
-  const auto* kind = find_runtime_kind(config.runtime_kind());
-  if (!kind) throw StartError("runtime '" + config.runtime + "' is not supported by this build");
-  return kind->create(context, directory);
 }
 
 }  // namespace edgefn

@@ -9,6 +9,7 @@
 #include <map>
 #include <thread>
 
+#include "app/factories.hpp"
 #include "app/kinds.hpp"
 #include "build/function_build.hpp"
 #include "config/config_error.hpp"
@@ -148,10 +149,8 @@ class Processor {
                                                            options_.dev_mode, options_.function_urls, &host_,
                                                            &metrics_, options_.worker_user}));
       }
-      const auto* kind = find_trigger_kind(tc.kind);
-      if (!kind) throw StartError("trigger kind '" + tc.kind + "' is not built in");
       TriggerContext context{io_, config_, tc, *pool, metrics_, host_, options_.dev_mode, io_threads_ == 1};
-      triggers_.push_back({kind->create(context, KindOverrides{options_.http_listen, options_.instance}), &tc, pool.get()});
+      triggers_.push_back({create_trigger(context, KindOverrides{options_.http_listen, options_.instance}), &tc, pool.get()});
     }
     if (triggers_.empty()) throw StartError("no enabled triggers: nothing would ever call the handler");
   }

@@ -1,7 +1,7 @@
 #pragma once
 // The Runtime interface: one instance per worker, running the user's
 // handler. Implementations live in native/, python/, shell/, and are listed
-// in app/kinds.cpp. A runtime knows nothing of triggers or of the dispatch
+// in app/kinds.cpp and app/factories.cpp. A runtime knows nothing of triggers or of the dispatch
 // contract: WorkerPool drives it and turns its results into what triggers
 // see (worker/dispatch.hpp).
 #include <chrono>

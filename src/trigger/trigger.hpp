@@ -2,8 +2,8 @@
 // The Trigger interface: a source of events (HTTP, cron, MQTT, Kafka...). A
 // trigger turns what arrives into Events, hands them to its Dispatcher (a
 // worker pool, worker/dispatch.hpp) and delivers the answers. Kinds live in
-// one folder each and are listed in app/kinds.cpp; a trigger never sees a
-// runtime.
+// one folder each and are listed in app/kinds.cpp and app/factories.cpp; a
+// trigger never sees a runtime.
 //
 // Lifecycle, driven by the app from one thread at a time:
 //   start() -> [pause() / resume()]* -> drain(deadline, done) -> stop()

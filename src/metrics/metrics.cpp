@@ -120,9 +120,9 @@ double Histogram::quantile_upper_bound(double q) const noexcept {
   return std::numeric_limits<double>::infinity();
 }
 
-template <class T>
+template <class T, class Init>
 T& MetricsRegistry::series(std::deque<T>& store, Type type, const std::string& name, const std::string& help,
-                           Labels labels) {
+                           Labels labels, Init init) {
   check_metric_name(name);
   labels = canonical_labels(name, std::move(labels), type == Type::kHistogram);
   std::lock_guard lock(mutex_);
@@ -131,26 +131,60 @@ T& MetricsRegistry::series(std::deque<T>& store, Type type, const std::string& n
   if (!inserted && family.type != type) {
     throw std::logic_error("metric '" + name + "' is already registered with another type");
   }
-  if (auto found = family.index.find(labels); found != family.index.end()) return store[found->second];
+  if (auto found = family.index.find(labels); found != family.index.end()) {
+    init(store[found->second]);
+    return store[found->second];
+  }
   store.emplace_back();
   family.index.emplace(std::move(labels), store.size() - 1);
+  init(store.back());
   return store.back();
 }
 
 Counter& MetricsRegistry::counter(const std::string& name, const std::string& help, Labels labels) {
-  return series(counters_, Type::kCounter, name, help, std::move(labels));
+  return series(counters_, Type::kCounter, name, help, std::move(labels), [](auto&) {});
 }
 
 Gauge& MetricsRegistry::gauge(const std::string& name, const std::string& help, Labels labels) {
-  return series(gauges_, Type::kGauge, name, help, std::move(labels));
+  return series(gauges_, Type::kGauge, name, help, std::move(labels), [](auto&) {});
 }
 
 Histogram& MetricsRegistry::histogram(const std::string& name, const std::string& help, Labels labels) {
-  return series(histograms_, Type::kHistogram, name, help, std::move(labels));
+  return series(histograms_, Type::kHistogram, name, help, std::move(labels), [](auto&) {});
+}
+
+void MetricsRegistry::counter_fn(const std::string& name, const std::string& help, Labels labels,
+                                 std::function<double()> read) {
+  series(readers_, Type::kCounterFn, name, help, std::move(labels), [&](auto& slot) { slot = std::make_shared<const std::function<double()>>(std::move(read)); });
+}
+
+void MetricsRegistry::gauge_fn(const std::string& name, const std::string& help, Labels labels,
+                               std::function<double()> read) {
+  series(readers_, Type::kGaugeFn, name, help, std::move(labels), [&](auto& slot) { slot = std::make_shared<const std::function<double()>>(std::move(read)); });
 }
 
 std::string MetricsRegistry::prometheus_text() const {
-  static constexpr std::string_view kTypeNames[] = {"counter", "gauge", "histogram"};
+  static constexpr std::string_view kTypeNames[] = {"counter", "gauge", "histogram", "counter", "gauge"};
+  // The readers run first, outside the lock: they take other components'
+  // locks (a pool's), and one may register a series itself.
+  std::vector<double> read_values;
+  {
+    std::vector<std::shared_ptr<const std::function<double()>>> readers;
+    {
+      std::lock_guard lock(mutex_);
+      readers.assign(readers_.begin(), readers_.end());
+    }
+    read_values.reserve(readers.size());
+    for (const auto& reader : readers) {
+      double v = std::numeric_limits<double>::quiet_NaN();
+      try {
+        if (reader && *reader) v = (*reader)();
+      } catch (const std::exception&) {
+        // A reader that cannot read (a /proc file gone) shows NaN.
+      }
+      read_values.push_back(v);
+    }
+  }
   std::string out;
   std::lock_guard lock(mutex_);
   for (const auto& [name, family] : families_) {
@@ -172,6 +206,19 @@ std::string MetricsRegistry::prometheus_text() const {
         case Type::kGauge:
           append_series(out, name, "", labels);
           fmt::format_to(std::back_inserter(out), " {}\n", gauges_[slot].value());
+          break;
+        case Type::kCounterFn:
+        case Type::kGaugeFn:
+          append_series(out, name, "", labels);
+          out += ' ';
+          // A reader registered after the values were read shows up on the
+          // next scrape.
+          if (slot >= read_values.size()) {
+            out += "NaN\n";
+            break;
+          }
+          out += format_double(read_values[slot]);
+          out += '\n';
           break;
         case Type::kHistogram: {
           const Histogram& h = histograms_[slot];

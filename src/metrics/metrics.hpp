@@ -6,7 +6,9 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -59,6 +61,13 @@ class Histogram {
 
 class MetricsRegistry {
  public:
+  // Whether hot paths record at all (`--metrics off`, for measuring what
+  // recording costs). Families are registered and exposed either way; the
+  // components that record read this once, at registration. Start-up
+  // thread, before anything registers.
+  void set_recording(bool on) noexcept { recording_ = on; }
+  bool recording() const noexcept { return recording_; }
+
   // Same name and labels (in any order) -> same object. Thread-safe; takes a
   // mutex, so look metrics up at start-up and keep the reference. Throws
   // std::logic_error when the name is registered with another type, and
@@ -68,24 +77,38 @@ class MetricsRegistry {
   Gauge& gauge(const std::string& name, const std::string& help, Labels labels = {});
   Histogram& histogram(const std::string& name, const std::string& help, Labels labels = {});
 
+  // A series whose value is read when /metrics is scraped (a pool's busy
+  // workers, the process's resident memory): nothing to do on a hot path.
+  // `read` runs on the scraping thread, without the registry's lock held,
+  // and must stay valid as long as the registry can be scraped. Same rules
+  // as above; a name is either read or recorded, never both.
+  void counter_fn(const std::string& name, const std::string& help, Labels labels, std::function<double()> read);
+  void gauge_fn(const std::string& name, const std::string& help, Labels labels, std::function<double()> read);
+
   // Prometheus text format 0.0.4.
   std::string prometheus_text() const;
 
  private:
-  enum class Type { kCounter, kGauge, kHistogram };
+  enum class Type { kCounter, kGauge, kHistogram, kCounterFn, kGaugeFn };
   struct Family {
     Type type;
     std::string help;
     std::map<Labels, std::size_t> index;  // labels -> slot in the deque below
   };
-  template <class T>
-  T& series(std::deque<T>& store, Type type, const std::string& name, const std::string& help, Labels labels);
+  // `init` runs under the lock on a series created or found.
+  template <class T, class Init>
+  T& series(std::deque<T>& store, Type type, const std::string& name, const std::string& help, Labels labels,
+            Init init);
 
   mutable std::mutex mutex_;
   std::map<std::string, Family> families_;
   std::deque<Counter> counters_;
   std::deque<Gauge> gauges_;
   std::deque<Histogram> histograms_;
+  // Shared: a scrape calls a reader outside the lock while a registration
+  // may replace it.
+  std::deque<std::shared_ptr<const std::function<double()>>> readers_;
+  bool recording_ = true;
 };
 
 }  // namespace edgefn

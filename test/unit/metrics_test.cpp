@@ -159,3 +159,33 @@ TEST_CASE("prometheus_text of an unlabelled histogram has only le") {
   CHECK(text.find("edgefn_lateness_seconds_sum 1\n") != std::string::npos);
   CHECK(text.find("edgefn_lateness_seconds_count 1\n") != std::string::npos);
 }
+
+TEST_CASE("read series take their value when scraped, as counter or gauge") {
+  MetricsRegistry registry;
+  double busy = 1;
+  registry.gauge_fn("edgefn_pool_busy_workers", "Busy.", {{"pool", "api"}}, [&busy] { return busy; });
+  registry.counter_fn("process_cpu_seconds_total", "CPU.", {}, [] { return 0.25; });
+  busy = 3;
+  const std::string text = registry.prometheus_text();
+  CHECK(text.find("# TYPE edgefn_pool_busy_workers gauge\nedgefn_pool_busy_workers{pool=\"api\"} 3\n") !=
+        std::string::npos);
+  CHECK(text.find("# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 0.25\n") !=
+        std::string::npos);
+  CHECK_THROWS_AS(registry.gauge("edgefn_pool_busy_workers", "Busy.", {{"pool", "other"}}), std::logic_error);
+}
+
+TEST_CASE("a reader that throws shows NaN and the scrape goes on") {
+  MetricsRegistry registry;
+  registry.gauge_fn("edgefn_broken", "Broken.", {}, []() -> double { throw std::runtime_error("gone"); });
+  registry.gauge("edgefn_fine", "Fine.").set(7);
+  const std::string text = registry.prometheus_text();
+  CHECK(text.find("edgefn_broken NaN\n") != std::string::npos);
+  CHECK(text.find("edgefn_fine 7\n") != std::string::npos);
+}
+
+TEST_CASE("recording is on unless switched off") {
+  MetricsRegistry registry;
+  CHECK(registry.recording());
+  registry.set_recording(false);
+  CHECK_FALSE(registry.recording());
+}

@@ -106,6 +106,12 @@ int main(int argc, char** argv) {
   cli.add_option("--function-url", function_urls,
                  "NAME=URL: where context.platform.call_function(NAME, ...) posts (repeatable)");
   cli.add_flag("--dev", options.dev_mode, "development mode: error details such as tracebacks go into 500 bodies");
+  std::string metrics_mode = "on";
+  cli.add_option("--metrics", metrics_mode,
+                 "on, or off: /metrics stays up but events, latencies and bytes are not recorded (to measure "
+                 "what recording costs)")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
   std::string worker_user;
   cli.add_option("--worker-user", worker_user,
                  "NAME or UID: a processor started as root runs its Python workers and shell handlers as this user");
@@ -194,6 +200,7 @@ int main(int argc, char** argv) {
       ::unsetenv("EDGEFN_MANAGEMENT_TOKEN");
     }
     options.config_file = config_file;
+    options.metrics_recording = metrics_mode == "on";
     return run_processor(options);
   } catch (const ConfigError& e) {
     log->error("{}", e.what());

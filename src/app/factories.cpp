@@ -68,6 +68,16 @@ std::vector<std::unique_ptr<Runtime>> make_python(const RuntimeContext& context,
     };
     settings->recycled_for_memory = recycles("memory");
     settings->recycled_for_events = recycles("events");
+    auto restarts = [&](const char* reason) {
+      return &context.metrics->counter("edgefn_worker_restarts_total",
+                                       "Worker processes started again, by pool and reason",
+                                       {{"pool", context.pool_name}, {"reason", reason}});
+    };
+    settings->restarts = {restarts("crashed"), restarts("timeout"), restarts("recycled"), restarts("init_failed"),
+                          &context.metrics->counter("edgefn_worker_init_failures_total",
+                                                    "Worker starts that failed before the handler was ready "
+                                                    "(import, init_context, readiness timeout), by runtime",
+                                                    {{"runtime", "python"}})};
   }
   std::vector<std::unique_ptr<Runtime>> runtimes;
   for (int i = 0; i < context.count; ++i)

@@ -11,6 +11,7 @@
 
 #include "app/factories.hpp"
 #include "app/kinds.hpp"
+#include "app/observability.hpp"
 #include "build/function_build.hpp"
 #include "config/config_error.hpp"
 #include "config/config_loader.hpp"
@@ -18,6 +19,7 @@
 #include "control/management_token.hpp"
 #include "host/host_services.hpp"
 #include "log/log.hpp"
+#include "metrics/process_metrics.hpp"
 #include "process/environment.hpp"
 #include "runtime/handler_environment.hpp"
 #include "runtime/python/python_handler_check.hpp"
@@ -133,6 +135,9 @@ class Processor {
   };
 
   void build() {
+    metrics_.set_recording(options_.metrics_recording);
+    if (!options_.metrics_recording) log_->info("metrics recording is off (--metrics off): /metrics shows no traffic");
+    register_process_metrics(metrics_);
     if (options_.worker_user)
       log_->info("worker processes run as user {} (--worker-user)", describe(*options_.worker_user));
     // Triggers naming the same workerAllocatorName share one pool.
@@ -144,14 +149,22 @@ class Processor {
       const auto pool_name = tc.worker_allocator_name.empty() ? tc.name : tc.worker_allocator_name;
       auto& pool = pools_[pool_name];
       if (!pool) {
-        pool = std::make_unique<WorkerPool>(io_, PoolSettings{pool_name, config_.event_timeout},
+        Histogram* allocation_wait =
+            options_.metrics_recording
+                ? &metrics_.histogram("edgefn_worker_allocation_wait_seconds",
+                                      "Time an event waited for a worker of the pool, from dispatch to start",
+                                      {{"pool", pool_name}})
+                : nullptr;
+        pool = std::make_unique<WorkerPool>(io_, PoolSettings{pool_name, config_.event_timeout, allocation_wait},
                                             make_runtimes({io_, config_, tc, pool_name, tc.num_workers,
                                                            options_.dev_mode, options_.function_urls, &host_,
                                                            &metrics_, options_.worker_user}));
       }
       TriggerContext context{io_, config_, tc, *pool, metrics_, host_, options_.dev_mode, io_threads_ == 1};
       triggers_.push_back({create_trigger(context, KindOverrides{options_.http_listen, options_.instance}), &tc, pool.get()});
+      register_trigger_metrics(metrics_, *triggers_.back().trigger);
     }
+    for (const auto& [name, pool] : pools_) register_pool_metrics(metrics_, *pool);
     if (triggers_.empty()) throw StartError("no enabled triggers: nothing would ever call the handler");
   }
 
@@ -240,15 +253,7 @@ class Processor {
       w.key("busy").value(s.busy);
       w.key("waiting").value(static_cast<std::uint64_t>(s.waiting));
       w.key("workers").begin_array();
-      for (const auto& worker : s.workers) {
-        w.begin_object();
-        w.key("id").value(worker.id);
-        w.key("state").value(worker.state);
-        w.key("detail").value(worker.detail);
-        w.key("events").value(worker.events);
-        w.key("timeouts").value(worker.timeouts);
-        w.end_object();
-      }
+      for (const auto& worker : s.workers) write_worker_status(w, worker);
       w.end_array();
       w.end_object();
     }

@@ -21,6 +21,7 @@ struct AppOptions {
   int io_threads = 0;                               // 0: one per core
   std::chrono::milliseconds drain_timeout{30'000};
   bool dev_mode = false;
+  bool metrics_recording = true;                     // --metrics off: /metrics stays, hot paths record nothing
   std::map<std::string, std::string> function_urls;  // --function-url NAME=URL
   std::optional<Credentials> worker_user;            // --worker-user, resolved; only when running as root
 };

@@ -99,6 +99,10 @@ class Runtime {
   // events ("starting", "init_context failed: ... (retry in 4 s)"). Any
   // thread.
   virtual std::string describe() const = 0;
+
+  // For /status: the process handling this worker's events now, if it has
+  // one of its own (a Python worker's interpreter). Any thread.
+  virtual std::optional<int> process_id() const { return std::nullopt; }
 };
 
 }  // namespace edgefn

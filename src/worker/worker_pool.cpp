@@ -14,6 +14,9 @@ struct WorkerPool::Worker {
   bool ready = false;
   bool busy = false;       // holds an event
   bool abandoned = false;  // timed out; the runtime has not given it back
+  std::chrono::steady_clock::time_point ready_since;
+  std::uint64_t readies = 0;
+  std::string last_error;
   std::atomic<std::uint64_t> events{0};
   std::atomic<std::uint64_t> timeouts{0};
 };
@@ -36,6 +39,9 @@ struct WorkerPool::Request {
   asio::any_io_executor work;
   asio::io_context& io_context;
   std::atomic<bool> claimed{false};
+  // Set only when the pool records allocation waits.
+  std::chrono::steady_clock::time_point dispatched_at;
+  bool wait_observed = false;
   // Guarded by the pool's mutex, timers included: Asio timers are not
   // thread-safe objects, and every call on them happens under that lock.
   Stage stage = Stage::kNew;
@@ -150,6 +156,7 @@ std::optional<DispatchResult> WorkerPool::try_inline(Event& event, const Dispatc
     w->busy = true;
   }
   w->events.fetch_add(1, std::memory_order_relaxed);
+  if (settings_.allocation_wait) settings_.allocation_wait->observe(0);
   // The clock is read only when there is a timeout to check against.
   const bool timed = settings_.event_timeout.has_value();
   const auto started = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
@@ -177,6 +184,7 @@ std::optional<DispatchResult> WorkerPool::try_inline(Event& event, const Dispatc
 }
 
 void WorkerPool::submit(std::shared_ptr<Request> request) noexcept {
+  if (settings_.allocation_wait) request->dispatched_at = std::chrono::steady_clock::now();
   Actions actions;
   {
     std::lock_guard lock(mutex_);
@@ -350,6 +358,7 @@ void WorkerPool::start_event(Worker* worker, std::shared_ptr<Request> request) n
             {
               std::lock_guard pool_lock(mutex_);
               worker->abandoned = true;
+              worker->last_error = "an event ran past spec.eventTimeout";
             }
             worker->runtime->abandon();
           }
@@ -362,6 +371,13 @@ void WorkerPool::start_event(Worker* worker, std::shared_ptr<Request> request) n
     }
   }
   worker->events.fetch_add(1, std::memory_order_relaxed);
+  // Once per event: one queued again after its worker's process ended
+  // has been counted when it first started.
+  if (settings_.allocation_wait && !request->wait_observed) {
+    request->wait_observed = true;
+    settings_.allocation_wait->observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - request->dispatched_at).count());
+  }
   if (worker->runs_inline) {
     auto result = worker->runtime->invoke_inline(request->event);
     return finished(worker, request, std::move(result));
@@ -386,6 +402,8 @@ void WorkerPool::finished(Worker* worker, const std::shared_ptr<Request>& reques
     worker->abandoned = false;
     if (worker->ready) idle_.push_back(worker);
     if (request->run_timer) request->run_timer->cancel();
+    if (!result && result.error().code == RuntimeError::Code::kCrashed)
+      worker->last_error = result.error().detail;
     if (unstarted && !request->claimed.load() && !stopping_) {
       // The worker's process ended before it took the event (it reported
       // itself not ready first): the event goes to the front of the queue,
@@ -444,6 +462,8 @@ void WorkerPool::on_readiness(Worker* worker, bool ready) noexcept {
     if (worker->ready == ready) return;
     worker->ready = ready;
     if (ready) {
+      worker->ready_since = std::chrono::steady_clock::now();
+      ++worker->readies;
       if (++ready_count_ == 1) {
         for (auto& fn : ready_waiters_) actions.ready_calls.push_back(std::move(fn));
         ready_waiters_.clear();
@@ -541,26 +561,45 @@ int WorkerPool::left_running() const noexcept {
       std::count_if(workers_.begin(), workers_.end(), [](const auto& w) { return w->runtime->left_running(); }));
 }
 
+std::size_t WorkerPool::waiting() const noexcept {
+  std::lock_guard lock(mutex_);
+  return queue_.size() + key_waiting_;
+}
+
 PoolStatus WorkerPool::status() const {
   PoolStatus s{settings_.name, size(), 0, 0, 0, {}};
-  std::vector<std::pair<bool, bool>> flags;  // ready, busy
-  std::vector<bool> abandoned;
+  struct Seen {
+    bool ready, busy, abandoned;
+    std::chrono::steady_clock::time_point ready_since;
+    std::uint64_t readies;
+    std::string last_error;
+  };
+  std::vector<Seen> seen;
+  seen.reserve(workers_.size());
   {
     std::lock_guard lock(mutex_);
     s.ready = ready_count_;
     s.waiting = queue_.size() + key_waiting_;
-    for (const auto& w : workers_) {
-      flags.emplace_back(w->ready, w->busy);
-      abandoned.push_back(w->abandoned);
-    }
+    for (const auto& w : workers_)
+      seen.push_back({w->ready, w->busy, w->abandoned, w->ready_since, w->readies, w->last_error});
   }
+  const auto now = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     const auto& w = workers_[i];
-    auto [ready, busy] = flags[i];
-    if (busy) ++s.busy;
-    std::string state = abandoned[i] ? "abandoned" : busy ? "busy" : ready ? "idle" : "starting";
-    s.workers.push_back({w->id, std::move(state), w->runtime->describe(), w->events.load(std::memory_order_relaxed),
-                         w->timeouts.load(std::memory_order_relaxed)});
+    const Seen& v = seen[i];
+    if (v.busy) ++s.busy;
+    std::string state = v.abandoned ? "abandoned" : v.busy ? "busy" : v.ready ? "idle" : "starting";
+    WorkerStatus ws{w->id,
+                    std::move(state),
+                    w->runtime->describe(),
+                    w->events.load(std::memory_order_relaxed),
+                    w->timeouts.load(std::memory_order_relaxed),
+                    w->runtime->process_id(),
+                    std::nullopt,
+                    v.readies > 1 ? v.readies - 1 : 0,
+                    v.last_error};
+    if (v.ready) ws.uptime = now - v.ready_since;
+    s.workers.push_back(std::move(ws));
   }
   return s;
 }

@@ -24,6 +24,7 @@
 
 #include <spdlog/logger.h>
 
+#include "metrics/metrics.hpp"
 #include "runtime/runtime.hpp"
 #include "util/asio.hpp"
 #include "util/unique_function.hpp"
@@ -34,6 +35,9 @@ namespace edgefn {
 struct PoolSettings {
   std::string name;  // trigger name or workerAllocatorName
   std::optional<std::chrono::nanoseconds> event_timeout;
+  // edgefn_worker_allocation_wait_seconds{pool}: from dispatch() to the
+  // event's start on a worker, once per event. Null: not recorded.
+  Histogram* allocation_wait = nullptr;
 };
 
 struct WorkerStatus {
@@ -44,6 +48,11 @@ struct WorkerStatus {
   std::string detail;  // the runtime's own account (Runtime::describe)
   std::uint64_t events;
   std::uint64_t timeouts;
+  std::optional<int> pid;  // the worker's process now; none for in-process runtimes
+  // Since the worker last became ready; none while it is not ready.
+  std::optional<std::chrono::steady_clock::duration> uptime;
+  std::uint64_t restarts;  // times it became ready again after it was ready
+  std::string last_error;  // the last event it gave no answer to (crash, timeout); empty: none
 };
 
 struct PoolStatus {
@@ -97,6 +106,7 @@ class WorkerPool final : public Dispatcher {
   int size() const noexcept override { return static_cast<int>(workers_.size()); }
   int ready_workers() const noexcept override;
   int busy() const noexcept;
+  std::size_t waiting() const noexcept;  // events waiting for a worker or for their key
   PoolStatus status() const;
   // After stop(): handlers left running on threads that could not be
   // stopped (Runtime::left_running).

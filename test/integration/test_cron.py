@@ -76,8 +76,8 @@ class IntervalTest(unittest.TestCase):
                 self.assertTrue(m, text)
                 self.assertGreaterEqual(int(m.group(1)), 5)
                 self.assertRegex(text, r'edgefn_cron_lateness_seconds_count\{trigger="tick"\} \d+')
-                self.assertRegex(text, r'edgefn_events_total\{result="ok",trigger="tick"\} \d+|'
-                                       r'edgefn_events_total\{trigger="tick",result="ok"\} \d+')
+                self.assertRegex(text, r'edgefn_events_total\{result="success",trigger="tick"\} \d+|'
+                                       r'edgefn_events_total\{trigger="tick",result="success"\} \d+')
 
                 self.assertEqual(proc.terminate(), 0, proc.log())
 

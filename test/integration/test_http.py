@@ -199,7 +199,7 @@ class EchoTriggerTest(unittest.TestCase):
         self.assertEqual(len(status["pools"][0]["workers"]), 2)
         code, metrics = self.proc.get_management("/metrics")
         self.assertEqual(code, 200)
-        self.assertRegex(metrics, rb'edgefn_events_total\{result="ok",trigger="api"\} [1-9]')
+        self.assertRegex(metrics, rb'edgefn_events_total\{result="success",trigger="api"\} [1-9]')
 
 
 SLEEP = """

@@ -74,6 +74,12 @@ std::string ProcessSupervisor::describe() const {
   return state_;
 }
 
+std::optional<int> ProcessSupervisor::process_id() const {
+  std::lock_guard lock(mutex_);
+  if (!live_child_) return std::nullopt;
+  return live_child_->pid();
+}
+
 void ProcessSupervisor::spawn() {
   if (stopping_ || draining_) return finish_stop_if_idle();
   auto proc = std::make_shared<WorkerProcess>(strand_);
@@ -269,6 +275,8 @@ void ProcessSupervisor::cleanup(const std::shared_ptr<WorkerProcess>& proc) {
 }
 
 void ProcessSupervisor::replace(const WorkerProcess& proc) {
+  const auto& counters = settings_->restarts;
+  count(proc.abandoned ? counters.timeout : proc.recycling ? counters.recycled : counters.crashed);
   const auto delay = restarts_.ended_after_ready(Clock::now() - proc.ready_at, proc.abandoned || proc.recycling);
   if (delay == std::chrono::milliseconds::zero()) return spawn();
   logger_->warn("the Python worker died within {} s of starting {} times in a row; next start in {} s",

@@ -116,6 +116,7 @@ class ProcessSupervisor : public std::enable_shared_from_this<ProcessSupervisor>
   void run_drain_callbacks() noexcept;
   void stop(std::chrono::milliseconds timeout, UniqueFunction<void()> done) noexcept;
   std::string describe() const;
+  std::optional<int> process_id() const;
 
  private:
   // ---- Starting a process --------------------------------------------------
@@ -157,7 +158,14 @@ class ProcessSupervisor : public std::enable_shared_from_this<ProcessSupervisor>
   // quick deaths in a row back off.
   void replace(const WorkerProcess& proc);
 
-  void failed_start(const std::string& why) { retry_after(restarts_.failed_start(), why); }
+  void failed_start(const std::string& why) {
+    count(settings_->restarts.init_failed);
+    count(settings_->restarts.init_failures);
+    retry_after(restarts_.failed_start(), why);
+  }
+  static void count(Counter* counter) noexcept {
+    if (counter) counter->inc();
+  }
 
   void retry_after(std::chrono::milliseconds delay, const std::string& why);
 

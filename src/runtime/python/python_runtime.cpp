@@ -40,6 +40,7 @@ class PythonRuntime final : public Runtime {
     supervisor_->stop(timeout, std::move(done));
   }
   std::string describe() const override { return supervisor_->describe(); }
+  std::optional<int> process_id() const override { return supervisor_->process_id(); }
 
  private:
   std::shared_ptr<ProcessSupervisor> supervisor_;

@@ -68,6 +68,15 @@ struct PythonSettings {
   // edgefn_worker_recycles_total{pool, reason}; null: not counted (tests).
   Counter* recycled_for_memory = nullptr;
   Counter* recycled_for_events = nullptr;
+  // edgefn_worker_restarts_total{pool, reason} and
+  // edgefn_worker_init_failures_total{runtime}; null: not counted (tests).
+  struct RestartCounters {
+    Counter* crashed = nullptr;      // a ready process ended on its own
+    Counter* timeout = nullptr;      // killed for spec.eventTimeout
+    Counter* recycled = nullptr;     // maxWorkerMemory or maxEventsPerWorker
+    Counter* init_failed = nullptr;  // a start failed and is retried
+    Counter* init_failures = nullptr;
+  } restarts;
 };
 
 // The interpreter a Python function runs, and why that one.

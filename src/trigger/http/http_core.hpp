@@ -5,6 +5,7 @@
 // socket's executor); what they share is here, under one mutex or atomic.
 #include <array>
 #include <atomic>
+#include <limits>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -12,6 +13,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include <boost/beast/core/rate_policy.hpp>
 #include <boost/beast/http/message.hpp>
 #include <spdlog/logger.h>
 
@@ -29,8 +31,42 @@ struct Counters {
   Counter* evictions;  // idle connections closed to admit a new one
   Gauge* connections;
   Gauge* body_bytes;  // request bodies held, counted against maxTotalRequestBodySize
+  // What the sockets of the sessions read and wrote; null when the registry
+  // does not record (then nothing is counted per read or write).
+  Counter* received_bytes = nullptr;
+  Counter* sent_bytes = nullptr;
+  // edgefn_http_responses_total by status class, 1xx to 5xx; null when not
+  // recording.
+  std::array<Counter*, 5> responses{};
 
   void refused(Refusal refusal) const noexcept { rejected[static_cast<std::size_t>(refusal)]->inc(); }
+  void responded(int status) const noexcept {
+    const auto cls = static_cast<std::size_t>(status / 100 - 1);
+    if (cls < responses.size() && responses[cls]) responses[cls]->inc();
+  }
+};
+
+// Beast's rate policy hooks, used only to count the bytes a session's
+// socket reads and writes: never a limit, so Beast's rate timer never runs.
+class ByteCounting {
+ public:
+  ByteCounting(Counter* received, Counter* sent) noexcept : received_(received), sent_(sent) {}
+
+ private:
+  friend class boost::beast::rate_policy_access;
+  static constexpr std::size_t kAll = std::numeric_limits<std::size_t>::max();
+  std::size_t available_read_bytes() const noexcept { return kAll; }
+  std::size_t available_write_bytes() const noexcept { return kAll; }
+  void transfer_read_bytes(std::size_t n) const noexcept {
+    if (received_) received_->inc(n);
+  }
+  void transfer_write_bytes(std::size_t n) const noexcept {
+    if (sent_) sent_->inc(n);
+  }
+  void on_timer() noexcept {}
+
+  Counter* received_;
+  Counter* sent_;
 };
 
 // A request body as it arrives: unlike Beast's string_body, which reserves

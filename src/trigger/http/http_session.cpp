@@ -144,7 +144,7 @@ class Session {
  public:
   Session(std::shared_ptr<Core> core, tcp::socket socket, Registration registration)
       : core_(std::move(core)),
-        stream_(std::move(socket)),
+        stream_(ByteCounting(core_->counters.received_bytes, core_->counters.sent_bytes), std::move(socket)),
         registration_(std::move(registration)),
         // Bounds what Beast holds unparsed: a header (its own limit comes
         // first), a chunk line or a trailer section. Body bytes are passed
@@ -402,6 +402,7 @@ class Session {
     error_code ec;
     stream_.expires_after(core_->settings.send_timeout);
     co_await asio::async_write(stream_, buffers, asio::redirect_error(asio::use_awaitable, ec));
+    core_->counters.responded(sent->status);
     co_return !ec && keep_alive;
   }
 
@@ -476,7 +477,7 @@ class Session {
   }
 
   std::shared_ptr<Core> core_;
-  beast::tcp_stream stream_;
+  beast::basic_stream<tcp, asio::any_io_executor, ByteCounting> stream_;
   std::optional<Registration> registration_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<GrowingBody>> parser_;

@@ -28,6 +28,7 @@ struct Metrics {
   Gauge* connected;
   Counter* connects;
   Counter* losses;
+  Counter* reconnects;
   Counter* retries;
   Counter* to_error_topic;
   Counter* dropped;
@@ -45,6 +46,7 @@ Metrics register_metrics(MetricsRegistry& m, const std::string& trigger) {
       &m.gauge("edgefn_mqtt_connected", "1 while the MQTT session is connected to its broker", labels),
       &m.counter("edgefn_mqtt_connects_total", "MQTT connections the broker accepted", labels),
       &m.counter("edgefn_mqtt_connection_losses_total", "MQTT connections lost or closed by the broker", labels),
+      &m.counter("edgefn_mqtt_reconnects_total", "MQTT connections the broker accepted after the first", labels),
       &m.counter("edgefn_mqtt_retries_total", "MQTT messages run again after their handler failed", labels),
       failed("error_topic"),
       failed("dropped"),
@@ -410,6 +412,7 @@ struct Core : std::enable_shared_from_this<Core> {
       metrics.losses->inc();
     switch (state) {
       case SessionState::kConnected:
+        if (metrics.connects->value() > 0) metrics.reconnects->inc();
         metrics.connects->inc();
         // The session's sentence says where and whether the session was
         // resumed; the client ID is what two processors must not share.

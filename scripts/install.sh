@@ -25,6 +25,8 @@ readonly kBuildPackages=(
   # The Kafka trigger and test/tools/kafka-mock (librdkafka's mock
   # cluster); kcat is the tests' and bench/kafka's stock client.
   librdkafka-dev kcat
+  # promtool, which test_metrics.py runs on the /metrics exposition.
+  prometheus
 )
 # Debian 12's nginx package is the plain server (nginx-light only adds a
 # module on top of it).

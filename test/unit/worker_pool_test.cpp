@@ -456,3 +456,58 @@ TEST_CASE("a rebalance runs every worker's drain callbacks and drains nothing") 
   CHECK(s.result(b)->body == "served");
   CHECK(s.pool->ready_workers() == 2);
 }
+
+TEST_CASE("pool observes each event's allocation wait once, a requeued one included") {
+  asio::io_context io;
+  Histogram wait;
+  std::vector<std::unique_ptr<Runtime>> runtimes;
+  std::vector<ScriptedRuntime*> rts;
+  for (int i = 0; i < 2; ++i) {
+    auto rt = std::make_unique<ScriptedRuntime>(true);
+    rts.push_back(rt.get());
+    runtimes.push_back(std::move(rt));
+  }
+  WorkerPool pool(io, PoolSettings{"p", std::nullopt, &wait}, std::move(runtimes));
+  pool.start();
+  std::optional<DispatchResult> result;
+  pool.dispatch(event_with_body("x"), DispatchOptions::within(10s), [&](DispatchResult r) { result = std::move(r); });
+  io.restart();
+  io.poll();
+  CHECK(wait.count() == 1);
+  auto* taker = rts[0]->pending() ? rts[0] : rts[1];
+  auto* other = taker == rts[0] ? rts[1] : rts[0];
+  REQUIRE(taker->give_back());
+  io.restart();
+  io.poll();
+  REQUIRE(other->answer(ok("served")));
+  io.restart();
+  io.poll();
+  REQUIRE(result);
+  CHECK(wait.count() == 1);
+  pool.stop(0ms, [] {});
+  for (auto* rt : rts) rt->finish_stop();
+  io.restart();
+  io.poll();
+}
+
+TEST_CASE("pool status tells a worker's restarts, uptime and last crash") {
+  Scripted s(1);
+  auto fresh = s.pool->status().workers[0];
+  CHECK(fresh.restarts == 0);
+  CHECK(fresh.uptime.has_value());
+  CHECK(fresh.last_error.empty());
+  CHECK_FALSE(fresh.pid.has_value());
+  auto crashed = s.dispatch("x");
+  s.settle();
+  REQUIRE(s.rts[0]->fail({RuntimeError::Code::kCrashed, "process ended with signal 9", std::nullopt}));
+  s.rts[0]->set_ready(false);
+  s.settle();
+  CHECK(s.result(crashed).error().code == DispatchError::Code::kCrashed);
+  CHECK_FALSE(s.pool->status().workers[0].uptime.has_value());
+  s.rts[0]->set_ready(true);
+  s.settle();
+  auto after = s.pool->status().workers[0];
+  CHECK(after.restarts == 1);
+  CHECK(after.uptime.has_value());
+  CHECK(after.last_error == "process ended with signal 9");
+}

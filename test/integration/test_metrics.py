@@ -10,6 +10,8 @@ import subprocess
 import time
 import unittest
 
+from mqtt_client import MqttClient
+from mqtt_support import Mosquitto
 from support import Processor, TempDir, wait_for, write_function
 
 FUNCTION = """\
@@ -218,6 +220,35 @@ class MetricsTest(unittest.TestCase):
             self.assertEqual(value(m, "edgefn_pool_workers", pool="api"), 2)
             self.assertEqual(sum(w["events"] for w in p.status()["pools"][0]["workers"]), 3)
             self.check_promtool(text)
+
+    def test_cron_and_mqtt_families_after_traffic_pass_promtool(self):
+        with Mosquitto() as broker:
+            config = write_function(self.dir, FUNCTION.replace("        api: {kind: http, numWorkers: 2}\n", f"""\
+        api: {{kind: http, numWorkers: 2}}
+        tick: {{kind: cron, attributes: {{interval: 100ms}}}}
+        sensors: {{kind: mqtt, url: "{broker.url}", attributes: {{subscriptions: [{{topic: "m/in", qos: 1}}]}}}}
+"""))
+            with Processor(config) as p:
+                with MqttClient(broker.port, client_id="metrics-test") as client:
+                    for i in range(3):
+                        client.publish("m/in", f"reading {i}", qos=1)
+
+                def settled():
+                    m = parse(self.scrape(p))
+                    return (value(m, "edgefn_events_total", trigger="sensors", result="success") == 3 and
+                            value(m, "edgefn_cron_ticks_total", trigger="tick") >= 3)
+
+                wait_for(settled, 20, what="three MQTT events and three cron ticks")
+                text = self.scrape(p)
+                m = parse(text)
+                self.assertEqual(value(m, "edgefn_mqtt_connected", trigger="sensors"), 1)
+                self.assertEqual(value(m, "edgefn_mqtt_connects_total", trigger="sensors"), 1)
+                self.assertEqual(value(m, "edgefn_mqtt_reconnects_total", trigger="sensors"), 0)
+                self.assertEqual(value(m, "edgefn_trigger_ready", trigger="sensors", kind="mqtt"), 1)
+                self.assertGreaterEqual(value(m, "edgefn_cron_lateness_seconds_count", trigger="tick"), 3)
+                self.assertIn("edgefn_cron_missed_ticks_total", text)
+                self.check_promtool(text)
+                self.assertEqual({t["kind"] for t in p.status()["triggers"]}, {"http", "cron", "mqtt"})
 
 
 if __name__ == "__main__":

@@ -155,12 +155,14 @@ Histogram& MetricsRegistry::histogram(const std::string& name, const std::string
 
 void MetricsRegistry::counter_fn(const std::string& name, const std::string& help, Labels labels,
                                  std::function<double()> read) {
-  series(readers_, Type::kCounterFn, name, help, std::move(labels), [&](auto& slot) { slot = std::make_shared<const std::function<double()>>(std::move(read)); });
+  series(readers_, Type::kCounterFn, name, help, std::move(labels),
+         [&](auto& slot) { slot = std::make_shared<const std::function<double()>>(std::move(read)); });
 }
 
 void MetricsRegistry::gauge_fn(const std::string& name, const std::string& help, Labels labels,
                                std::function<double()> read) {
-  series(readers_, Type::kGaugeFn, name, help, std::move(labels), [&](auto& slot) { slot = std::make_shared<const std::function<double()>>(std::move(read)); });
+  series(readers_, Type::kGaugeFn, name, help, std::move(labels),
+         [&](auto& slot) { slot = std::make_shared<const std::function<double()>>(std::move(read)); });
 }
 
 std::string MetricsRegistry::prometheus_text() const {

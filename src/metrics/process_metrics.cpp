@@ -59,10 +59,14 @@ ProcessSample sample_process() {
   double utime = kNaN, stime = kNaN, start = kNaN, vsize = kNaN, rss = kNaN;
   for (int index = 0; fields >> field; ++index) {
     const int number = index + 3;
-    if (number == 14) utime = std::stod(field);
-    else if (number == 15) stime = std::stod(field);
-    else if (number == 22) start = std::stod(field);
-    else if (number == 23) vsize = std::stod(field);
+    if (number == 14)
+      utime = std::stod(field);
+    else if (number == 15)
+      stime = std::stod(field);
+    else if (number == 22)
+      start = std::stod(field);
+    else if (number == 23)
+      vsize = std::stod(field);
     else if (number == 24) {
       rss = std::stod(field);
       break;
@@ -91,8 +95,8 @@ void register_process_metrics(MetricsRegistry& registry) {
                     {}, [] { return sample_process().resident_bytes; });
   registry.gauge_fn("process_virtual_memory_bytes", "Virtual memory of the daemon", {},
                     [] { return sample_process().virtual_bytes; });
-  registry.counter_fn("process_cpu_seconds_total", "User and system CPU time of the daemon (workers not included)",
-                      {}, [] { return sample_process().cpu_seconds; });
+  registry.counter_fn("process_cpu_seconds_total", "User and system CPU time of the daemon (workers not included)", {},
+                      [] { return sample_process().cpu_seconds; });
   registry.gauge_fn("process_open_fds", "Open file descriptors of the daemon", {}, [] { return count_open_fds(); });
   registry.gauge_fn("process_max_fds", "The daemon's soft limit on open file descriptors", {}, [] {
     rlimit limit{};
@@ -102,8 +106,9 @@ void register_process_metrics(MetricsRegistry& registry) {
   const double start = sample_process().start_time_seconds;
   registry.gauge_fn("process_start_time_seconds", "When the daemon started, in seconds since the Unix epoch", {},
                     [start] { return start; });
-  registry.gauge("edgefn_build_info", "Always 1; the labels say which build runs",
-                 {{"version", EDGEFN_VERSION}, {"commit", build_commit()}})
+  registry
+      .gauge("edgefn_build_info", "Always 1; the labels say which build runs",
+             {{"version", EDGEFN_VERSION}, {"commit", build_commit()}})
       .set(1);
 }
 

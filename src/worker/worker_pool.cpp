@@ -402,8 +402,7 @@ void WorkerPool::finished(Worker* worker, const std::shared_ptr<Request>& reques
     worker->abandoned = false;
     if (worker->ready) idle_.push_back(worker);
     if (request->run_timer) request->run_timer->cancel();
-    if (!result && result.error().code == RuntimeError::Code::kCrashed)
-      worker->last_error = result.error().detail;
+    if (!result && result.error().code == RuntimeError::Code::kCrashed) worker->last_error = result.error().detail;
     if (unstarted && !request->claimed.load() && !stopping_) {
       // The worker's process ended before it took the event (it reported
       // itself not ready first): the event goes to the front of the queue,

@@ -10,6 +10,7 @@ import subprocess
 import time
 import unittest
 
+from kafka_support import KafkaMock
 from mqtt_client import MqttClient
 from mqtt_support import Mosquitto
 from support import Processor, TempDir, wait_for, write_function
@@ -249,6 +250,35 @@ class MetricsTest(unittest.TestCase):
                 self.assertIn("edgefn_cron_missed_ticks_total", text)
                 self.check_promtool(text)
                 self.assertEqual({t["kind"] for t in p.status()["triggers"]}, {"http", "cron", "mqtt"})
+
+    def test_kafka_families_after_traffic_pass_promtool(self):
+        with KafkaMock(brokers=1, topics={"orders": 2}) as kafka:
+            config = write_function(self.dir, FUNCTION.replace("        api: {kind: http, numWorkers: 2}\n", f"""\
+        api: {{kind: http, numWorkers: 2}}
+        stream:
+          kind: kafka-cluster
+          url: "{kafka.bootstrap}"
+          attributes: {{topics: [orders], consumerGroup: metrics, sessionTimeout: 6s, heartbeatInterval: 1s}}
+"""))
+            with Processor(config) as p:
+                for i in range(3):
+                    kafka.produce("orders", f"k{i}", f"order {i}")
+
+                def handled():
+                    m = parse(self.scrape(p))
+                    return value(m, "edgefn_events_total", trigger="stream", result="success") == 3
+
+                wait_for(handled, 60, what="three Kafka events")
+                text = self.scrape(p)
+                m = parse(text)
+                self.assertEqual(value(m, "edgefn_trigger_ready", trigger="stream", kind="kafka-cluster"), 1)
+                self.assertEqual(value(m, "edgefn_kafka_assigned_partitions", trigger="stream"), 2)
+                self.assertGreaterEqual(value(m, "edgefn_kafka_rebalances_total", trigger="stream", change="assigned"), 1)
+                for partition in ("0", "1"):
+                    self.assertIn(("edgefn_kafka_consumer_lag",
+                                   frozenset({("trigger", "stream"), ("topic", "orders"),
+                                              ("partition", partition)})), m)
+                self.check_promtool(text)
 
 
 if __name__ == "__main__":

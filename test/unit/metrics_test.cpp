@@ -169,8 +169,7 @@ TEST_CASE("read series take their value when scraped, as counter or gauge") {
   const std::string text = registry.prometheus_text();
   CHECK(text.find("# TYPE edgefn_pool_busy_workers gauge\nedgefn_pool_busy_workers{pool=\"api\"} 3\n") !=
         std::string::npos);
-  CHECK(text.find("# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 0.25\n") !=
-        std::string::npos);
+  CHECK(text.find("# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 0.25\n") != std::string::npos);
   CHECK_THROWS_AS(registry.gauge("edgefn_pool_busy_workers", "Busy.", {{"pool", "other"}}), std::logic_error);
 }
 

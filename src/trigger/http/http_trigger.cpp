@@ -41,15 +41,15 @@ http_trigger::Counters make_counters(MetricsRegistry& metrics, const std::string
   counters.body_bytes = &metrics.gauge("edgefn_http_request_body_bytes",
                                        "Request body bytes held, counted against maxTotalRequestBodySize",
                                        {{"trigger", trigger}});
-  auto& received = metrics.counter("edgefn_http_received_bytes_total", "Bytes read from client connections",
-                                   {{"trigger", trigger}});
-  auto& sent = metrics.counter("edgefn_http_sent_bytes_total", "Bytes written to client connections",
-                               {{"trigger", trigger}});
+  auto& received =
+      metrics.counter("edgefn_http_received_bytes_total", "Bytes read from client connections", {{"trigger", trigger}});
+  auto& sent =
+      metrics.counter("edgefn_http_sent_bytes_total", "Bytes written to client connections", {{"trigger", trigger}});
   std::array<Counter*, 5> responses{};
   for (std::size_t i = 0; i < responses.size(); ++i) {
-    responses[i] = &metrics.counter("edgefn_http_responses_total",
-                                    "Responses written, by status class (refusals included)",
-                                    {{"trigger", trigger}, {"code", std::to_string(i + 1) + "xx"}});
+    responses[i] =
+        &metrics.counter("edgefn_http_responses_total", "Responses written, by status class (refusals included)",
+                         {{"trigger", trigger}, {"code", std::to_string(i + 1) + "xx"}});
   }
   if (metrics.recording()) {
     counters.received_bytes = &received;

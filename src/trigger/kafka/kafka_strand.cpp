@@ -13,7 +13,8 @@ using Next = stream::FailurePolicy::Next;
 Metrics register_metrics(MetricsRegistry& m, const std::string& trigger) {
   const Labels labels{{"trigger", trigger}};
   auto rebalance = [&](const char* change) {
-    return &m.counter("edgefn_kafka_rebalances_total", "Partitions assigned to or taken from this member, by change",
+    return &m.counter("edgefn_kafka_rebalances_total",
+                      "Rebalances that assigned partitions to this member or took them from it, by change",
                       {{"trigger", trigger}, {"change", change}});
   };
   auto commits = [&](const char* result) {

@@ -10,6 +10,7 @@ import base64
 import datetime
 import functools
 import importlib
+import importlib.machinery
 import inspect
 import json
 import os
@@ -27,11 +28,46 @@ class HandlerLoadError(Exception):
     """The handler module or its entry point could not be loaded."""
 
 
+class _SourceOnlyLoader(importlib.machinery.SourceFileLoader):
+    """Compiles the function's own modules from their source every time.
+
+    A .pyc is trusted when the source's mtime (whole seconds) and size match
+    the ones it records, so an edit of the same size within the same second
+    (an editor's quick fix, a reload right after a deploy) would run the old
+    code. Workers start rarely; compiling the handler's few modules is cheap.
+    """
+
+    def get_code(self, fullname):
+        source = self.get_data(self.path)
+        return compile(source, self.path, "exec", dont_inherit=True)
+
+
+def _compile_from_source_under(directory):
+    """Makes imports from `directory` and below (but not from its `.edgefn`
+    environment, made by `processor build`) go through _SourceOnlyLoader,
+    never reading or writing __pycache__ there."""
+    root = os.path.realpath(directory)
+    environment = os.path.join(root, ".edgefn")
+    loaders = [(importlib.machinery.ExtensionFileLoader, importlib.machinery.EXTENSION_SUFFIXES),
+               (_SourceOnlyLoader, importlib.machinery.SOURCE_SUFFIXES)]
+
+    def hook(path):
+        real = os.path.realpath(path or os.getcwd())
+        inside = real == root or real.startswith(root + os.sep)
+        if not inside or real == environment or real.startswith(environment + os.sep):
+            raise ImportError("not the function's directory")
+        return importlib.machinery.FileFinder(path, *loaders)
+
+    sys.path_hooks.insert(0, hook)
+    sys.path_importer_cache.clear()
+
+
 def load_entrypoint(handler_spec, directory):
     """Imports `module:function` (module may be dotted) from `directory`."""
     module_name, sep, entry_name = handler_spec.partition(":")
     if not sep or not module_name or not entry_name:
         raise HandlerLoadError(f"spec.handler '{handler_spec}' must be 'module:function'")
+    _compile_from_source_under(directory)
     if directory not in sys.path:
         sys.path.insert(0, directory)
     module = importlib.import_module(module_name)

@@ -105,6 +105,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> function_urls;
   cli.add_option("--function-url", function_urls,
                  "NAME=URL: where context.platform.call_function(NAME, ...) posts (repeatable)");
+  cli.add_flag("--watch", options.watch,
+               "reload (as SIGHUP does) when a file under the function's directory changes");
   cli.add_flag("--dev", options.dev_mode, "development mode: error details such as tracebacks go into 500 bodies");
   std::string metrics_mode = "on";
   cli.add_option("--metrics", metrics_mode,

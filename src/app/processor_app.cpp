@@ -10,7 +10,9 @@
 #include <thread>
 
 #include "app/factories.hpp"
+#include "app/file_watcher.hpp"
 #include "app/kinds.hpp"
+#include "app/live_function.hpp"
 #include "app/observability.hpp"
 #include "build/function_build.hpp"
 #include "config/config_error.hpp"
@@ -73,6 +75,8 @@ void raise_open_file_limit() {
 //   triggers start at once (the HTTP listener answers 503 until a worker is
 //   ready rather than refusing connections); "ready" is logged, and /ready
 //   says yes, once every pool has a ready worker.
+//   reload (SIGHUP, POST /reload, --watch): a new generation of pools
+//   replaces the old one without a pause (app/live_function.hpp).
 //   drain (SIGTERM or SIGINT): readiness turns false; runtimes learn of the
 //   drain; every trigger drains (new events refused, accepted ones finish)
 //   until the drain deadline.
@@ -82,28 +86,38 @@ void raise_open_file_limit() {
 class Processor {
  public:
   Processor(const AppOptions& options, FunctionConfig config)
-      : options_(options), config_(std::move(config)), log_(get_logger("processor")) {}
+      : options_(options), initial_config_(std::move(config)), log_(get_logger("processor")) {}
 
   int run() {
-    build();
+    metrics_.set_recording(options_.metrics_recording);
+    if (!options_.metrics_recording) log_->info("metrics recording is off (--metrics off): /metrics shows no traffic");
+    register_process_metrics(metrics_);
+    if (options_.worker_user)
+      log_->info("worker processes run as user {} (--worker-user)", describe(*options_.worker_user));
+    function_.build(std::move(initial_config_));
     asio::ip::tcp::endpoint management_endpoint = resolve_management_address();
     std::string token =
         load_management_token(options_.management_token_file, options_.management_token_from_environment);
     require_token_off_loopback(management_endpoint, token);
-    management_.emplace(io_, management_endpoint,
-                        ManagementHooks{[this] { return ready(); }, [this] { return status_json(); }, &metrics_,
-                                        [this] { return not_ready_reason(); }},
-                        ManagementAccess{std::move(token)});
+    ManagementHooks hooks{[this] { return ready(); }, [this] { return status_json(); }, &metrics_,
+                          [this] { return not_ready_reason(); },
+                          [this](UniqueFunction<void(int, std::string)> answer) {
+                            function_.reload("POST /reload", [answer = std::move(answer)](ReloadReport report) mutable {
+                              answer(report.status, report.json());
+                            });
+                          }};
+    management_.emplace(io_, management_endpoint, std::move(hooks), ManagementAccess{std::move(token)});
     log_->info("management server on {}:{}", management_->local_endpoint().address().to_string(),
                management_->local_endpoint().port());
-    for (auto& [name, pool] : pools_) pool->start();
+    function_.start();
     management_->start();
-    for (auto& t : triggers_) t.trigger->start();
     watch_readiness();
+    if (options_.watch) start_watching();
 
     signals_.async_wait([this](error_code ec, int signal) {
       if (!ec) on_signal(signal);
     });
+    wait_for_reload_signal();
 
     auto guard = asio::make_work_guard(io_);
     work_guard_.emplace(std::move(guard));
@@ -111,9 +125,7 @@ class Processor {
     for (int i = 1; i < io_threads_; ++i) extra.emplace_back([this] { run_io(); });
     run_io();
     for (auto& t : extra) t.join();
-    int left = 0;
-    for (const auto& [name, pool] : pools_) left += pool->left_running();
-    if (left > 0) {
+    if (const int left = function_.left_running(); left > 0) {
       // Everything the daemon created is gone (shared memory is anonymous),
       // but a native handler still runs on a thread that cannot be stopped,
       // using the daemon's logger among other things: static destructors
@@ -128,46 +140,6 @@ class Processor {
   }
 
  private:
-  struct TriggerEntry {
-    std::unique_ptr<Trigger> trigger;
-    const TriggerConfig* config;
-    WorkerPool* pool;
-  };
-
-  void build() {
-    metrics_.set_recording(options_.metrics_recording);
-    if (!options_.metrics_recording) log_->info("metrics recording is off (--metrics off): /metrics shows no traffic");
-    register_process_metrics(metrics_);
-    if (options_.worker_user)
-      log_->info("worker processes run as user {} (--worker-user)", describe(*options_.worker_user));
-    // Triggers naming the same workerAllocatorName share one pool.
-    for (const auto& tc : config_.triggers) {
-      if (tc.disabled) {
-        log_->info("trigger '{}' is disabled", tc.name);
-        continue;
-      }
-      const auto pool_name = tc.worker_allocator_name.empty() ? tc.name : tc.worker_allocator_name;
-      auto& pool = pools_[pool_name];
-      if (!pool) {
-        Histogram* allocation_wait =
-            options_.metrics_recording
-                ? &metrics_.histogram("edgefn_worker_allocation_wait_seconds",
-                                      "Time an event waited for a worker of the pool, from dispatch to start",
-                                      {{"pool", pool_name}})
-                : nullptr;
-        pool = std::make_unique<WorkerPool>(io_, PoolSettings{pool_name, config_.event_timeout, allocation_wait},
-                                            make_runtimes({io_, config_, tc, pool_name, tc.num_workers,
-                                                           options_.dev_mode, options_.function_urls, &host_,
-                                                           &metrics_, options_.worker_user}));
-      }
-      TriggerContext context{io_, config_, tc, *pool, metrics_, host_, options_.dev_mode, io_threads_ == 1};
-      triggers_.push_back({create_trigger(context, KindOverrides{options_.http_listen, options_.instance}), &tc, pool.get()});
-      register_trigger_metrics(metrics_, *triggers_.back().trigger);
-    }
-    for (const auto& [name, pool] : pools_) register_pool_metrics(metrics_, *pool);
-    if (triggers_.empty()) throw StartError("no enabled triggers: nothing would ever call the handler");
-  }
-
   asio::ip::tcp::endpoint resolve_management_address() {
     std::string host;
     std::uint16_t port = 0;
@@ -194,14 +166,32 @@ class Processor {
 
   // "ready" is logged once every pool has a ready worker, and not before.
   void watch_readiness() {
-    pools_waiting_.store(static_cast<int>(pools_.size()));
-    for (auto& [name, pool] : pools_) {
-      pool->when_ready([this] {
-        if (pools_waiting_.fetch_sub(1) != 1 || draining_.load()) return;
-        started_.store(true);
-        log_->info("function '{}' ready: {} trigger(s), {} pool(s)", config_.name, triggers_.size(), pools_.size());
-      });
-    }
+    function_.when_started([this] {
+      if (draining_.load()) return;
+      started_.store(true);
+      auto view = function_.view();
+      log_->info("function '{}' ready: {} trigger(s), {} pool(s)", view.config.name, view.triggers.size(),
+                 view.pools.size());
+    });
+  }
+
+  // SIGHUP reloads (it would otherwise end the daemon, exit 129).
+  void wait_for_reload_signal() {
+    reload_signal_.async_wait([this](error_code ec, int) {
+      if (ec || draining_.load()) return;
+      log_->info("received SIGHUP: reloading");
+      function_.reload("SIGHUP", [](ReloadReport) {});
+      wait_for_reload_signal();
+    });
+  }
+
+  void start_watching() {
+    const auto directory = function_.view().config.directory;
+    watcher_.emplace(io_, directory, [this] {
+      if (draining_.load()) return;
+      function_.reload("--watch", [](ReloadReport) {});
+    });
+    log_->info("--watch: reloading when a file under {} changes", directory.string());
   }
 
   bool ready() const { return not_ready_reason().empty(); }
@@ -211,28 +201,41 @@ class Processor {
   std::string not_ready_reason() const {
     if (draining_.load()) return "draining";
     if (!started_.load()) return "starting: waiting for a ready worker in every pool";
-    for (const auto& [name, pool] : pools_)
+    auto view = function_.view();
+    for (const auto& [name, pool] : view.pools)
       if (pool->ready_workers() == 0) return "pool '" + name + "' has no ready worker";
-    for (const auto& t : triggers_)
+    for (const auto& t : view.triggers)
       if (!t.trigger->ready()) return t.trigger->info().kind + " trigger '" + t.trigger->info().name + "' is not ready";
     return {};
   }
 
   std::string status_json() const {
+    const bool is_ready = ready();
+    auto view = function_.view();
+    const FunctionConfig& config = view.config;
     JsonWriter w;
     w.begin_object();
-    w.key("function").value(config_.name);
-    w.key("runtime").value(config_.runtime);
-    w.key("handler").value(config_.handler);
+    w.key("function").value(config.name);
+    w.key("runtime").value(config.runtime);
+    w.key("handler").value(config.handler);
     w.key("version").value(EDGEFN_VERSION);
-    w.key("ready").value(ready());
+    w.key("ready").value(is_ready);
     w.key("draining").value(draining_.load());
     w.key("uptime_seconds")
         .value(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count());
     auto mgmt = management_->local_endpoint();
     w.key("management").value(mgmt.address().to_string() + ":" + std::to_string(mgmt.port()));
+    w.key("generation").value(view.generation);
+    w.key("reload");
+    if (view.last_reload) {
+      w.begin_object();
+      view.last_reload->write(w);
+      w.end_object();
+    } else {
+      w.null();
+    }
     w.key("triggers").begin_array();
-    for (const auto& t : triggers_) {
+    for (const auto& t : view.triggers) {
       w.begin_object();
       w.key("name").value(t.trigger->info().name);
       w.key("kind").value(t.trigger->info().kind);
@@ -244,7 +247,7 @@ class Processor {
     }
     w.end_array();
     w.key("pools").begin_array();
-    for (const auto& [name, pool] : pools_) {
+    for (const auto& [name, pool] : view.pools) {
       auto s = pool->status();
       w.begin_object();
       w.key("name").value(s.name);
@@ -267,55 +270,37 @@ class Processor {
     if (draining_.exchange(true)) return;
     log_->info("received {}, draining (up to {})", name, format_duration(options_.drain_timeout));
     const auto deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
+    if (watcher_) watcher_->stop();
     // A second signal stops at once.
     signals_.async_wait([this](error_code ec, int) {
       if (ec) return;
       log_->warn("second signal: stopping without waiting for in-flight events");
       stop_pools();
     });
-    for (auto& [pool_name, pool] : pools_) pool->drain();
-    triggers_draining_.store(static_cast<int>(triggers_.size()));
-    for (auto& t : triggers_) {
-      t.trigger->drain(deadline, [this] {
-        if (triggers_draining_.fetch_sub(1) == 1) stop_pools();
-      });
-    }
-  }
-
-  std::size_t in_flight() const {
-    std::size_t n = 0;
-    for (const auto& t : triggers_) n += t.trigger->in_flight();
-    return n;
+    function_.drain(deadline, [this] { stop_pools(); });
   }
 
   // Every worker of every pool at once, each bounded by the smallest
   // workerTerminationTimeout among its pool's triggers.
   void stop_pools() {
     if (pools_stopping_.exchange(true)) return;
-    if (auto left = in_flight(); left > 0)
+    if (auto left = function_.in_flight(); left > 0)
       log_->warn("drain timeout ({}) expired with {} event(s) still in flight", format_duration(options_.drain_timeout),
                  left);
-    pools_running_.store(static_cast<int>(pools_.size()));
-    for (auto& [name, pool] : pools_) {
-      auto per_worker = std::chrono::milliseconds{10'000};
-      for (const auto& t : triggers_)
-        if (t.pool == pool.get()) per_worker = std::min(per_worker, t.config->worker_termination_timeout);
-      pool->stop(per_worker, [this] {
-        if (pools_running_.fetch_sub(1) == 1) finish();
-      });
-    }
+    function_.stop_pools([this] { finish(); });
   }
 
   // Closes what still listens; the io_context then runs out of work.
   void finish() {
-    for (auto& t : triggers_) t.trigger->stop();
+    function_.stop_triggers();
     management_->stop();
     signals_.cancel();
+    reload_signal_.cancel();
     work_guard_.reset();
   }
 
   const AppOptions& options_;
-  FunctionConfig config_;
+  FunctionConfig initial_config_;
   std::shared_ptr<spdlog::logger> log_;
   // Before io_: handlers still queued when io_ is destroyed update metrics
   // as they are destroyed.
@@ -327,18 +312,23 @@ class Processor {
   asio::io_context io_{io_threads_};
   // Before the pools and triggers, which hold it.
   Host host_;
-  std::map<std::string, std::unique_ptr<WorkerPool>> pools_;
-  std::vector<TriggerEntry> triggers_;
+  LiveFunction function_{PoolContext{io_, options_.dev_mode, options_.function_urls, &host_, &metrics_,
+                                     options_.worker_user},
+                         metrics_,
+                         host_,
+                         KindOverrides{options_.http_listen, options_.instance},
+                         io_threads_ == 1,
+                         [](const std::filesystem::path& file) { return load_and_check(file).config; },
+                         options_.drain_timeout};
   std::optional<ManagementServer> management_;
+  std::optional<FileWatcher> watcher_;
   asio::signal_set signals_{io_, SIGINT, SIGTERM};
+  asio::signal_set reload_signal_{io_, SIGHUP};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_guard_;
   std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
   std::atomic<bool> started_{false};
   std::atomic<bool> draining_{false};
   std::atomic<bool> pools_stopping_{false};
-  std::atomic<int> pools_waiting_{0};
-  std::atomic<int> triggers_draining_{0};
-  std::atomic<int> pools_running_{0};
 };
 
 }  // namespace

@@ -22,6 +22,7 @@ struct AppOptions {
   std::chrono::milliseconds drain_timeout{30'000};
   bool dev_mode = false;
   bool metrics_recording = true;                     // --metrics off: /metrics stays, hot paths record nothing
+  bool watch = false;                                 // --watch: reload when a file of the function changes
   std::map<std::string, std::string> function_urls;  // --function-url NAME=URL
   std::optional<Credentials> worker_user;            // --worker-user, resolved; only when running as root
 };

@@ -184,6 +184,49 @@ Response route(const State& state, const Request& req) {
   return res;
 }
 
+bool is_reload(const Request& req) {
+  std::string_view path = req.target();
+  return path.substr(0, path.find('?')) == "/reload";
+}
+
+// POST /reload waits for the reload, which may take as long as the new
+// workers take to start; other requests on other connections go on.
+awaitable<Response> answer_reload(const State& state, const Request& req) {
+  if (req.method() != http::verb::post) {
+    auto res = make_response(http::status::method_not_allowed, req.version(), kTextPlain, "method not allowed");
+    res.set(http::field::allow, "POST");
+    co_return res;
+  }
+  if (!state.hooks.reload) co_return make_response(http::status::not_found, req.version(), kTextPlain, "not found");
+  if (!authorized(state, req)) {
+    Refusals::count(state.refusals.unauthorized);
+    auto res = make_response(http::status::unauthorized, req.version(), kTextPlain, "a bearer token is required");
+    res.set(http::field::www_authenticate, "Bearer realm=\"edgefn\"");
+    co_return res;
+  }
+  // The answer arrives on another thread; a timer that never expires on
+  // its own is what the coroutine waits on, cancelled once it is there.
+  struct Outcome {
+    explicit Outcome(const asio::any_io_executor& executor)
+        : wake(executor, asio::steady_timer::time_point::max()) {}
+    asio::steady_timer wake;
+    int status = 500;
+    std::string body;
+  };
+  auto outcome = std::make_shared<Outcome>(co_await asio::this_coro::executor);
+  state.hooks.reload([outcome](int code, std::string text) {
+    asio::post(outcome->wake.get_executor(), [outcome, code, text = std::move(text)]() mutable {
+      outcome->status = code;
+      outcome->body = std::move(text);
+      outcome->wake.cancel();
+    });
+  });
+  error_code ec;
+  co_await outcome->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  co_return make_response(static_cast<http::status>(outcome->status), req.version(), "application/json",
+                          std::move(outcome->body));
+}
+
 // The reply owed to a request that failed to parse, or nothing when the
 // client went away or timed out.
 std::optional<http::status> status_for_read_error(const error_code& ec) {
@@ -245,7 +288,12 @@ awaitable<void> serve(std::shared_ptr<State> state, std::shared_ptr<Connection> 
         break;
       }
 
-      Response res = route(*state, parser.get());
+      // Not a conditional expression: GCC 12 mishandles co_await in one.
+      Response res;
+      if (is_reload(parser.get()))
+        res = co_await answer_reload(*state, parser.get());
+      else
+        res = route(*state, parser.get());
       res.keep_alive(parser.get().keep_alive() && !state->stopping);
       if (parser.get().method() != http::verb::head) res.prepare_payload();
       stream.expires_after(kIoTimeout);

@@ -6,6 +6,7 @@
 // GET (or HEAD) /live -> 200 "ok"; /ready -> 200 "ready" or 503 "not ready"
 // (with ": <reason>" when the not_ready_reason hook gives one);
 // /status -> 200 application/json; /metrics -> 200 Prometheus text 0.0.4;
+// POST /reload -> the reload's status and JSON report (app/reload.hpp);
 // other paths 404, other methods 405. HTTP/1.1 keep-alive; each connection
 // has a 30 s idle/read timeout, 8 KiB of headers and 64 KiB of body at most.
 // With a bearer token, /status and /metrics answer 401 unless the request
@@ -18,6 +19,7 @@
 
 #include "metrics/metrics.hpp"
 #include "util/asio.hpp"
+#include "util/unique_function.hpp"
 
 namespace edgefn {
 
@@ -33,6 +35,9 @@ struct ManagementHooks {
   // Why not ready, for the 503's body ("mqtt trigger 'sensors' is not
   // ready"); empty or absent: just "not ready". Any I/O thread.
   std::function<std::string()> not_ready_reason;
+  // POST /reload (same token rule as /status): `answer` is called once,
+  // from any thread, with the HTTP status and a JSON body. Absent: 404.
+  std::function<void(UniqueFunction<void(int status, std::string body)> answer)> reload;
 };
 
 struct ManagementAccess {

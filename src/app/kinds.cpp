@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "config/config_error.hpp"
@@ -36,9 +37,13 @@ const std::vector<TriggerKind> kTriggerKinds = {
 
 std::vector<ConfigNotice> check_native(const FunctionConfig& config, const std::filesystem::path& directory) {
   // Kept loaded: the start loads it again right away, and its constructors
-  // must run once, not be followed by its destructors and run again.
-  static std::vector<std::shared_ptr<void>> loaded;
-  if (auto library = load_native_handler(config.handler, directory).library) loaded.push_back(std::move(library));
+  // must run once, not be followed by its destructors and run again. Only
+  // the latest check's: a reload's new build replaces the one before.
+  static std::mutex mutex;
+  static std::map<std::string, std::shared_ptr<void>> loaded;
+  auto library = load_native_handler(config.handler, directory).library;
+  std::lock_guard lock(mutex);
+  if (library) loaded[config.handler + '\n' + directory.string()] = std::move(library);
   return {};
 }
 

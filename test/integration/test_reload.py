@@ -6,13 +6,15 @@ import http.client
 import json
 import os
 import py_compile
+import shutil
 import signal
+import subprocess
 import textwrap
 import threading
 import time
 import unittest
 
-from support import Processor, TempDir, wait_for
+from support import SOURCE_DIR, Processor, TempDir, wait_for
 
 HANDLER = textwrap.dedent('''
     VERSION = "{version}"
@@ -333,6 +335,42 @@ class ReloadTest(unittest.TestCase):
                 self.assertFalse(poster.is_alive())
                 if answers:  # else the connection closed with the daemon
                     self.assertEqual(answers[0][0], 503, answers)
+
+    @unittest.skipUnless(shutil.which("cc") and SOURCE_DIR, "needs a C compiler and the source tree")
+    def test_a_native_library_rebuilt_in_place_is_loaded_anew(self):
+        source = textwrap.dedent('''
+            #include <edgefn/handler.h>
+            EDGEFN_DECLARE_ABI();
+            __attribute__((visibility("default"))) int handle(const edgefn_call *call, const edgefn_event *event) {
+              static const char body[] = "%s";
+              (void)event;
+              return edgefn_set_body(call, body, sizeof body - 1);
+            }
+        ''')
+
+        def build(d, version):
+            with open(os.path.join(d, "h.c"), "w") as f:
+                f.write(source % version)
+            # Written in place, as `make` does: same path, same inode.
+            subprocess.run(["cc", "-shared", "-fPIC", "-I", os.path.join(SOURCE_DIR, "include"), "-o",
+                            os.path.join(d, "libh.so"), os.path.join(d, "h.c")], check=True, timeout=60)
+
+        with TempDir() as d:
+            build(d, "v1")
+            config = os.path.join(d, "function.yaml")
+            with open(config, "w") as f:
+                f.write("metadata:\n  name: native\nspec:\n  runtime: native\n  handler: libh.so:handle\n"
+                        "  triggers:\n    api:\n      kind: http\n")
+            with Processor(config) as proc:
+                self.assertEqual(get(proc.http_port), (200, b"v1"))
+                build(d, "v2")
+                code, report = post_reload(proc)
+                self.assertEqual(code, 200, report)
+                self.assertEqual(get(proc.http_port), (200, b"v2"))
+                build(d, "v3")
+                proc.proc.send_signal(signal.SIGHUP)
+                wait_for(lambda: get(proc.http_port) == (200, b"v3"), 30, what="v3 answering")
+                self.assertEqual(proc.terminate(), 0)
 
 
 if __name__ == "__main__":

@@ -200,8 +200,10 @@ class Processor {
   // away from its broker says so here; /status has its state).
   std::string not_ready_reason() const {
     if (draining_.load()) return "draining";
-    if (!started_.load()) return "starting: waiting for a ready worker in every pool";
     auto view = function_.view();
+    // A reload that went through had every pool ready, whatever the first
+    // generation did.
+    if (!started_.load() && view.generation == 1) return "starting: waiting for a ready worker in every pool";
     for (const auto& [name, pool] : view.pools)
       if (pool->ready_workers() == 0) return "pool '" + name + "' has no ready worker";
     for (const auto& t : view.triggers)

@@ -267,6 +267,20 @@ class ReloadTest(unittest.TestCase):
                 self.assertEqual(get(proc.http_port), (200, b"v3"))
                 self.assertEqual(proc.terminate(), 0)
 
+    def test_a_reload_fixes_a_function_that_never_became_ready(self):
+        with TempDir() as d:
+            write_handler(d, "v1", init='raise RuntimeError("broken start")')
+            config = write_yaml(d)
+            with Processor(config, expect_ready=False) as proc:
+                wait_for(lambda: "broken start" in proc.log(), 30, what="the init error in the log")
+                self.assertEqual(proc.get_management("/ready")[0], 503)
+                write_handler(d, "v2")
+                code, report = post_reload(proc)
+                self.assertEqual(code, 200, report)
+                self.assertEqual(proc.get_management("/ready")[0], 200)
+                wait_for(lambda: proc.http_port, 10, what="the HTTP address in the log")
+                self.assertEqual(get(proc.http_port), (200, b"v2"))
+
     def test_same_size_edit_in_the_same_second_runs_the_new_source(self):
         with TempDir() as d:
             config = make_function(d, "v1")

@@ -59,6 +59,13 @@ def make_function(directory, version="v1", **yaml):
     return write_yaml(directory, **yaml)
 
 
+def wait_all_workers_ready(proc):
+    """Every worker of generation 1 has imported the handler: one still
+    starting when the test edits main.py would import the new version."""
+    wait_for(lambda: all(p["ready"] == p["size"] for p in proc.status()["pools"]), 60,
+             what="every worker ready")
+
+
 def post_reload(proc, timeout=60):
     conn = http.client.HTTPConnection("127.0.0.1", proc.management_port, timeout=timeout)
     try:
@@ -148,11 +155,13 @@ class ReloadTest(unittest.TestCase):
             config = make_function(d, "v1")
             with Processor(config) as proc:
                 port = proc.http_port
+                wait_all_workers_ready(proc)
                 with Load(port) as load:
                     wait_for(lambda: load.count() >= 20, 30, what="requests before the reload")
                     write_handler(d, "v2")
                     trigger(proc)
                     wait_for(lambda: load.seen(b"v2"), 60, what="v2 answering")
+                    wait_for(lambda: proc.status()["generation"] == 2, 60, what="generation 2 in /status")
                     mark = load.count()
                     wait_for(lambda: load.count() >= mark + 20, 30, what="requests after the reload")
                 self.assert_all_ok(load)
@@ -192,6 +201,7 @@ class ReloadTest(unittest.TestCase):
         with TempDir() as d:
             config = make_function(d, "v1")
             with Processor(config, "--watch") as proc:
+                wait_all_workers_ready(proc)
                 with Load(proc.http_port) as load:
                     wait_for(lambda: load.count() >= 20, 30, what="requests before the change")
                     # An editor's save: a new file renamed over the old one.
@@ -247,6 +257,7 @@ class ReloadTest(unittest.TestCase):
         with TempDir() as d:
             config = make_function(d, "v1")
             with Processor(config) as proc:
+                wait_all_workers_ready(proc)
                 with open(os.path.join(d, "main.py"), "w") as f:
                     f.write("def handler(context, event):\n    return 'v2'\n  oops(\n")
                 self.check_broken_reload(d, proc, "main.py")
@@ -261,6 +272,7 @@ class ReloadTest(unittest.TestCase):
                 self.assertIn("reload (POST /reload) failed", proc.log())
 
                 # And a good one still goes through afterwards.
+                write_yaml(d)
                 write_handler(d, "v3")
                 code, report = post_reload(proc)
                 self.assertEqual(code, 200, report)
@@ -290,6 +302,7 @@ class ReloadTest(unittest.TestCase):
             py_compile.compile(path, doraise=True)
             before = os.stat(path)
             with Processor(config) as proc:
+                wait_all_workers_ready(proc)
                 self.assertEqual(get(proc.http_port), (200, b"v1"))
                 write_handler(d, "v2")
                 os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
@@ -338,6 +351,7 @@ class ReloadTest(unittest.TestCase):
             config = make_function(d, "v1")
             marker = os.path.join(d, "init-started")
             with Processor(config) as proc:
+                wait_all_workers_ready(proc)
                 write_handler(d, "v2", init=f'open({marker!r}, "w").close(); import time; time.sleep(30)')
                 answers = []
                 poster = threading.Thread(target=lambda: answers.append(post_reload(proc)), daemon=True)

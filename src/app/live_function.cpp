@@ -36,7 +36,17 @@ LiveFunction::LiveFunction(PoolContext pools, MetricsRegistry& metrics, Host& ho
       single_threaded_io_(single_threaded_io),
       loader_(std::move(loader)),
       drain_timeout_(drain_timeout),
-      log_(get_logger("reload")) {}
+      log_(get_logger("reload")) {
+  auto reloads = [&](const char* result) {
+    return &metrics_.counter("edgefn_reloads_total",
+                             "Reloads by result: ok (the new version serves), failed (it did not load, start or "
+                             "become ready; the old one serves), refused (another was running, or draining)",
+                             {{"result", result}});
+  };
+  reloads_ok_ = reloads("ok");
+  reloads_failed_ = reloads("failed");
+  reloads_refused_ = reloads("refused");
+}
 
 LiveFunction::~LiveFunction() {
   if (loader_thread_.joinable()) loader_thread_.join();
@@ -151,6 +161,7 @@ void LiveFunction::reload(std::string cause, UniqueFunction<void(ReloadReport)> 
   }
   if (refused.status != 200) {
     log_->info("reload ({}) not started: {}", refused.cause, refused.message);
+    reloads_refused_->inc();
     asio::post(io_, [done = std::move(done), refused = std::move(refused)]() mutable { done(std::move(refused)); });
     return;
   }
@@ -387,6 +398,8 @@ void LiveFunction::finish(std::shared_ptr<Pending> pending, ReloadReport report)
     log_->error("reload ({}) failed, generation {} goes on serving: {}", report.cause, report.generation,
                 report.message);
   }
+  (report.ok() ? reloads_ok_ : report.status == 409 || report.status == 503 ? reloads_refused_ : reloads_failed_)
+      ->inc();
   bool again = false;
   {
     std::lock_guard lock(mutex_);

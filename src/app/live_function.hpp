@@ -118,6 +118,9 @@ class LiveFunction {
   const Loader loader_;
   const std::chrono::milliseconds drain_timeout_;
   const std::shared_ptr<spdlog::logger> log_;
+  Counter* reloads_ok_;
+  Counter* reloads_failed_;
+  Counter* reloads_refused_;
 
   // Forwarders are never removed: triggers and in-flight events hold them.
   std::mutex forwarders_mutex_;

@@ -270,6 +270,9 @@ class ReloadTest(unittest.TestCase):
                 write_handler(d, "v2", init='raise RuntimeError("init refuses")')
                 self.check_broken_reload(d, proc, "not ready within")
                 self.assertIn("reload (POST /reload) failed", proc.log())
+                metrics = proc.get_management("/metrics")[1].decode()
+                self.assertIn('edgefn_reloads_total{result="failed"} 3', metrics)
+                self.assertIn('edgefn_reloads_total{result="ok"} 0', metrics)
 
                 # And a good one still goes through afterwards.
                 write_yaml(d)
@@ -358,6 +361,9 @@ class ReloadTest(unittest.TestCase):
                 poster.start()
                 wait_for(lambda: os.path.exists(marker), 30, what="the new worker's init_context")
                 self.assertEqual(get(proc.http_port), (200, b"v1"))
+                code, report = post_reload(proc)
+                self.assertEqual(code, 409, report)
+                self.assertIn("already in progress", report["message"])
                 self.assertEqual(proc.terminate(), 0)
                 poster.join(timeout=30)
                 self.assertFalse(poster.is_alive())

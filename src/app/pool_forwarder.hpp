@@ -10,6 +10,8 @@
 // its `idle` callback runs, and it can be drained and stopped.
 //
 // Threads: any; one mutex, never held while a pool or a callback runs.
+// What an event in flight needs is shared with it, so that a coroutine
+// frame destroyed with the io_context after the forwarder is still safe.
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -22,7 +24,7 @@ namespace edgefn {
 
 class PoolForwarder final : public Dispatcher {
  public:
-  PoolForwarder(asio::io_context& io, std::string name) : io_(io), name_(std::move(name)) {}
+  PoolForwarder(asio::io_context& io, std::string name);
 
   // Sends new events (other than those of a key still busy on the previous
   // pool) to `next` (null: every event fails with kStopping). `idle` runs
@@ -42,25 +44,12 @@ class PoolForwarder final : public Dispatcher {
   int ready_workers() const noexcept override;
 
  private:
-  struct Route {
-    WorkerPool* pool = nullptr;
-    std::size_t in_flight = 0;
-    bool retired = false;
-    UniqueFunction<void()> idle;
-  };
-  struct KeyRoute {
-    std::shared_ptr<Route> route;
-    std::size_t in_flight = 0;
-  };
-  // Whose pool takes an event of `key`, counted in flight.
-  std::shared_ptr<Route> acquire(const std::string& key);
-  void release(const std::shared_ptr<Route>& route, const std::string& key) noexcept;
+  struct Route;
+  struct State;
 
   asio::io_context& io_;
   const std::string name_;
-  mutable std::mutex mutex_;
-  std::shared_ptr<Route> current_ = std::make_shared<Route>();
-  std::unordered_map<std::string, KeyRoute> keys_;
+  const std::shared_ptr<State> state_;
 };
 
 }  // namespace edgefn

@@ -94,13 +94,14 @@ struct FileWatcher::State : std::enable_shared_from_this<State> {
   }
 };
 
-FileWatcher::FileWatcher(asio::io_context& io, const std::filesystem::path& directory, std::function<void()> on_change)
+FileWatcher::FileWatcher(asio::io_context& io, const std::vector<std::filesystem::path>& directories,
+                         std::function<void()> on_change)
     : state_(std::make_shared<State>(io, std::move(on_change))) {
   const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd < 0) throw StartError(std::string("--watch: inotify_init1: ") + std::strerror(errno));
   state_->descriptor.assign(fd);
-  state_->add_tree(directory);
-  if (state_->directories.empty()) throw StartError("--watch: cannot watch " + directory.string());
+  for (const auto& directory : directories) state_->add_tree(directory);
+  if (state_->directories.empty()) throw StartError("--watch: cannot watch " + directories.front().string());
   asio::dispatch(state_->strand, [state = state_] { state->read(); });
 }
 

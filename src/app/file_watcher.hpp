@@ -4,7 +4,7 @@
 // editor's save (a write, or a new file renamed over the old one) or a
 // `git checkout` reloads once, not once per file.
 //
-// Watched: the directory and its subdirectories, new ones included.
+// Watched: the directories and their subdirectories, new ones included.
 // Ignored: dotfiles and dot-directories (editors' swap files, the
 // `.edgefn/` environment `processor build` makes), `__pycache__` and
 // backup files ending in '~'.
@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "util/asio.hpp"
 
@@ -24,7 +25,8 @@ class FileWatcher {
 
   // Starts watching at once; `on_change` runs on the io_context. Throws
   // StartError when inotify cannot be set up.
-  FileWatcher(asio::io_context& io, const std::filesystem::path& directory, std::function<void()> on_change);
+  FileWatcher(asio::io_context& io, const std::vector<std::filesystem::path>& directories,
+              std::function<void()> on_change);
   ~FileWatcher();  // stop()
   FileWatcher(const FileWatcher&) = delete;
   FileWatcher& operator=(const FileWatcher&) = delete;

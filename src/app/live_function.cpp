@@ -1,9 +1,9 @@
 #include "app/live_function.hpp"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <set>
+
+#include <yaml-cpp/yaml.h>
 
 #include "config/config_error.hpp"
 #include "log/log.hpp"
@@ -65,13 +65,13 @@ PoolForwarder& LiveFunction::forwarder(const std::string& pool_name) {
 std::string LiveFunction::fingerprint(const FunctionConfig& config, const TriggerConfig& t) const {
   YAML::Emitter attributes;
   if (t.attributes && t.attributes->defined()) attributes << t.attributes->raw();
-  std::string out = t.kind + '\n' + t.name + '\n' + pool_name_of(t) + '\n' + t.url + '\n' + t.username + '\n' +
-                    t.password + '\n' + std::to_string(t.worker_availability_timeout.count()) + '\n' +
-                    std::to_string(t.worker_termination_timeout.count()) + '\n' + t.explicit_ack_mode + '\n' +
-                    (t.wait_explicit_ack_during_rebalance
-                         ? std::to_string(t.wait_explicit_ack_during_rebalance->count())
-                         : std::string{"-"}) +
-                    '\n' + config.name + '\n' + config.namespace_name + '\n' + attributes.c_str();
+  std::string out =
+      t.kind + '\n' + t.name + '\n' + pool_name_of(t) + '\n' + t.url + '\n' + t.username + '\n' + t.password + '\n' +
+      std::to_string(t.worker_availability_timeout.count()) + '\n' +
+      std::to_string(t.worker_termination_timeout.count()) + '\n' + t.explicit_ack_mode + '\n' +
+      (t.wait_explicit_ack_during_rebalance ? std::to_string(t.wait_explicit_ack_during_rebalance->count())
+                                            : std::string{"-"}) +
+      '\n' + config.name + '\n' + config.namespace_name + '\n' + attributes.c_str();
   if (t.kind != "http" && t.kind != "cron") out += '\n' + std::to_string(t.num_workers);
   return out;
 }
@@ -115,7 +115,8 @@ void LiveFunction::when_started(UniqueFunction<void()> fn) {
 
 LiveFunction::View LiveFunction::view() const {
   std::unique_lock lock(mutex_);
-  return View{std::move(lock), *current_->config(), triggers_, current_->pools(), current_->number(), last_reload_};
+  return View{std::move(lock), *current_->config(),  triggers_, current_->pools(), current_->number(),
+              last_reload_,    reloading_ != nullptr};
 }
 
 std::size_t LiveFunction::in_flight() const {
@@ -200,8 +201,7 @@ void LiveFunction::start_reload(std::string cause, UniqueFunction<void(ReloadRep
 
 void LiveFunction::on_loaded(std::shared_ptr<Pending> pending, std::shared_ptr<const FunctionConfig> config) {
   if (draining()) return fail(pending, 503, "the processor is draining: reload abandoned");
-  if (config->disabled)
-    return fail(pending, 422, "the new config sets spec.disable: true; stop the processor instead");
+  if (config->disabled) return fail(pending, 422, "the new config sets spec.disable: true; stop the processor instead");
   pending->config = config;
   int number;
   {
@@ -296,8 +296,9 @@ void LiveFunction::on_ready(std::shared_ptr<Pending> pending, bool ready) {
     std::lock_guard lock(mutex_);
     for (auto& e : next) {
       if (e.trigger) continue;
-      auto it = std::find_if(triggers_.begin(), triggers_.end(),
-                             [&](const TriggerEntry& o) { return o.trigger && o.trigger->info().name == e.config->name; });
+      auto it = std::find_if(triggers_.begin(), triggers_.end(), [&](const TriggerEntry& o) {
+        return o.trigger && o.trigger->info().name == e.config->name;
+      });
       e.trigger = std::move(it->trigger);
       e.built_from = std::move(it->built_from);
     }
@@ -398,7 +399,9 @@ void LiveFunction::finish(std::shared_ptr<Pending> pending, ReloadReport report)
     log_->error("reload ({}) failed, generation {} goes on serving: {}", report.cause, report.generation,
                 report.message);
   }
-  (report.ok() ? reloads_ok_ : report.status == 409 || report.status == 503 ? reloads_refused_ : reloads_failed_)
+  (report.ok()                                    ? reloads_ok_
+   : report.status == 409 || report.status == 503 ? reloads_refused_
+                                                  : reloads_failed_)
       ->inc();
   bool again = false;
   {

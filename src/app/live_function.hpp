@@ -43,9 +43,9 @@ class LiveFunction {
 
   struct TriggerEntry {
     std::unique_ptr<Trigger> trigger;
-    const TriggerConfig* config;  // in the current generation's config
-    Dispatcher* pool;             // its PoolForwarder
-    std::string fingerprint;      // settings that, changed, replace it
+    const TriggerConfig* config;                       // in the current generation's config
+    Dispatcher* pool;                                  // its PoolForwarder
+    std::string fingerprint;                           // settings that, changed, replace it
     std::shared_ptr<const FunctionConfig> built_from;  // what `trigger` references
   };
 
@@ -58,6 +58,7 @@ class LiveFunction {
     const std::map<std::string, std::unique_ptr<WorkerPool>>& pools;
     int generation;
     const std::optional<ReloadReport>& last_reload;
+    bool reloading;  // a reload is being prepared
   };
 
   LiveFunction(PoolContext pools, MetricsRegistry& metrics, Host& host, KindOverrides overrides,

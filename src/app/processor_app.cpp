@@ -186,12 +186,20 @@ class Processor {
   }
 
   void start_watching() {
-    const auto directory = function_.view().config.directory;
-    watcher_.emplace(io_, directory, [this] {
+    // The config's directory, and spec.build.path's when the handler is
+    // there.
+    std::vector<std::filesystem::path> directories;
+    {
+      auto view = function_.view();
+      directories.push_back(view.config.directory);
+      auto handlers = view.config.handler_directory();
+      if (handlers != view.config.directory) directories.push_back(std::move(handlers));
+    }
+    watcher_.emplace(io_, directories, [this] {
       if (draining_.load()) return;
       function_.reload("--watch", [](ReloadReport) {});
     });
-    log_->info("--watch: reloading when a file under {} changes", directory.string());
+    for (const auto& d : directories) log_->info("--watch: reloading when a file under {} changes", d.string());
   }
 
   bool ready() const { return not_ready_reason().empty(); }
@@ -228,6 +236,7 @@ class Processor {
     auto mgmt = management_->local_endpoint();
     w.key("management").value(mgmt.address().to_string() + ":" + std::to_string(mgmt.port()));
     w.key("generation").value(view.generation);
+    w.key("reloading").value(view.reloading);
     w.key("reload");
     if (view.last_reload) {
       w.begin_object();

@@ -361,6 +361,7 @@ class ReloadTest(unittest.TestCase):
                 poster.start()
                 wait_for(lambda: os.path.exists(marker), 30, what="the new worker's init_context")
                 self.assertEqual(get(proc.http_port), (200, b"v1"))
+                self.assertTrue(proc.status()["reloading"])
                 code, report = post_reload(proc)
                 self.assertEqual(code, 409, report)
                 self.assertIn("already in progress", report["message"])

@@ -1,11 +1,12 @@
 // PoolForwarder (app/pool_forwarder.hpp): what a reload's swap keeps, with
 // two real WorkerPools of scripted workers (test/support/scripted_runtime.hpp).
-#include <catch2/catch.hpp>
+#include "app/pool_forwarder.hpp"
 
 #include <deque>
 
+#include <catch2/catch.hpp>
+
 #include "../support/scripted_runtime.hpp"
-#include "app/pool_forwarder.hpp"
 
 using namespace edgefn;
 using namespace std::chrono_literals;
@@ -62,9 +63,8 @@ TEST_CASE("forwarder keeps a busy key on the old pool across a swap, then lets t
     PoolForwarder forwarder(io, "p");
     forwarder.retarget(&*old_pool.pool, {});
     auto send = [&](std::string body, DispatchOptions options) {
-      forwarder.dispatch(event(body), std::move(options), [&answers](DispatchResult r) {
-        answers.push_back(r ? r->body : std::string("error"));
-      });
+      forwarder.dispatch(event(body), std::move(options),
+                         [&answers](DispatchResult r) { answers.push_back(r ? r->body : std::string("error")); });
     };
 
     send("a", keyed("k"));  // runs on the old worker

@@ -20,8 +20,15 @@ FunctionGeneration::FunctionGeneration(int number, std::shared_ptr<const Functio
     const auto name = pool_name_of(tc);
     auto& pool = pools_[name];
     if (pool) continue;
+    // The same series for every generation's pool of this name.
+    Histogram* allocation_wait =
+        context.metrics && context.metrics->recording()
+            ? &context.metrics->histogram("edgefn_worker_allocation_wait_seconds",
+                                          "Time an event waited for a worker of the pool, from dispatch to start",
+                                          {{"pool", name}})
+            : nullptr;
     pool = std::make_unique<WorkerPool>(
-        io_, PoolSettings{name, config_->event_timeout},
+        io_, PoolSettings{name, config_->event_timeout, allocation_wait},
         make_runtimes({io_, *config_, tc, name, tc.num_workers, context.dev_mode, context.function_urls, context.host,
                        context.metrics, context.worker_user}));
   }

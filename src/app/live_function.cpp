@@ -1,10 +1,12 @@
 #include "app/live_function.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <set>
 
 #include <yaml-cpp/yaml.h>
 
+#include "app/observability.hpp"
 #include "config/config_error.hpp"
 #include "log/log.hpp"
 #include "util/duration.hpp"
@@ -79,12 +81,31 @@ std::string LiveFunction::fingerprint(const FunctionConfig& config, const Trigge
 std::unique_ptr<Trigger> LiveFunction::make_trigger(const FunctionConfig& config, const TriggerConfig& tc) {
   TriggerContext context{io_, config, tc, forwarder(pool_name_of(tc)), metrics_, host_, pool_context_.dev_mode,
                          single_threaded_io_};
-  return create_trigger(context, overrides_);
+  auto trigger = create_trigger(context, overrides_);
+  register_trigger_metrics(metrics_, trigger->info(), [this](const std::string& name, const auto& read) {
+    std::lock_guard lock(mutex_);
+    for (const auto& t : triggers_)
+      if (t.trigger->info().name == name) return read(*t.trigger);
+    return std::numeric_limits<double>::quiet_NaN();
+  });
+  return trigger;
+}
+
+// The current generation's pool of each name: a retired one may be gone.
+void LiveFunction::register_pool_metrics_of(const FunctionGeneration& generation) {
+  for (const auto& [name, pool] : generation.pools()) {
+    register_pool_metrics(metrics_, name, [this](const std::string& pool_name, const auto& read) {
+      std::lock_guard lock(mutex_);
+      const WorkerPool* current = current_ ? current_->pool(pool_name) : nullptr;
+      return current ? read(*current) : std::numeric_limits<double>::quiet_NaN();
+    });
+  }
 }
 
 void LiveFunction::build(FunctionConfig loaded) {
   auto config = std::make_shared<const FunctionConfig>(std::move(loaded));
   auto generation = std::make_shared<FunctionGeneration>(next_generation_++, config, pool_context_);
+  register_pool_metrics_of(*generation);
   std::vector<TriggerEntry> triggers;
   for (const auto& tc : config->triggers) {
     if (tc.disabled) {
@@ -314,6 +335,7 @@ void LiveFunction::on_ready(std::shared_ptr<Pending> pending, bool ready) {
     report.generation = current_->number();
     for (const auto& [name, pool] : current_->pools()) report.pools.emplace_back(name, pool->size());
   }
+  register_pool_metrics_of(*pending->generation);
   for (auto& r : retired) retire_trigger(std::move(r));
   retire_generation(old);
   report.message = "generation " + std::to_string(report.generation) + " serving";

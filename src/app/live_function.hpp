@@ -109,6 +109,7 @@ class LiveFunction {
   PoolForwarder& forwarder(const std::string& pool_name);
   std::string fingerprint(const FunctionConfig& config, const TriggerConfig& trigger) const;
   std::unique_ptr<Trigger> make_trigger(const FunctionConfig& config, const TriggerConfig& trigger);
+  void register_pool_metrics_of(const FunctionGeneration& generation);
 
   const PoolContext pool_context_;
   asio::io_context& io_;

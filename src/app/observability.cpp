@@ -2,25 +2,30 @@
 
 namespace edgefn {
 
-void register_pool_metrics(MetricsRegistry& registry, const WorkerPool& pool) {
-  const Labels labels{{"pool", pool.name()}};
-  registry.gauge_fn("edgefn_pool_workers", "Workers of the pool, ready or not (numWorkers)", labels,
-                    [&pool] { return static_cast<double>(pool.size()); });
-  registry.gauge_fn("edgefn_pool_ready_workers", "Workers of the pool that can take an event (idle or busy)", labels,
-                    [&pool] { return static_cast<double>(pool.ready_workers()); });
-  registry.gauge_fn("edgefn_pool_busy_workers", "Workers of the pool handling an event now", labels,
-                    [&pool] { return static_cast<double>(pool.busy()); });
-  registry.gauge_fn("edgefn_pool_waiting_events", "Events waiting for a worker of the pool (or for their ordering key)",
-                    labels, [&pool] { return static_cast<double>(pool.waiting()); });
+void register_pool_metrics(MetricsRegistry& registry, const std::string& pool, PoolReading reading) {
+  const Labels labels{{"pool", pool}};
+  auto gauge = [&](const char* name, const char* help, double (*read)(const WorkerPool&)) {
+    registry.gauge_fn(name, help, labels, [reading, pool, read] { return reading(pool, read); });
+  };
+  gauge("edgefn_pool_workers", "Workers of the pool, ready or not (numWorkers)",
+        [](const WorkerPool& p) { return static_cast<double>(p.size()); });
+  gauge("edgefn_pool_ready_workers", "Workers of the pool that can take an event (idle or busy)",
+        [](const WorkerPool& p) { return static_cast<double>(p.ready_workers()); });
+  gauge("edgefn_pool_busy_workers", "Workers of the pool handling an event now",
+        [](const WorkerPool& p) { return static_cast<double>(p.busy()); });
+  gauge("edgefn_pool_waiting_events", "Events waiting for a worker of the pool (or for their ordering key)",
+        [](const WorkerPool& p) { return static_cast<double>(p.waiting()); });
 }
 
-void register_trigger_metrics(MetricsRegistry& registry, const Trigger& trigger) {
-  const Labels labels{{"trigger", trigger.info().name}, {"kind", trigger.info().kind}};
-  registry.gauge_fn("edgefn_trigger_in_flight_events", "Events the trigger accepted and has not answered yet", labels,
-                    [&trigger] { return static_cast<double>(trigger.in_flight()); });
-  registry.gauge_fn("edgefn_trigger_ready",
-                    "1 when the trigger can take events (a stream trigger: connected to its broker), else 0", labels,
-                    [&trigger] { return trigger.ready() ? 1.0 : 0.0; });
+void register_trigger_metrics(MetricsRegistry& registry, const TriggerInfo& trigger, TriggerReading reading) {
+  const Labels labels{{"trigger", trigger.name}, {"kind", trigger.kind}};
+  auto gauge = [&](const char* name, const char* help, double (*read)(const Trigger&)) {
+    registry.gauge_fn(name, help, labels, [reading, name = trigger.name, read] { return reading(name, read); });
+  };
+  gauge("edgefn_trigger_in_flight_events", "Events the trigger accepted and has not answered yet",
+        [](const Trigger& t) { return static_cast<double>(t.in_flight()); });
+  gauge("edgefn_trigger_ready", "1 when the trigger can take events (a stream trigger: connected to its broker), else 0",
+        [](const Trigger& t) { return t.ready() ? 1.0 : 0.0; });
 }
 
 void write_worker_status(JsonWriter& out, const WorkerStatus& worker) {

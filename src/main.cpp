@@ -54,6 +54,19 @@ int print_config_keys(const std::string& wanted) {
   return 0;
 }
 
+// printable() line by line, keeping the line breaks: a start error with a
+// compiler's output becomes several log records, not one with "\n" in it.
+std::string printable_lines(std::string_view text) {
+  std::string out;
+  for (;;) {
+    const auto newline = text.find('\n');
+    out += edgefn::printable(text.substr(0, newline));
+    if (newline == std::string_view::npos) return out;
+    out += '\n';
+    text.remove_prefix(newline + 1);
+  }
+}
+
 std::string section_names() {
   std::string out;
   for (const edgefn::ConfigMap* map : edgefn::config_maps()) out += (out.empty() ? "" : ", ") + map->name;
@@ -79,10 +92,17 @@ int main(int argc, char** argv) {
   std::string config_file;
   cli.add_option("--config,-c", config_file,
                  "function.yaml to run, or a handler source (.py, .sh, ...) with an inline @nuclio.configure block");
-  cli.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")->capture_default_str();
-  cli.add_option("--log-format", log_format, "text or json")
+  cli.add_option("--log-level", log_level,
+                 "trace, debug, info, warn (or warning), error, critical or off; changed at run time by SIGUSR1 "
+                 "(debug on and off) or the management API's /log-level")
+      ->capture_default_str();
+  cli.add_option("--log-format", log_format,
+                 "text, or json: one object per line, structured fields (event_id, trigger, worker, info_with's) "
+                 "as members")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
+  cli.add_flag("--access-log", options.access_log,
+               "log a line per event for every trigger (also per trigger: accessLog: true; always at debug level)");
   cli.add_option("--io-threads", options.io_threads, "I/O threads (default: one per core)")
       ->check(CLI::Range(1, 1024));
   cli.add_option("--http-listen", options.http_listen,
@@ -100,7 +120,9 @@ int main(int argc, char** argv) {
   cli.add_option("--management-token-file", options.management_token_file,
                  "file holding the bearer token /status and /metrics require (or EDGEFN_MANAGEMENT_TOKEN); "
                  "required when --management-address is not a loopback address");
-  cli.add_option("--drain-timeout", drain_timeout, "how long SIGTERM waits for in-flight events")
+  cli.add_option("--drain-timeout", drain_timeout,
+                 "how long SIGTERM waits for in-flight events: a duration as in function.yaml (30s, 1m30s; "
+                 "a bare number is seconds)")
       ->capture_default_str();
   std::vector<std::string> function_urls;
   cli.add_option("--function-url", function_urls,
@@ -119,19 +141,25 @@ int main(int argc, char** argv) {
                  "NAME or UID: a processor started as root runs its Python workers and shell handlers as this user");
 
   std::string validate_file;
-  auto* validate = cli.add_subcommand("validate", "check a function.yaml and exit 0, or 2 naming file:line:col");
-  validate->add_option("--config,-c", validate_file, "function.yaml (or handler source) to check")->required();
+  auto* validate = cli.add_subcommand(
+      "validate", "check a function.yaml and exit 0, or 2 with `file:line:col: message` on stderr");
+  std::string validate_positional;
+  validate->add_option("--config,-c", validate_file, "function.yaml (or handler source) to check");
+  validate->add_option("file", validate_positional, "the same as --config");
+  validate->fallthrough();
 
   std::string build_file;
   auto* build = cli.add_subcommand(
       "build", "run spec.build.commands (pip install ...) in the function's own Python environment, "
                ".edgefn/venv beside function.yaml; exits with the status of a command that fails");
   build->add_option("--config,-c", build_file, "function.yaml to build")->required();
+  build->fallthrough();
 
   std::string keys_section;
   auto* config_keys = cli.add_subcommand(
       "config-keys", "print the function.yaml keys of SECTION (default: all) as Markdown tables: type, default, help");
   config_keys->add_option("section", keys_section, "one of " + section_names() + " (or a nested one, e.g. http.cors)");
+  config_keys->fallthrough();
 
   try {
     cli.parse(argc, argv);
@@ -150,16 +178,30 @@ int main(int argc, char** argv) {
   setup_logging(level, log_format == "json" ? LogFormat::kJson : LogFormat::kText);
   auto log = get_logger("processor");
 
-  try {
-    if (*validate) {
+  if (*validate) {
+    if (validate_file.empty()) validate_file = validate_positional;
+    if (validate_file.empty() || (!validate_positional.empty() && validate_positional != validate_file)) {
+      std::cerr << "validate: give one function.yaml, as `validate FILE` or `validate --config FILE`\n";
+      return kExitBadConfig;
+    }
+    try {
       validate_config(validate_file);
       return 0;
+    } catch (const ConfigError& e) {
+      // The form editors and CI problem matchers read: file:line:col: message.
+      std::cerr << e.what() << "\n";
+      return kExitBadConfig;
+    } catch (const std::exception& e) {
+      std::cerr << validate_file << ": " << printable_lines(e.what()) << "\n";
+      return kExitStartFailed;
     }
+  }
+  try {
     if (*build) {
       try {
         return build_function(build_file);
       } catch (const StartError& e) {
-        log->error("build failed: {}", printable(e.what()));
+        log->error("build failed: {}", printable_lines(e.what()));
         return kExitStartFailed;
       }
     }
@@ -167,9 +209,10 @@ int main(int argc, char** argv) {
       std::cerr << "--config is required (try --help)\n";
       return kExitBadConfig;
     }
-    auto drain = parse_duration(drain_timeout);
+    auto drain = parse_duration_or_seconds(drain_timeout);
     if (!drain) {
-      std::cerr << "--drain-timeout: expected a duration such as 30s, got '" << drain_timeout << "'\n";
+      std::cerr << "--drain-timeout: expected a duration such as 30s, 1m30s or 5 (seconds), got '" << drain_timeout
+                << "'\n";
       return kExitBadConfig;
     }
     for (const auto& entry : function_urls) {
@@ -208,7 +251,7 @@ int main(int argc, char** argv) {
     log->error("{}", e.what());
     return kExitBadConfig;
   } catch (const std::exception& e) {  // StartError, and anything else that stops the start
-    log->error("failed to start: {}", printable(e.what()));
+    log->error("failed to start: {}", printable_lines(e.what()));
     return kExitStartFailed;
   }
 }

@@ -23,6 +23,7 @@ namespace edgefn {
 struct KindOverrides {
   std::string http_listen;  // --http-listen
   std::string instance;     // --instance
+  bool access_log = false;  // --access-log: every trigger's events in the log
 };
 
 // The trigger `context.config` describes. Throws StartError for a kind this

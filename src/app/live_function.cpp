@@ -79,8 +79,15 @@ std::string LiveFunction::fingerprint(const FunctionConfig& config, const Trigge
 }
 
 std::unique_ptr<Trigger> LiveFunction::make_trigger(const FunctionConfig& config, const TriggerConfig& tc) {
-  TriggerContext context{io_, config, tc, forwarder(pool_name_of(tc)), metrics_, host_, pool_context_.dev_mode,
-                         single_threaded_io_};
+  TriggerContext context{io_,
+                         config,
+                         tc,
+                         forwarder(pool_name_of(tc)),
+                         metrics_,
+                         host_,
+                         pool_context_.dev_mode,
+                         single_threaded_io_,
+                         overrides_.access_log};
   auto trigger = create_trigger(context, overrides_);
   register_trigger_metrics(metrics_, trigger->info(), [this](const std::string& name, const auto& read) {
     std::lock_guard lock(mutex_);

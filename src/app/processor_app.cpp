@@ -4,10 +4,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <map>
 #include <thread>
+
+#include <fmt/format.h>
 
 #include "app/factories.hpp"
 #include "app/file_watcher.hpp"
@@ -27,6 +30,7 @@
 #include "runtime/python/python_handler_check.hpp"
 #include "runtime/python/python_settings.hpp"
 #include "trigger/http/http_settings.hpp"
+#include "util/build_info.hpp"
 #include "util/duration.hpp"
 #include "util/json.hpp"
 #include "util/printable.hpp"
@@ -47,8 +51,11 @@ void log_notices(const std::vector<ConfigNotice>& notices) {
 
 // `for_build`: the build is what runs spec.build.commands, so it is not
 // told they have not run.
-LoadResult load_and_check(const std::filesystem::path& file, bool for_build = false) {
-  auto result = load_function_config(file, kind_catalog());
+LoadResult load_and_check(const std::filesystem::path& file, bool for_build = false,
+                          const std::string& http_listen = {}) {
+  auto catalog = kind_catalog();
+  catalog.http_listen = http_listen;
+  auto result = load_function_config(file, catalog);
   if (!for_build) {
     auto more = build_notices(result.config);
     result.notices.insert(result.notices.end(), more.begin(), more.end());
@@ -89,12 +96,14 @@ class Processor {
       : options_(options), initial_config_(std::move(config)), log_(get_logger("processor")) {}
 
   int run() {
+    log_start();
     metrics_.set_recording(options_.metrics_recording);
     if (!options_.metrics_recording) log_->info("metrics recording is off (--metrics off): /metrics shows no traffic");
     register_process_metrics(metrics_);
     if (options_.worker_user)
       log_->info("worker processes run as user {} (--worker-user)", describe(*options_.worker_user));
     function_.build(std::move(initial_config_));
+    warn_if_http_listen_unused();
     asio::ip::tcp::endpoint management_endpoint = resolve_management_address();
     std::string token =
         load_management_token(options_.management_token_file, options_.management_token_from_environment);
@@ -107,10 +116,9 @@ class Processor {
                             });
                           }};
     management_.emplace(io_, management_endpoint, std::move(hooks), ManagementAccess{std::move(token)});
-    log_->info("management server on {}:{}", management_->local_endpoint().address().to_string(),
-               management_->local_endpoint().port());
     function_.start();
     management_->start();
+    log_banner();
     watch_readiness();
     if (options_.watch) start_watching();
 
@@ -118,6 +126,7 @@ class Processor {
       if (!ec) on_signal(signal);
     });
     wait_for_reload_signal();
+    wait_for_log_level_toggle();
 
     auto guard = asio::make_work_guard(io_);
     work_guard_.emplace(std::move(guard));
@@ -164,15 +173,119 @@ class Processor {
     }
   }
 
-  // "ready" is logged once every pool has a ready worker, and not before.
+  void log_start() {
+    const FunctionConfig& config = initial_config_;
+    LogFields fields;
+    fields.add("version", kBuildVersion).add("commit", kBuildCommit).add("function", config.name);
+    fields.add("runtime", config.runtime).add("handler", config.handler).add("pid", static_cast<int>(::getpid()));
+    log_with(*log_, spdlog::level::info,
+             fmt::format("edgefn {} (commit {}) starting function '{}' (runtime {}, handler {}, pid {})", kBuildVersion,
+                         kBuildCommit, printable(config.name), config.runtime, printable(config.handler), ::getpid()),
+             fields, TextFields::kJsonOnly);
+  }
+
+  // What runs, once everything listens: the addresses are the bound ones.
+  void log_banner() {
+    auto view = function_.view();
+    for (const auto& t : view.triggers) {
+      const auto& info = t.trigger->info();
+      const std::string address = t.trigger->address();
+      LogFields fields;
+      fields.add("trigger", info.name).add("kind", info.kind).add("address", address).add("pool", t.pool->name());
+      log_with(*log_, spdlog::level::info,
+               fmt::format("trigger '{}' ({}) on {}, pool '{}'", info.name, info.kind, address, t.pool->name()), fields,
+               TextFields::kJsonOnly);
+    }
+    for (const auto& [name, pool] : view.pools) {
+      LogFields fields;
+      fields.add("pool", name).add("runtime", view.config.runtime).add("workers", pool->size());
+      log_with(*log_, spdlog::level::info,
+               fmt::format("pool '{}': runtime {}, {} worker(s)", name, view.config.runtime, pool->size()), fields,
+               TextFields::kJsonOnly);
+    }
+  }
+
+  void warn_if_http_listen_unused() {
+    if (options_.http_listen.empty()) return;
+    bool has_http = false;
+    {
+      auto view = function_.view();
+      has_http = std::any_of(view.triggers.begin(), view.triggers.end(),
+                             [](const auto& t) { return t.trigger->info().kind == "http"; });
+    }
+    if (!has_http)
+      log_->warn("--http-listen {} does not apply: the function has no enabled http trigger "
+                 "(spec.disableDefaultHTTPTrigger: true and none declared)",
+                 options_.http_listen);
+  }
+
+  // SIGUSR1 switches debug on, and the next one back to the level before.
+  void wait_for_log_level_toggle() {
+    usr1_.async_wait([this](error_code ec, int) {
+      if (ec) return;
+      const auto now = log_level();
+      if (now > spdlog::level::debug) {
+        level_before_debug_ = now;
+        set_log_level(spdlog::level::debug);
+        log_->info("SIGUSR1: log level debug (was {}); SIGUSR1 again goes back", log_level_name(now));
+      } else {
+        const auto back = level_before_debug_ > spdlog::level::debug ? level_before_debug_ : spdlog::level::info;
+        log_->info("SIGUSR1: log level {} (was {})", log_level_name(back), log_level_name(now));
+        set_log_level(back);
+      }
+      wait_for_log_level_toggle();
+    });
+  }
+
+  // "ready" is logged once every pool has a ready worker, and not before;
+  // until then, why not, each time the reason changes (a worker's import
+  // error and its next attempt).
   void watch_readiness() {
     function_.when_started([this] {
       if (draining_.load()) return;
       started_.store(true);
+      readiness_timer_.cancel();
       auto view = function_.view();
       log_->info("function '{}' ready: {} trigger(s), {} pool(s)", view.config.name, view.triggers.size(),
                  view.pools.size());
     });
+    report_not_ready(kFirstNotReadyReport);
+  }
+
+  // Past this, a start that is not ready yet says why; then every second
+  // when the reason has changed.
+  static constexpr std::chrono::seconds kFirstNotReadyReport{2};
+
+  void report_not_ready(std::chrono::steady_clock::duration after) {
+    readiness_timer_.expires_after(after);
+    readiness_timer_.async_wait([this](error_code ec) {
+      if (ec || started_.load() || draining_.load()) return;
+      std::string why, function;
+      {
+        auto view = function_.view();
+        why = pools_not_ready(view.pools);
+        function = view.config.name;
+      }
+      if (why != last_not_ready_) {
+        log_->warn("function '{}' not ready yet: {}", printable(function), why);
+        last_not_ready_ = std::move(why);
+      }
+      report_not_ready(std::chrono::seconds{1});
+    });
+  }
+
+  // The pools without a ready worker, each with its first worker's own
+  // account ("init failed: ... (next attempt in 4 s)").
+  static std::string pools_not_ready(const std::map<std::string, std::unique_ptr<WorkerPool>>& pools) {
+    std::string out;
+    for (const auto& [name, pool] : pools) {
+      if (pool->ready_workers() > 0) continue;
+      const auto status = pool->status();
+      out += (out.empty() ? "" : "; ") + ("pool '" + name + "' has no ready worker");
+      if (!status.workers.empty() && !status.workers.front().detail.empty())
+        out += " (worker 0: " + status.workers.front().detail + ")";
+    }
+    return out.empty() ? std::string{"waiting for a ready worker in every pool"} : out;
   }
 
   // SIGHUP reloads (it would otherwise end the daemon, exit 129).
@@ -211,7 +324,7 @@ class Processor {
     auto view = function_.view();
     // A reload that went through had every pool ready, whatever the first
     // generation did.
-    if (!started_.load() && view.generation == 1) return "starting: waiting for a ready worker in every pool";
+    if (!started_.load() && view.generation == 1) return "starting: " + pools_not_ready(view.pools);
     for (const auto& [name, pool] : view.pools)
       if (pool->ready_workers() == 0) return "pool '" + name + "' has no ready worker";
     for (const auto& t : view.triggers)
@@ -307,6 +420,8 @@ class Processor {
     management_->stop();
     signals_.cancel();
     reload_signal_.cancel();
+    usr1_.cancel();
+    readiness_timer_.cancel();
     work_guard_.reset();
   }
 
@@ -327,14 +442,20 @@ class Processor {
                                      options_.worker_user},
                          metrics_,
                          host_,
-                         KindOverrides{options_.http_listen, options_.instance},
+                         KindOverrides{options_.http_listen, options_.instance, options_.access_log},
                          io_threads_ == 1,
-                         [](const std::filesystem::path& file) { return load_and_check(file).config; },
+                         [this](const std::filesystem::path& file) {
+                           return load_and_check(file, false, options_.http_listen).config;
+                         },
                          options_.drain_timeout};
   std::optional<ManagementServer> management_;
   std::optional<FileWatcher> watcher_;
   asio::signal_set signals_{io_, SIGINT, SIGTERM};
   asio::signal_set reload_signal_{io_, SIGHUP};
+  asio::signal_set usr1_{io_, SIGUSR1};
+  spdlog::level::level_enum level_before_debug_ = spdlog::level::info;
+  asio::steady_timer readiness_timer_{io_};
+  std::string last_not_ready_;  // the readiness timer's
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_guard_;
   std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
   std::atomic<bool> started_{false};
@@ -345,7 +466,7 @@ class Processor {
 }  // namespace
 
 int run_processor(const AppOptions& options) {
-  auto loaded = load_and_check(options.config_file);
+  auto loaded = load_and_check(options.config_file, false, options.http_listen);
   if (loaded.config.disabled) {
     // Exit 0: a function switched off on purpose is not a failure to restart.
     get_logger("processor")->info("function '{}' is disabled (spec.disable: true); not starting it",

@@ -23,6 +23,7 @@ struct AppOptions {
   bool dev_mode = false;
   bool metrics_recording = true;                     // --metrics off: /metrics stays, hot paths record nothing
   bool watch = false;                                 // --watch: reload when a file of the function changes
+  bool access_log = false;                            // --access-log: every trigger's events in the log
   std::map<std::string, std::string> function_urls;  // --function-url NAME=URL
   std::optional<Credentials> worker_user;            // --worker-user, resolved; only when running as root
 };

@@ -369,6 +369,7 @@ class Loader {
     trigger.worker_allocator_name = node.get_string("workerAllocatorName");
     trigger.worker_termination_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
         node.get_duration("workerTerminationTimeout", trigger.worker_termination_timeout));
+    trigger.access_log = node.get_bool("accessLog", trigger.access_log);
     // check_keys() has rejected any other value.
     if (ConfigNode mode = node.child("explicitAckMode"); mode.defined()) {
       trigger.explicit_ack_mode = canonical_choice(map.at("explicitAckMode"), mode.as_string());
@@ -465,10 +466,13 @@ class Loader {
     trigger.url = alone ? kDefaultHttpListen : kDefaultHttpListenBesideOthers;
     trigger.mark = triggers.key_mark();
     trigger.num_workers_mark = trigger.mark;
+    const bool overridden = !catalog_.http_listen.empty();
     triggers.notice(Level::kInfo,
                     std::string(alone ? "no triggers declared" : "no http trigger declared") +
-                        ": added http trigger 'default-http' on " + trigger.url + " with 1 worker" +
-                        (alone ? "" : " (this host only; --http-listen or an http trigger chooses another address)") +
+                        ": added http trigger 'default-http' on " +
+                        (overridden ? catalog_.http_listen + " (--http-listen)" : trigger.url) + " with 1 worker" +
+                        (alone || overridden ? ""
+                                             : " (this host only; --http-listen or an http trigger chooses another address)") +
                         "; set spec.disableDefaultHTTPTrigger: true to run without it");
     if (catalog_.validate_trigger) catalog_.validate_trigger(trigger);
     config.triggers.push_back(std::move(trigger));

@@ -35,6 +35,9 @@ struct KindCatalog {
   // short-lived process.
   std::function<void(const FunctionConfig&, const ConfigNode& handler, std::vector<ConfigNotice>& notices)>
       check_on_host;
+  // --http-listen, when given: the address a notice names for the default
+  // HTTP trigger, since it is the one used.
+  std::string http_listen;
 };
 
 // The sections the loader reads itself, for validation and for `processor

@@ -27,6 +27,7 @@ struct TriggerConfig {
   std::string explicit_ack_mode = "disable";  // "enable" | "disable" | "explicitOnly"
   // Nuclio's trigger-level waitExplicitAckDuringRebalanceTimeout (Kafka).
   std::optional<std::chrono::milliseconds> wait_explicit_ack_during_rebalance;
+  bool access_log = false;  // accessLog: a line per event in the log
   // Kind-specific settings, read by the kind itself through ConfigNode so
   // that errors still point into the file.
   std::optional<ConfigNode> attributes;

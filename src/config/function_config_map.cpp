@@ -194,6 +194,11 @@ ConfigMap make_trigger_map() {
        .type = KeyType::kDuration,
        .default_note = "100ms",
        .help = "kafka: how long revoked partitions wait for explicit acknowledgements (also an attribute)"},
+      {.name = "accessLog",
+       .type = KeyType::kBool,
+       .default_value = default_text(defaults.access_log),
+       .help = "edgefn: log a line per event (method and path or topic, status, duration, worker, event id); "
+               "`--access-log` turns it on for every trigger, debug level always"},
       {.name = "batch",
        .type = KeyType::kMapping,
        .default_note = "off",

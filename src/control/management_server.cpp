@@ -167,8 +167,66 @@ Response answer(const State& state, const Request& req, std::string_view path) {
   }
 }
 
+std::string_view query_value(std::string_view target, std::string_view name) {
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) return {};
+  std::string_view query = target.substr(q + 1);
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    if (pair.size() > name.size() && pair.substr(0, name.size()) == name && pair[name.size()] == '=')
+      return pair.substr(name.size() + 1);
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+// GET /log-level: the level; PUT with the level as the body, or POST
+// ?level=NAME, sets it for every logger. Logged at the more verbose of the
+// two levels, so that the line shows either way.
+Response log_level_endpoint(const State& state, const Request& req, std::string_view path) {
+  if (!authorized(state, req)) return answer(state, req, path);  // the 401, counted
+  const auto before = log_level();
+  if (req.method() == http::verb::get || req.method() == http::verb::head)
+    return make_response(http::status::ok, req.version(), kTextPlain, std::string{log_level_name(before)} + "\n");
+  std::string_view wanted = req.method() == http::verb::post ? query_value(req.target(), "level") : req.body();
+  if (req.method() == http::verb::post && wanted.empty()) wanted = req.body();
+  while (!wanted.empty() && (wanted.back() == '\n' || wanted.back() == '\r' || wanted.back() == ' '))
+    wanted.remove_suffix(1);
+  spdlog::level::level_enum level;
+  if (!parse_log_level(wanted, level)) {
+    return make_response(http::status::bad_request, req.version(), kTextPlain,
+                         "expected one of trace, debug, info, warn, error, critical, off\n");
+  }
+  const auto message = fmt::format("log level {} (was {}), set by {} /log-level", log_level_name(level),
+                                   log_level_name(before), std::string_view{req.method_string()});
+  if (level > before) state.log->info("{}", message);
+  set_log_level(level);
+  if (level <= before) state.log->info("{}", message);
+  return make_response(http::status::ok, req.version(), kTextPlain, std::string{log_level_name(level)} + "\n");
+}
+
 Response route(const State& state, const Request& req) {
   const bool head = req.method() == http::verb::head;
+  {
+    std::string_view path = req.target();
+    path = path.substr(0, path.find('?'));
+    if (path == "/log-level") {
+      if (req.method() != http::verb::get && !head && req.method() != http::verb::put &&
+          req.method() != http::verb::post) {
+        auto res = make_response(http::status::method_not_allowed, req.version(), kTextPlain, "method not allowed");
+        res.set(http::field::allow, "GET, HEAD, PUT, POST");
+        return res;
+      }
+      Response res = log_level_endpoint(state, req, path);
+      if (head) {
+        res.content_length(res.body().size());
+        res.body().clear();
+      }
+      return res;
+    }
+  }
   if (req.method() != http::verb::get && !head) {
     auto res = make_response(http::status::method_not_allowed, req.version(), kTextPlain, "method not allowed");
     res.set(http::field::allow, "GET, HEAD");
@@ -371,9 +429,9 @@ void ManagementServer::start() {
     state_->started = true;
   }
   asio::co_spawn(state_->acceptor.get_executor(), accept_loop(state_), asio::detached);
-  state_->log->info("management server listening on {}{}", format_endpoint(state_->endpoint),
+  state_->log->info("management server on {}{}", format_endpoint(state_->endpoint),
                     state_->access.bearer_token.empty() ? ""
-                                                        : " (/status and /metrics need a bearer token; "
+                                                        : " (/status, /metrics and /log-level need a bearer token; "
                                                           "/live and /ready are open)");
 }
 

@@ -7,9 +7,11 @@
 // (with ": <reason>" when the not_ready_reason hook gives one);
 // /status -> 200 application/json; /metrics -> 200 Prometheus text 0.0.4;
 // POST /reload -> the reload's status and JSON report (app/reload.hpp);
+// /log-level -> GET the level ("info\n"); PUT with a level as the body, or
+// POST ?level=debug, sets it for every logger (400 for an unknown name);
 // other paths 404, other methods 405. HTTP/1.1 keep-alive; each connection
 // has a 30 s idle/read timeout, 8 KiB of headers and 64 KiB of body at most.
-// With a bearer token, /status and /metrics answer 401 unless the request
+// With a bearer token, /status, /metrics and /log-level answer 401 unless the request
 // carries `Authorization: Bearer <token>`; /live and /ready stay open for
 // probes, which cannot be given secrets as easily and reveal nothing.
 #include <cstddef>

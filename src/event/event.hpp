@@ -63,6 +63,9 @@ struct Response {
   // The handler will acknowledge this stream event itself, later
   // (Nuclio's Response.ensure_no_ack(), with explicitAckMode enabled).
   bool no_ack = false;
+  // The pool's worker that answered, for the access log; -1 until the pool
+  // sets it.
+  int worker = -1;
 };
 
 // A message a handler publishes to a named output (through the host

@@ -40,6 +40,7 @@ struct TriggerContext {
   // One thread runs `io`: every handler is in an implicit strand, and an
   // explicit one (a lock and a queue per completion) would only cost time.
   bool single_threaded_io = false;
+  bool access_log = false;  // --access-log: every trigger writes access lines (trigger/access_log.hpp)
 };
 
 class Trigger {
@@ -73,6 +74,11 @@ class Trigger {
   // False while the trigger cannot take events for reasons of its own (a
   // stream disconnected from its broker); /ready follows it. Any thread.
   virtual bool ready() const noexcept { return true; }
+
+  // Where the events come from, for the start banner: the address bound
+  // (after start(), port 0 resolved), the broker and topics, the schedule.
+  // Any thread.
+  virtual std::string address() const = 0;
 
   // Kind-specific fields for /status (bound address, counters), written as
   // key/value pairs into an open JSON object. Any thread.

@@ -1,7 +1,10 @@
 #include "util/duration.hpp"
 
 #include <cmath>
+#include <algorithm>
+#include <charconv>
 #include <cstdint>
+#include <limits>
 
 namespace edgefn {
 namespace {
@@ -54,6 +57,17 @@ std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text) {
   }
   if (total > 9.2e18) return std::nullopt;
   return std::chrono::nanoseconds{static_cast<std::int64_t>(std::llround(total))};
+}
+
+std::optional<std::chrono::nanoseconds> parse_duration_or_seconds(std::string_view text) {
+  if (!text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    std::int64_t seconds = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+    constexpr std::int64_t kMaxSeconds = std::numeric_limits<std::int64_t>::max() / 1'000'000'000;
+    if (ec != std::errc{} || end != text.data() + text.size() || seconds > kMaxSeconds) return std::nullopt;
+    return std::chrono::seconds{seconds};
+  }
+  return parse_duration(text);
 }
 
 std::string format_duration(std::chrono::nanoseconds d) {

@@ -46,6 +46,7 @@ struct DispatchError {
   static constexpr std::size_t kCodes = 5;
   Code code;
   std::string detail;  // for logs, and for 500 bodies in --dev mode
+  int worker = -1;     // the worker that held the event (timed out, crashed); -1: none
 };
 const char* to_string(DispatchError::Code code) noexcept;
 // The HTTP status a trigger answers with (Nuclio's where it has one).

@@ -66,6 +66,14 @@ namespace {
 
 DispatchError dispatch_error(DispatchError::Code code, std::string detail) { return {code, std::move(detail)}; }
 
+DispatchResult with_worker(DispatchResult result, int worker) noexcept {
+  if (result)
+    result->worker = worker;
+  else
+    result.error().worker = worker;
+  return result;
+}
+
 DispatchError from_runtime(RuntimeError error) {
   switch (error.code) {
     case RuntimeError::Code::kStopping: return dispatch_error(DispatchError::Code::kStopping, std::move(error.detail));
@@ -178,9 +186,11 @@ std::optional<DispatchResult> WorkerPool::try_inline(Event& event, const Dispatc
                    "(set runtimeAttributes.blocking: true for handlers that do I/O)",
                    std::chrono::duration_cast<std::chrono::milliseconds>(took).count(),
                    std::chrono::duration_cast<std::chrono::milliseconds>(*settings_.event_timeout).count());
-    return tl::make_unexpected(dispatch_error(DispatchError::Code::kTimedOut, "event timeout exceeded"));
+    auto error = dispatch_error(DispatchError::Code::kTimedOut, "event timeout exceeded");
+    error.worker = w->id;
+    return tl::make_unexpected(std::move(error));
   }
-  return checked(std::move(result), &event);
+  return with_worker(checked(std::move(result), &event), w->id);
 }
 
 void WorkerPool::submit(std::shared_ptr<Request> request) noexcept {
@@ -363,9 +373,11 @@ void WorkerPool::start_event(Worker* worker, std::shared_ptr<Request> request) n
             worker->runtime->abandon();
           }
         }
-        asio::post(r->work, [r] {
+        asio::post(r->work, [r, id = worker->id] {
           auto done = std::move(r->done);
-          done(tl::make_unexpected(dispatch_error(DispatchError::Code::kTimedOut, "event timeout exceeded")));
+          auto error = dispatch_error(DispatchError::Code::kTimedOut, "event timeout exceeded");
+          error.worker = id;
+          done(tl::make_unexpected(std::move(error)));
         });
       });
     }
@@ -421,7 +433,7 @@ void WorkerPool::finished(Worker* worker, const std::shared_ptr<Request>& reques
       schedule_locked(actions);
     }
   }
-  if (!requeued) complete(request, checked(std::move(result), nullptr));
+  if (!requeued) complete(request, with_worker(checked(std::move(result), nullptr), worker->id));
   run(std::move(actions));
 }
 

@@ -29,7 +29,8 @@ START_TIMEOUT = 20.0
 # allocator, shadow memory and slowdown are what they would measure.
 SANITIZER = os.environ.get("EDGEFN_SANITIZE", "")
 
-_LISTEN = re.compile(r"trigger\.http\.(\S+): listening on ([\d.]+):(\d+)")
+# Text ("trigger.http.web: listening on ...") or JSON ("logger":"trigger.http.web","message":"listening on ...").
+_LISTEN = re.compile(r"trigger\.http\.([^\s\"]+)(?:: |\",\"message\":\")listening on ([\d.]+):(\d+)")
 _MANAGEMENT = re.compile(r"management server on ([\d.]+):(\d+)")
 
 

@@ -93,7 +93,7 @@ class ExamplesTest(unittest.TestCase):
                     self.assertTrue(m, entry)
                     stamps.append(m.group(1))
                 self.assertEqual(stamps, sorted(stamps))
-                proc.wait_log(r"worker\.every-10s\.0: " + re.escape(lines[0]) + "\n")
+                proc.wait_log(r"worker\.every-10s\.0: " + re.escape(lines[0]) + r" \(event [0-9a-f-]+\)\n")
 
                 (tick,) = [t for t in proc.status()["triggers"] if t["name"] == "every-10s"]
                 self.assertEqual(tick["kind"], "cron")

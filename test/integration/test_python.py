@@ -411,7 +411,8 @@ class PythonHandlerTest(unittest.TestCase):
         self.assertEqual(status, 500)
         self.assertIn(b"ValueError: kaboom", body)
         self.assertNotIn(b"Traceback", body)
-        proc.wait_log(r"error\s+worker\.web\.0: handler raised an exception:\nTraceback")
+        # A traceback is logged a line at a time, each line with the prefix.
+        proc.wait_log(r"error\s+worker\.web\.0: handler raised an exception:\n.*error\s+worker\.web\.0: Traceback")
         proc.wait_log(r'raise ValueError\("kaboom"\)')
         # The worker survives its handler's exception.
         self.assertEqual(proc.request("GET", "/")[0], 500)

@@ -89,7 +89,7 @@ class StartupTest(unittest.TestCase):
             config = lifecycle_function(d, "handlers:pid", source)
             with Processor(config, expect_ready=False) as proc:
                 proc.wait_log(r"failed to start \(handler import or init_context\); retrying in 1 s:\n"
-                              r"Traceback[\s\S]*RuntimeError: init refused: marker present")
+                              r".*worker\.\S+: Traceback[\s\S]*RuntimeError: init refused: marker present")
                 proc.wait_log(r"still fails to start \(attempt 2", timeout=10)
                 self.assertEqual(proc.get_management("/ready")[0], 503)
                 self.assertEqual(proc.log().count("RuntimeError: init refused"), 1)

@@ -190,8 +190,9 @@ class LogStderrTest(unittest.TestCase):
                 tag = uuid.uuid4().hex
                 status, _, body = proc.request("POST", "/", headers=args(f"stderr {tag}"))
                 self.assertEqual((status, body), (200, b"done\n"))
-                proc.wait_log(rf"worker\.api\.\d: first stderr line {tag}\n")
-                proc.wait_log(rf"worker\.api\.\d: second stderr line {tag}\n")
+                # A handler's stderr is a warning, tagged with its event.
+                proc.wait_log(rf"warning +worker\.api\.\d: first stderr line {tag} \(event [0-9a-f-]+\)\n")
+                proc.wait_log(rf"worker\.api\.\d: second stderr line {tag} \(event [0-9a-f-]+\)\n")
                 status, _, body = proc.request("POST", "/", headers=args(f"fail {tag}"))
                 self.assertEqual(status, 500)
                 self.assertEqual(body, b"Failed to run shell command.\nError: exit status 3\nOutput:partial output\n")

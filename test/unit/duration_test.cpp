@@ -31,3 +31,14 @@ TEST_CASE("format_duration prints the shortest form") {
   CHECK(format_duration(1500ms) == "1.5s");
   CHECK(format_duration(0s) == "0s");
 }
+
+TEST_CASE("parse_duration_or_seconds reads a bare number as seconds, as function.yaml does") {
+  using edgefn::parse_duration_or_seconds;
+  CHECK(parse_duration_or_seconds("5") == 5s);
+  CHECK(parse_duration_or_seconds("0") == 0s);
+  CHECK(parse_duration_or_seconds("1m30s") == 90s);
+  CHECK_FALSE(parse_duration_or_seconds("-5"));
+  CHECK_FALSE(parse_duration_or_seconds("5x"));
+  CHECK_FALSE(parse_duration_or_seconds("99999999999999999999"));
+  CHECK_FALSE(parse_duration_or_seconds(""));
+}

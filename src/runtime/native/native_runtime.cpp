@@ -26,6 +26,7 @@ struct HostCall {
   const std::atomic<HostServices*>* host;
   // The event's raw query string (query() in the ABI), a view into its url.
   std::string_view query;
+  const Event* event;  // for the log's event_id and trigger fields
 };
 
 HostCall& host_of(const edgefn_call* call) { return *static_cast<HostCall*>(call->host); }
@@ -83,8 +84,14 @@ const edgefn_api kHostApi = {
       try {
         auto& host = host_of(call);
         auto line = text(message, size);
-        host.logger->log(to_spdlog(level), "{}", line);
-        host.logs.add(to_spdlog(level), line);
+        const auto at = to_spdlog(level);
+        if (host.logger->should_log(at)) {
+          LogFields fields;
+          fields.add("event_id", host.event->id);
+          if (host.event->trigger) fields.add("trigger", host.event->trigger->name);
+          log_with(*host.logger, at, line, fields);
+        }
+        host.logs.add(at, line);
       } catch (...) {
       }
     },
@@ -190,7 +197,7 @@ const edgefn_event& make_view(const Event& e) {
 InvokeResult call_handler(const NativeHandler& handler, void* state, spdlog::logger* logger,
                           const std::atomic<HostServices*>* host, const Event& event) noexcept {
   try {
-    HostCall call_state{Response{}, {}, false, logger, InvocationLogs{event}, host, raw_query(event.url)};
+    HostCall call_state{Response{}, {}, false, logger, InvocationLogs{event}, host, raw_query(event.url), &event};
     edgefn_call c{&kHostApi, state, &call_state};
     int rc = handler.handle(&c, &make_view(event));
     auto& response = call_state.response;

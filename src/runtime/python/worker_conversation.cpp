@@ -237,15 +237,21 @@ void ProcessSupervisor::log_record(WorkerProcess& proc, std::uint64_t request_id
   std::string_view message = record.message, all_fields = record.fields_json;
   if (message.size() > OutputLines::kMaxLine) message = cut_message = bounded_line(message);
   if (all_fields.size() > OutputLines::kMaxLine) all_fields = cut_fields = bounded_line(all_fields);
-  const char* sep = all_fields.empty() || all_fields == "{}" ? "" : " ";
-  const std::string_view fields = *sep ? all_fields : std::string_view{};
-  if (request_id != 0 && proc.in_flight && proc.in_flight->request_id == request_id) {
-    logger_->log(level, "{}{}{} (event {})", message, sep, fields, proc.in_flight->event.id);
-    // As in Nuclio, X-Nuclio-Logs carries the logger's records, not print().
-    if (!record.output) proc.in_flight->logs->add(level, message, all_fields);
-  } else {
-    logger_->log(level, "{}{}{}", message, sep, fields);
+  const bool in_event = request_id != 0 && proc.in_flight && proc.in_flight->request_id == request_id;
+  if (logger_->should_log(level)) {
+    // info_with's fields, then what the daemon knows: JSON lines carry them
+    // all as members, text lines after the message.
+    LogFields fields;
+    fields.add_members(all_fields);
+    if (in_event) {
+      fields.add("event_id", proc.in_flight->event.id);
+      if (proc.in_flight->event.trigger) fields.add("trigger", proc.in_flight->event.trigger->name);
+    }
+    fields.add("worker", identity_.id);
+    log_with(*logger_, level, message, fields);
   }
+  // As in Nuclio, X-Nuclio-Logs carries the logger's records, not print().
+  if (in_event && !record.output) proc.in_flight->logs->add(level, message, all_fields);
 }
 
 void ProcessSupervisor::read_pipe(const std::shared_ptr<WorkerProcess>& proc, bool is_stderr) {

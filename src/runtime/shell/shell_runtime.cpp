@@ -182,8 +182,14 @@ class Invocation : public std::enable_shared_from_this<Invocation> {
   }
 
   void log_stderr_line(std::string_view line) {
-    slot_->logger->info("{}", line);
-    logs_.add(spdlog::level::info, line);
+    // A handler's stderr is a warning in every runtime.
+    if (slot_->logger->should_log(spdlog::level::warn)) {
+      LogFields fields;
+      fields.add("event_id", event_.id);
+      if (event_.trigger) fields.add("trigger", event_.trigger->name);
+      log_with(*slot_->logger, spdlog::level::warn, line, fields);
+    }
+    logs_.add(spdlog::level::warn, line);
   }
 
   void on_exit(int status) {

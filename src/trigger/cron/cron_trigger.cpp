@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 
 #include "log/log.hpp"
+#include "trigger/access_log.hpp"
 #include "trigger/event_metrics.hpp"
 #include "util/duration.hpp"
 
@@ -63,6 +65,7 @@ struct Core {
         availability_timeout(ctx.config.worker_availability_timeout),
         metrics(register_metrics(ctx.metrics, ctx.config.name)),
         logger(get_logger("trigger.cron." + ctx.config.name)),
+        access(info, ctx.access_log || ctx.config.access_log),
         steady_timer(strand),
         system_timer(strand),
         drain_timer(strand) {}
@@ -74,6 +77,7 @@ struct Core {
   std::chrono::milliseconds availability_timeout;
   Metrics metrics;
   std::shared_ptr<spdlog::logger> logger;
+  AccessLog access;
   // An interval is elapsed time, so it runs on the steady clock and is
   // immune to wall-clock changes. A schedule names wall-clock instants, so
   // it waits on the system clock, whose timer follows the clock when NTP or
@@ -152,9 +156,13 @@ struct Core {
     metrics.ticks->inc();
     in_flight.fetch_add(1, std::memory_order_relaxed);
     logger->debug("tick {} ({} ms late)", id, late_ns / 1'000'000);
+    std::optional<AccessLog::Entry> access_entry;
+    if (access.wanted()) access_entry = AccessLog::entry(event);
     const auto started = SteadyClock::now();
     auto result = co_await pool.dispatch(std::move(event), DispatchOptions::within(availability_timeout));
-    metrics.events.record(result, SteadyClock::now() - started);
+    const auto took = SteadyClock::now() - started;
+    metrics.events.record(result, took);
+    if (access_entry) access.write(*access_entry, result, took);
     in_flight.fetch_sub(1, std::memory_order_relaxed);
     maybe_drained();
 
@@ -296,6 +304,12 @@ class CronTrigger final : public Trigger {
       core->system_timer.cancel();
       core->drain_timer.cancel();
     });
+  }
+
+  std::string address() const override {
+    const auto& s = core_->settings;
+    if (s.interval) return "every " + format_duration(*s.interval);
+    return "schedule '" + s.schedule_text + "' (" + s.schedule->zone().name() + ")";
   }
 
   void write_status(JsonWriter& out) const override {

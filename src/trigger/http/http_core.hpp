@@ -17,6 +17,7 @@
 #include <boost/beast/http/message.hpp>
 #include <spdlog/logger.h>
 
+#include "trigger/access_log.hpp"
 #include "trigger/event_metrics.hpp"
 #include "trigger/http/http_limits.hpp"
 #include "trigger/http/http_settings.hpp"
@@ -105,7 +106,7 @@ using Request = boost::beast::http::request<GrowingBody>;
 struct Core {
   Core(asio::io_context& context, TriggerInfo trigger_info, HttpSettings http_settings, Dispatcher& dispatcher,
        std::chrono::milliseconds availability, bool dev, bool single_threaded, Counters metric_counters,
-       std::shared_ptr<spdlog::logger> trigger_logger)
+       std::shared_ptr<spdlog::logger> trigger_logger, bool access_log_on)
       : io(context),
         info(std::move(trigger_info)),
         settings(std::move(http_settings)),
@@ -114,7 +115,8 @@ struct Core {
         dev_mode(dev),
         single_threaded_io(single_threaded),
         counters(metric_counters),
-        logger(std::move(trigger_logger)) {}
+        logger(std::move(trigger_logger)),
+        access(info, access_log_on) {}
 
   asio::io_context& io;
   TriggerInfo info;
@@ -125,6 +127,7 @@ struct Core {
   bool single_threaded_io;  // one I/O thread: sessions need no strand of their own
   Counters counters;
   std::shared_ptr<spdlog::logger> logger;
+  AccessLog access;
 
   // Open connections by id: whether each has a request dispatched (taken:
   // it will be answered) and whether it is idle (no request begun). Used to

@@ -354,10 +354,19 @@ class Session {
   }
 
   awaitable<Response> dispatch(Event event) {
+    std::optional<AccessLog::Entry> access;
+    if (core_->access.wanted()) access = AccessLog::entry(event);
     const auto started = std::chrono::steady_clock::now();
     auto result =
         co_await core_->pool.dispatch(std::move(event), DispatchOptions::within(core_->availability_timeout));
-    core_->counters.events.record(result, std::chrono::steady_clock::now() - started);
+    const auto took = std::chrono::steady_clock::now() - started;
+    core_->counters.events.record(result, took);
+    if (access) {
+      const int status = result                                                ? result->status
+                         : result.error().code == DispatchError::Code::kTimedOut ? core_->settings.event_timeout_status
+                                                                                 : http_status(result.error().code);
+      core_->access.write(*access, result, took, status);
+    }
     if (result) co_return std::move(result.value());
     const auto& error = result.error();
     if (error.code == DispatchError::Code::kTimedOut) {

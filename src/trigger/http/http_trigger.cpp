@@ -76,7 +76,7 @@ class HttpTrigger final : public Trigger {
             ctx.io, TriggerInfo{"http", ctx.config.name}, std::move(settings), ctx.pool,
             ctx.config.worker_availability_timeout, ctx.dev_mode, ctx.single_threaded_io,
             make_counters(ctx.metrics, ctx.config.name),
-            get_logger("trigger.http." + ctx.config.name))),
+            get_logger("trigger.http." + ctx.config.name), ctx.access_log || ctx.config.access_log)),
         listener_(std::make_shared<Listener>(ctx.io)),
         drain_timer_(ctx.io) {}
 
@@ -142,6 +142,10 @@ class HttpTrigger final : public Trigger {
   }
 
   std::size_t in_flight() const noexcept override { return core_->dispatched(); }
+
+  std::string address() const override {
+    return bound_.address().to_string() + ":" + std::to_string(bound_.port());
+  }
 
   void write_status(JsonWriter& out) const override {
     out.key("address").value(bound_.address().to_string() + ":" + std::to_string(bound_.port()));

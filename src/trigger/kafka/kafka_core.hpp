@@ -29,6 +29,7 @@
 
 #include "host/host_services.hpp"
 #include "log/log.hpp"
+#include "trigger/access_log.hpp"
 #include "trigger/event_metrics.hpp"
 #include "trigger/kafka/kafka_client.hpp"
 #include "trigger/kafka/kafka_event.hpp"
@@ -113,6 +114,7 @@ struct Core : std::enable_shared_from_this<Core>, LogSink {
   MetricsRegistry& registry;
   const ExplicitAckMode ack_mode;
   Metrics metrics;
+  AccessLog access;
   asio::steady_timer drain_timer;
 
   // --- the poll thread's (kafka_consumer.cpp) ---------------------------

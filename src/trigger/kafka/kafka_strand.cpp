@@ -68,6 +68,7 @@ Core::Core(const TriggerContext& ctx, KafkaSettings kafka_settings)
       registry(ctx.metrics),
       ack_mode(parse_explicit_ack_mode(ctx.config.explicit_ack_mode).value_or(ExplicitAckMode::kDisable)),
       metrics(register_metrics(ctx.metrics, ctx.config.name)),
+      access(info, ctx.access_log || ctx.config.access_log),
       drain_timer(strand) {}
 
 Partition* Core::find(std::uint64_t generation) {
@@ -208,10 +209,14 @@ void Core::run(Partition& p, std::int64_t offset) {
   Event event = make_event(pending.record, std::move(body), info, settings.brokers);
   DispatchOptions options;
   options.cancel = p.scope;
+  std::optional<AccessLog::Entry> access_entry;
+  if (access.wanted()) access_entry = AccessLog::entry(event);
   pool.dispatch(std::move(event), std::move(options),
-                [self = shared_from_this(), generation = p.generation, offset,
-                 started = SteadyClock::now()](DispatchResult result) mutable {
-                  self->metrics.events.record(result, SteadyClock::now() - started);
+                [self = shared_from_this(), generation = p.generation, offset, started = SteadyClock::now(),
+                 access_entry = std::move(access_entry)](DispatchResult result) mutable {
+                  const auto took = SteadyClock::now() - started;
+                  self->metrics.events.record(result, took);
+                  if (access_entry) self->access.write(*access_entry, result, took);
                   asio::post(self->strand, [self, generation, offset, result = std::move(result)]() mutable {
                     self->on_result(generation, offset, std::move(result));
                   });

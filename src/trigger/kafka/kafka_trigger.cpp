@@ -103,6 +103,13 @@ class KafkaTrigger final : public Trigger {
 
   bool ready() const noexcept override { return core_->ready(); }
 
+  std::string address() const override {
+    const auto& s = core_->settings;
+    std::string topics;
+    for (const auto& topic : s.topics) topics += (topics.empty() ? "" : ",") + topic;
+    return s.brokers + " topics " + topics + " group " + s.consumer_group;
+  }
+
   void write_status(JsonWriter& out) const override {
     const auto& s = core_->settings;
     const auto& m = core_->metrics;

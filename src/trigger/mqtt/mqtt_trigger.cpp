@@ -8,6 +8,7 @@
 
 #include "config/config_error.hpp"
 #include "log/log.hpp"
+#include "trigger/access_log.hpp"
 #include "trigger/event_metrics.hpp"
 #include "trigger/mqtt/mqtt_event.hpp"
 #include "trigger/mqtt/mqtt_session.hpp"
@@ -80,6 +81,7 @@ struct Core : std::enable_shared_from_this<Core> {
         ack_mode(parse_explicit_ack_mode(ctx.config.explicit_ack_mode).value_or(ExplicitAckMode::kDisable)),
         metrics(register_metrics(ctx.metrics, ctx.config.name)),
         logger(get_logger("trigger.mqtt." + ctx.config.name)),
+        access(info, ctx.access_log || ctx.config.access_log),
         drain_timer(strand) {}
 
   asio::strand<asio::io_context::executor_type> strand;
@@ -90,6 +92,7 @@ struct Core : std::enable_shared_from_this<Core> {
   const ExplicitAckMode ack_mode;
   Metrics metrics;
   std::shared_ptr<spdlog::logger> logger;
+  AccessLog access;
   asio::steady_timer drain_timer;
   std::shared_ptr<Session> session;  // set once, before start()
 
@@ -160,9 +163,14 @@ struct Core : std::enable_shared_from_this<Core> {
     Event event = mqtt::make_event(message.publish, std::move(payload), id, info, settings.session.endpoint.url);
     DispatchOptions options;
     if (settings.ordered) options.ordering_key = message.publish.topic;
+    std::optional<AccessLog::Entry> access_entry;
+    if (access.wanted()) access_entry = AccessLog::entry(event);
     pool.dispatch(std::move(event), std::move(options),
-                  [self = shared_from_this(), id, started = SteadyClock::now()](DispatchResult result) mutable {
-                    self->metrics.events.record(result, SteadyClock::now() - started);
+                  [self = shared_from_this(), id, started = SteadyClock::now(),
+                   access_entry = std::move(access_entry)](DispatchResult result) mutable {
+                    const auto took = SteadyClock::now() - started;
+                    self->metrics.events.record(result, took);
+                    if (access_entry) self->access.write(*access_entry, result, took);
                     asio::post(self->strand, [self, id, result = std::move(result)]() mutable {
                       self->on_result(id, std::move(result));
                     });
@@ -525,6 +533,13 @@ class MqttTrigger final : public Trigger {
   std::size_t in_flight() const noexcept override { return core_->in_flight.load(std::memory_order_relaxed); }
 
   bool ready() const noexcept override { return core_->session->state() == SessionState::kConnected; }
+
+  std::string address() const override {
+    const auto& s = core_->settings;
+    std::string topics;
+    for (const auto& subscription : s.session.subscriptions) topics += (topics.empty() ? "" : ",") + subscription.filter;
+    return s.session.endpoint.url + " topics " + topics;
+  }
 
   void write_status(JsonWriter& out) const override {
     const auto& s = core_->settings;

@@ -263,6 +263,8 @@ class Processor {
       std::string why, function;
       {
         auto view = function_.view();
+        // A reload has replaced the first generation: it was ready to swap.
+        if (view.generation > 1) return;
         why = pools_not_ready(view.pools);
         function = view.config.name;
       }

@@ -15,6 +15,22 @@
 log() { printf '%s\n' "$*" >&2; }
 die() { log "bench: $*"; exit 1; }
 
+# bench_prepare TOOL...: installs and builds (unless EDGEFN_BENCH_NO_BUILD=1),
+# then checks that each TOOL and the processor are there; sets $processor.
+# Needs $root and $build_dir.
+bench_prepare() {
+  if [[ "${EDGEFN_BENCH_NO_BUILD:-0}" != 1 ]]; then
+    "$root/scripts/install.sh" --bench >&2
+    EDGEFN_BUILD_DIR=$build_dir "$root/scripts/build.sh" >&2
+  fi
+  processor=$build_dir/bin/processor
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || die "$tool not found (scripts/install.sh --bench installs it)"
+  done
+  [[ -x "$processor" ]] || die "$processor not built (scripts/build.sh)"
+}
+
 # Creates $work (mktemp -d under $TMPDIR with prefix $1), empties `pids`,
 # and installs the traps that stop everything on exit.
 bench_init() {

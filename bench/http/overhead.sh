@@ -36,16 +36,7 @@ io_threads=${EDGEFN_BENCH_IO_THREADS:-1}
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$root/bench/lib.sh"
 
-if [[ "${EDGEFN_BENCH_NO_BUILD:-0}" != 1 ]]; then
-  "$root/scripts/install.sh" --bench >&2
-  EDGEFN_BUILD_DIR=$build_dir "$root/scripts/build.sh" >&2
-fi
-
-processor=$build_dir/bin/processor
-for tool in wrk curl python3; do
-  command -v "$tool" >/dev/null || die "$tool not found (scripts/install.sh --bench installs it)"
-done
-[[ -x "$processor" ]] || die "$processor not built (scripts/build.sh)"
+bench_prepare wrk curl python3
 
 bench_init edgefn-overhead
 config=$work/function.yaml

@@ -16,6 +16,7 @@
 #   EDGEFN_BENCH_ROUNDS       rounds (default 2)
 #   EDGEFN_BENCH_CONNECTIONS  wrk -c (default 32)
 #   EDGEFN_BENCH_RELOAD_EVERY seconds between reloads (default 2)
+#   EDGEFN_BENCH_NO_BUILD=1   skip scripts/install.sh --bench and scripts/build.sh
 #   EDGEFN_BUILD_DIR          build tree (default <repo>/build)
 set -euo pipefail
 
@@ -31,11 +32,7 @@ readonly kFunctions=(builtin-hello python-hello)
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$root/bench/lib.sh"
 
-processor=$build_dir/bin/processor
-for tool in wrk curl python3; do
-  command -v "$tool" >/dev/null || die "$tool not found (scripts/install.sh --bench installs it)"
-done
-[[ -x "$processor" ]] || die "$processor not built (scripts/build.sh)"
+bench_prepare wrk curl python3
 
 bench_init edgefn-bench-reload
 

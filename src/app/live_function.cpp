@@ -208,6 +208,7 @@ void LiveFunction::start_reload(std::string cause, UniqueFunction<void(ReloadRep
     file = current_->config()->file;
   }
   log_->info("reloading {} ({})", file.string(), pending->cause);
+  if (reload_observer_) reload_observer_(nullptr);
   // The previous loader thread posted its result as its last act.
   if (loader_thread_.joinable()) loader_thread_.join();
   loader_thread_ = std::thread([this, pending, file, work = asio::make_work_guard(io_)] {
@@ -439,6 +440,7 @@ void LiveFunction::finish(std::shared_ptr<Pending> pending, ReloadReport report)
     reloading_.reset();
     again = std::exchange(reload_queued_, false) && !draining_;
   }
+  if (reload_observer_) reload_observer_(&report);
   pending->done(std::move(report));
   if (again) start_reload("queued", [](ReloadReport) {});
 }

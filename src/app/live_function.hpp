@@ -79,6 +79,11 @@ class LiveFunction {
   // with the report. While a reload runs, a POST is refused (409) and a
   // signal or file change is queued (one reload follows). Any thread.
   void reload(std::string cause, UniqueFunction<void(ReloadReport)> done);
+  // Told when a reload begins (nullptr; on the thread that asked for it, or
+  // the io_context for a queued one) and when it ends (its report, on the
+  // io_context); not of a reload refused (409, or draining). For the
+  // service manager's RELOADING=1 / READY=1. Set before start().
+  void observe_reloads(std::function<void(const ReloadReport*)> observer) { reload_observer_ = std::move(observer); }
 
   // SIGTERM: no reload starts any more (one being prepared is abandoned);
   // every trigger, retired ones included, drains until `deadline`; then
@@ -119,6 +124,7 @@ class LiveFunction {
   const bool single_threaded_io_;
   const Loader loader_;
   const std::chrono::milliseconds drain_timeout_;
+  std::function<void(const ReloadReport*)> reload_observer_;
   const std::shared_ptr<spdlog::logger> log_;
   Counter* reloads_ok_;
   Counter* reloads_failed_;

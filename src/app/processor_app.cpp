@@ -34,6 +34,7 @@
 #include "util/duration.hpp"
 #include "util/json.hpp"
 #include "util/printable.hpp"
+#include "util/service_notifier.hpp"
 #include "worker/worker_pool.hpp"
 
 namespace edgefn {
@@ -90,10 +91,18 @@ void raise_open_file_limit() {
 //   stop: every pool stops all its workers at once, each bounded by
 //   workerTerminationTimeout; then triggers and the management server
 //   close, and the io_context runs out of work: run() returns 0.
+// Under systemd (Type=notify) the service manager hears of each step:
+// READY=1 with "ready" (not waiting for a stream trigger's broker: a
+// gateway that boots before its broker must still start), RELOADING=1 and
+// READY=1 around a reload, STOPPING=1 at the drain, STATUS= on the way,
+// and WATCHDOG=1 from a timer on the io_context while it turns.
 class Processor {
  public:
-  Processor(const AppOptions& options, FunctionConfig config)
-      : options_(options), initial_config_(std::move(config)), log_(get_logger("processor")) {}
+  Processor(const AppOptions& options, FunctionConfig config, ServiceNotifier notifier)
+      : options_(options),
+        initial_config_(std::move(config)),
+        log_(get_logger("processor")),
+        notifier_(std::move(notifier)) {}
 
   int run() {
     log_start();
@@ -116,9 +125,11 @@ class Processor {
                             });
                           }};
     management_.emplace(io_, management_endpoint, std::move(hooks), ManagementAccess{std::move(token)});
+    function_.observe_reloads([this](const ReloadReport* report) { notify_reload(report); });
     function_.start();
     management_->start();
     log_banner();
+    start_service_notifications();
     watch_readiness();
     if (options_.watch) start_watching();
 
@@ -245,9 +256,16 @@ class Processor {
       if (draining_.load()) return;
       started_.store(true);
       readiness_timer_.cancel();
-      auto view = function_.view();
-      log_->info("function '{}' ready: {} trigger(s), {} pool(s)", view.config.name, view.triggers.size(),
-                 view.pools.size());
+      std::string name;
+      std::size_t triggers = 0, pools = 0;
+      {
+        auto view = function_.view();
+        name = view.config.name;
+        triggers = view.triggers.size();
+        pools = view.pools.size();
+      }
+      log_->info("function '{}' ready: {} trigger(s), {} pool(s)", name, triggers, pools);
+      notify_ready(fmt::format("serving function '{}': {} trigger(s), {} pool(s)", printable(name), triggers, pools));
     });
     report_not_ready(kFirstNotReadyReport);
   }
@@ -270,6 +288,7 @@ class Processor {
       }
       if (why != last_not_ready_) {
         log_->warn("function '{}' not ready yet: {}", printable(function), why);
+        notifier_.send("STATUS=not ready yet: " + status_text(why));
         last_not_ready_ = std::move(why);
       }
       report_not_ready(std::chrono::seconds{1});
@@ -395,6 +414,7 @@ class Processor {
     const char* name = signal == SIGINT ? "SIGINT" : "SIGTERM";
     if (draining_.exchange(true)) return;
     log_->info("received {}, draining (up to {})", name, format_duration(options_.drain_timeout));
+    notifier_.send("STOPPING=1\nSTATUS=draining (up to " + format_duration(options_.drain_timeout) + ")");
     const auto deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
     if (watcher_) watcher_->stop();
     // A second signal stops at once.
@@ -424,7 +444,61 @@ class Processor {
     reload_signal_.cancel();
     usr1_.cancel();
     readiness_timer_.cancel();
+    watchdog_timer_.cancel();
     work_guard_.reset();
+  }
+
+  // ---- The service manager (util/service_notifier.hpp) ----------------------
+
+  void start_service_notifications() {
+    if (!notifier_.problem().empty()) log_->warn("not notifying the service manager: {}", notifier_.problem());
+    if (!notifier_.enabled()) return;
+    notifier_.send("STATUS=starting: waiting for a ready worker in every pool");
+    if (auto interval = notifier_.watchdog_interval()) {
+      log_->info("systemd watchdog: WATCHDOG=1 every {} ms",
+                 std::chrono::duration_cast<std::chrono::milliseconds>(*interval).count());
+      feed_watchdog(*interval);
+    }
+  }
+
+  // On a strand-free timer of the io_context: when every I/O thread is
+  // stuck, no keep-alive goes out and systemd (WatchdogSec) restarts the
+  // service. Goes on during the drain, which is bounded by TimeoutStopSec.
+  void feed_watchdog(std::chrono::microseconds interval) {
+    notifier_.send("WATCHDOG=1");
+    watchdog_timer_.expires_after(interval);
+    watchdog_timer_.async_wait([this, interval](error_code ec) {
+      if (!ec) feed_watchdog(interval);
+    });
+  }
+
+  void notify_ready(const std::string& status) {
+    if (draining_.load()) return;
+    ready_notified_.store(true);
+    notifier_.send("READY=1\nSTATUS=" + status_text(status));
+  }
+
+  // Only a service that said READY=1 reloads in systemd's eyes; and a
+  // first generation never ready that a reload replaced is ready now.
+  void notify_reload(const ReloadReport* report) {
+    if (draining_.load()) return;
+    if (!report) {
+      if (ready_notified_.load())
+        notifier_.send("RELOADING=1\n" + monotonic_usec_assignment() + "\nSTATUS=reloading");
+      return;
+    }
+    if (report->ok())
+      notify_ready("serving generation " + std::to_string(report->generation) + " (reload: " + report->cause + ")");
+    else if (ready_notified_.load())
+      notify_ready("serving generation " + std::to_string(report->generation) +
+                   "; the last reload failed: " + report->message);
+  }
+
+  // STATUS= ends at the datagram's next line: one line, bounded.
+  static std::string status_text(std::string_view text) {
+    std::string out = printable(text.substr(0, text.find('\n')));
+    if (out.size() > 400) out.resize(400);
+    return out;
   }
 
   const AppOptions& options_;
@@ -457,6 +531,9 @@ class Processor {
   asio::signal_set usr1_{io_, SIGUSR1};
   spdlog::level::level_enum level_before_debug_ = spdlog::level::info;
   asio::steady_timer readiness_timer_{io_};
+  const ServiceNotifier notifier_;
+  asio::steady_timer watchdog_timer_{io_};
+  std::atomic<bool> ready_notified_{false};
   std::string last_not_ready_;  // the readiness timer's
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_guard_;
   std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
@@ -468,6 +545,8 @@ class Processor {
 }  // namespace
 
 int run_processor(const AppOptions& options) {
+  // First: the handler check below may already run the function's code.
+  ServiceNotifier notifier = ServiceNotifier::from_environment();
   auto loaded = load_and_check(options.config_file, false, options.http_listen);
   if (loaded.config.disabled) {
     // Exit 0: a function switched off on purpose is not a failure to restart.
@@ -479,7 +558,7 @@ int run_processor(const AppOptions& options) {
   // (the workers' shared memory) through /proc/<pid>/fd.
   ::prctl(PR_SET_DUMPABLE, 0);
   raise_open_file_limit();
-  Processor processor(options, std::move(loaded.config));
+  Processor processor(options, std::move(loaded.config), std::move(notifier));
   return processor.run();
 }
 

@@ -13,7 +13,9 @@ namespace fs = std::filesystem;
 
 Environment inherited_environment() {
   Environment env;
-  for (const char* name : {"HOME", "LANG", "PATH", "TZ"})
+  // STATE_DIRECTORY: where systemd's StateDirectory= lets the function
+  // write (everything else is read-only under ProtectSystem=strict).
+  for (const char* name : {"HOME", "LANG", "PATH", "STATE_DIRECTORY", "TZ"})
     if (const char* value = std::getenv(name)) env.emplace_back(name, value);
   return env;
 }

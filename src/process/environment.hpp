@@ -18,7 +18,8 @@ using EnvironmentOverrides = std::vector<std::pair<std::string_view, std::string
 inline constexpr std::string_view kDefaultPath = "/usr/local/bin:/usr/bin:/bin";
 
 // The only variables of the daemon's own environment a handler sees: PATH,
-// HOME, LANG and TZ, those that are set.
+// HOME, LANG, TZ and STATE_DIRECTORY (systemd's StateDirectory=), those
+// that are set.
 Environment inherited_environment();
 
 // Every variable of the daemon's own environment.

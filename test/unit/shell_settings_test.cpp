@@ -229,10 +229,10 @@ TEST_CASE("per-event variables win over spec.env of the same name") {
   CHECK_FALSE(has(env, "NUCLIO_EVENT_ID=forged"));
 }
 
-TEST_CASE("only PATH, HOME, LANG and TZ are inherited from the daemon") {
+TEST_CASE("only PATH, HOME, LANG, TZ and STATE_DIRECTORY are inherited from the daemon") {
   ::setenv("EDGEFN_SHELL_TEST_SECRET", "x", 1);
   for (const auto& [name, value] : inherited_environment()) {
-    CHECK((name == "PATH" || name == "HOME" || name == "LANG" || name == "TZ"));
+    CHECK((name == "PATH" || name == "HOME" || name == "LANG" || name == "TZ" || name == "STATE_DIRECTORY"));
   }
   ::unsetenv("EDGEFN_SHELL_TEST_SECRET");
 }

@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "app/health_command.hpp"
 #include "app/kinds.hpp"
 #include "app/processor_app.hpp"
 #include "config/config_error.hpp"
@@ -161,6 +162,17 @@ int main(int argc, char** argv) {
   config_keys->add_option("section", keys_section, "one of " + section_names() + " (or a nested one, e.g. http.cors)");
   config_keys->fallthrough();
 
+  HealthOptions health_options;
+  double health_timeout_seconds = 5;
+  auto* health = cli.add_subcommand(
+      "health", "ask a running processor on --management-address whether it is ready (GET /ready): exit 0 when it "
+                "answers 200, 1 otherwise with the reason on stderr (for container health checks; no token needed)");
+  health->add_option("--timeout", health_timeout_seconds, "seconds to wait for the answer")
+      ->check(CLI::Range(0.001, 3600.0))
+      ->capture_default_str();
+  health->add_flag("--live", health_options.live, "ask /live (the process answers) instead of /ready");
+  health->fallthrough();
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -169,6 +181,11 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : kExitBadConfig;
   }
   if (*config_keys) return print_config_keys(keys_section);
+  if (*health) {
+    health_options.management_address = options.management_address;
+    health_options.timeout = std::chrono::milliseconds{static_cast<long long>(health_timeout_seconds * 1000)};
+    return run_health_check(health_options, std::cout, std::cerr);
+  }
 
   spdlog::level::level_enum level;
   if (!parse_log_level(log_level, level)) {

@@ -27,6 +27,9 @@ readonly kBuildPackages=(
   librdkafka-dev kcat
   # promtool, which test_metrics.py runs on the /metrics exposition.
   prometheus
+  # The .deb (scripts/package.sh, test_package.py): dpkg-shlibdeps for its
+  # library dependencies, systemd-analyze to verify its unit.
+  dpkg-dev systemd
 )
 # Debian 12's nginx package is the plain server (nginx-light only adds a
 # module on top of it).

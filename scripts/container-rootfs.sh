@@ -50,6 +50,7 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/edgefn-rootfs.XXXXXX")
 rootfs=$work/root
 container_pid=  # the running step's unshare (debootstrap, a chroot, the container)
+helper_pids=()  # a broker and a subscriber on the host
 
 # Whatever happened: the running step killed (each runs under
 # `unshare --pid --kill-child`: SIGKILL to unshare takes its child, PID 1 of
@@ -62,6 +63,7 @@ cleanup() {
     kill -KILL "$container_pid" 2>/dev/null || true
     wait "$container_pid" 2>/dev/null || true
   fi
+  for pid in "${helper_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   local mounts
   mounts=$(awk -v w="$work/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r)
   for m in $mounts; do umount -l "$m" 2>/dev/null || true; done
@@ -220,17 +222,42 @@ grep -q '":0"' "$rootfs/function/function.yaml" || die "hello-python's url is no
 step "root filesystem: $(du -sh --exclude=proc "$rootfs" | cut -f1) (debian:bookworm-slim trims docs and locales: the image is smaller)"
 
 # --- docker run: a clean environment as Docker gives it, the token given;
-# the root read-only (see in_container).
+# the root read-only (see in_container). $1 names the run's log.
 token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
-log=$work/processor.log
-step "starting the container"
-env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOSTNAME=edgefn-test HOME=/nonexistent \
-  EDGEFN_MANAGEMENT_TOKEN="$token" \
-  unshare --mount --pid --fork --kill-child --mount-proc="$rootfs/proc" \
-  bash -c "$kMountDev" bash ro "$rootfs" \
-  chroot --userspec="$user" "$rootfs" /usr/bin/env --chdir="$workdir" "${entrypoint[@]}" "${cmd[@]}" \
-  >"$log" 2>&1 &
-container_pid=$!
+start_container() {
+  log=$work/processor-$1.log
+  step "starting the container ($1)"
+  env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOSTNAME=edgefn-test HOME=/nonexistent \
+    EDGEFN_MANAGEMENT_TOKEN="$token" \
+    unshare --mount --pid --fork --kill-child --mount-proc="$rootfs/proc" \
+    bash -c "$kMountDev" bash ro "$rootfs" \
+    chroot --userspec="$user" "$rootfs" /usr/bin/env --chdir="$workdir" "${entrypoint[@]}" "${cmd[@]}" \
+    >"$log" 2>&1 &
+  container_pid=$!
+  wait_until management_port_logged || { cat "$log" >&2; die "the processor did not log its management port"; }
+  # The host's view of the container's processes: PID 1 (tini), the
+  # processor, its Python workers.
+  pid1=$(pgrep -P "$container_pid")
+  processor_pid=$(pgrep -P "$pid1")
+  [[ "$(readlink "/proc/$pid1/exe")" == "$rootfs/usr/bin/tini" ]] || die "PID 1 is not the image's tini"
+}
+
+# docker stop: SIGTERM to PID 1, which tini hands to the processor; it
+# must drain and exit 0 in time.
+stop_container() {
+  step "SIGTERM"
+  kill -TERM "$pid1"
+  local deadline=$((SECONDS + kTimeout)) exit_status=0
+  while kill -0 "$container_pid" 2>/dev/null; do
+    ((SECONDS < deadline)) || die "the container did not stop within ${kTimeout}s of SIGTERM"
+    sleep 0.2
+  done
+  wait "$container_pid" || exit_status=$?
+  container_pid=
+  ((exit_status == 0)) || { tail -20 "$log" >&2; die "the container exited $exit_status after SIGTERM"; }
+  grep -q 'draining' "$log" || { tail -20 "$log" >&2; die "no drain in the log"; }
+  step "drained and exited 0"
+}
 
 # Waits up to kTimeout seconds for "$@" to succeed.
 wait_until() {
@@ -244,30 +271,30 @@ wait_until() {
 logged_port() {  # the port the log says was bound, after "$1"
   grep -oE "$1 [0-9.]+:[0-9]+" "$log" | head -1 | sed 's/.*://'
 }
-ports_logged() {
-  http_port=$(logged_port 'listening on')
+management_port_logged() {
   management_port=$(logged_port 'management server on')
-  [[ -n "$http_port" && -n "$management_port" ]]
+  [[ -n "$management_port" ]]
 }
-wait_until ports_logged || { cat "$log" >&2; die "the processor did not log its ports"; }
-say "HTTP on $http_port, management on $management_port"
+http_port_logged() {
+  http_port=$(logged_port 'listening on')
+  [[ -n "$http_port" ]]
+}
 
-# The host's view of the container's processes: PID 1 (tini), the
-# processor, its Python workers.
-pid1=$(pgrep -P "$container_pid")
-processor_pid=$(pgrep -P "$pid1")
-[[ "$(readlink "/proc/$pid1/exe")" == "$rootfs/usr/bin/tini" ]] || die "PID 1 is not the image's tini"
+start_container http
+wait_until http_port_logged || { cat "$log" >&2; die "the processor did not log its HTTP port"; }
+say "HTTP on $http_port, management on $management_port"
 
 # docker exec: in the container's namespaces and root, as its user.
 docker_exec() {
   env -i PATH=/usr/local/bin:/usr/bin:/bin nsenter --target "$pid1" --mount --pid --root --wd \
     --setuid "${user%%:*}" --setgid "${user##*:}" "$@"
 }
-healthcheck=("${healthcheck[@]/127.0.0.1:8082/127.0.0.1:$management_port}")
+healthcheck_in_image=("${healthcheck[@]}")
+healthcheck=("${healthcheck_in_image[@]/127.0.0.1:8082/127.0.0.1:$management_port}")
 # (`processor health --help` says nothing: CLI11 answers --help before it
 # finds an unknown word; the subcommand list does.)
 if docker_exec "${healthcheck[0]}" --help 2>/dev/null | grep -qE '^ +health +'; then
-  healthy() { docker_exec "${healthcheck[@]}" >/dev/null 2>&1; }
+  healthy() { docker_exec "${healthcheck_in_image[@]/127.0.0.1:8082/127.0.0.1:$management_port}" >/dev/null 2>&1; }
   health_what="HEALTHCHECK (${healthcheck[*]})"
 else
   say "NOTE: this processor has no 'health' subcommand yet: the HEALTHCHECK is checked with python3 in the container"
@@ -307,23 +334,44 @@ total_rss=0
 for pid in "$processor_pid" $(pgrep -P "$processor_pid"); do total_rss=$((total_rss + $(rss_kib "$pid"))); done
 say "RSS: processor $(($(rss_kib "$processor_pid") / 1024)) MiB, with its workers $((total_rss / 1024)) MiB"
 
-# --- docker stop: SIGTERM to PID 1, which tini hands to the processor.
-step "SIGTERM"
-kill -TERM "$pid1"
-deadline=$((SECONDS + kTimeout))
-while kill -0 "$container_pid" 2>/dev/null; do
-  ((SECONDS < deadline)) || die "the container did not stop within ${kTimeout}s of SIGTERM"
-  sleep 0.2
-done
-exit_status=0
-wait "$container_pid" || exit_status=$?
-container_pid=
-((exit_status == 0)) || { tail -20 "$log" >&2; die "the container exited $exit_status after SIGTERM"; }
-grep -q 'drain' "$log" || { tail -20 "$log" >&2; die "no drain in the log"; }
+stop_container
 
 # A check that can fail: with nothing listening, the health check says so.
 if [[ "$health_what" == HEALTHCHECK* ]] &&
   env -i PATH=/usr/bin:/bin chroot --userspec="$user" "$rootfs" "${healthcheck[@]}" >/dev/null 2>&1; then
   die "the HEALTHCHECK passed with the processor stopped"
 fi
-step "drained and exited 0 on SIGTERM; all checks passed"
+
+# --- The compose example's function (MQTT) against a broker on this
+# machine, as examples/compose runs it beside mosquitto.
+if ! command -v mosquitto >/dev/null || ! command -v mosquitto_pub >/dev/null; then
+  say "NOTE: no mosquitto here (scripts/install.sh installs it): the MQTT function was not run"
+else
+  broker_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$broker_port" >"$work/mosquitto.conf"
+  mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
+  helper_pids+=("$!")
+  find "$rootfs/function" -mindepth 1 -delete
+  cp "$root/examples/compose/function.yaml" "$root/examples/mqtt-python/alerts.py" "$rootfs/function/"
+  sed -i "s|tcp://mosquitto:1883|tcp://127.0.0.1:$broker_port|" "$rootfs/function/function.yaml"
+  grep -q "127.0.0.1:$broker_port" "$rootfs/function/function.yaml" ||
+    die "examples/compose/function.yaml no longer names tcp://mosquitto:1883"
+  start_container mqtt
+  wait_until healthy || { cat "$log" >&2; die "$health_what did not pass: not connected to the broker?"; }
+  mosquitto_sub -h 127.0.0.1 -p "$broker_port" -t 'alerts/#' -C 1 -W "$kTimeout" >"$work/alert.txt" 2>&1 &
+  subscriber=$!
+  helper_pids+=("$subscriber")
+  # Readings until the subscriber (which may connect after the first
+  # ones) has its alert.
+  for ((i = 0; i < kTimeout; i++)); do
+    [[ -s "$work/alert.txt" ]] && break
+    mosquitto_pub -h 127.0.0.1 -p "$broker_port" -q 1 -t sensors/kitchen/temperature -m 35.2
+    sleep 1
+  done
+  wait "$subscriber" || true
+  alert=$(cat "$work/alert.txt")
+  [[ "$alert" == *'"celsius": 35.2'* ]] || { cat "$log" >&2; die "no alert from the MQTT function: $alert"; }
+  step "the MQTT function published: $alert"
+  stop_container
+fi
+step "all checks passed"

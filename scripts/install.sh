@@ -14,7 +14,12 @@ set -euo pipefail
 readonly kBuildPackages=(
   g++ make cmake pkg-config
   libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libexpected-dev
-  libcctz-dev tzdata
+  # Cron's time zones: cctz as Abseil carries it (src/trigger/cron/cron_schedule.hpp).
+  libabsl-dev tzdata
+  # The static build (cmake/static_build.cmake, the Release default) links
+  # the archives these ship, with libyaml-cpp-dev's, librdkafka-dev's and
+  # libssl-dev's, and librdkafka's compression libraries.
+  zlib1g-dev liblz4-dev libzstd-dev
   catch2 python3 python3-venv curl procps
   # The fuzz targets (scripts/fuzz.sh): libFuzzer is clang's, and its
   # runtime is in libclang-rt-14-dev, which clang-14 only recommends.

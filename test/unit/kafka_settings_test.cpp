@@ -154,3 +154,16 @@ TEST_CASE("the kafka failure policy and topics are checked") {
   Function missing_cert(std::string(kMinimal) + "        tls: {enable: true, caCert: nowhere.pem}\n");
   CHECK_THROWS_WITH(missing_cert.read(), Contains("no such file"));
 }
+
+TEST_CASE("SASL GSSAPI is refused at its line by the static build, which has no Cyrus SASL, and kept otherwise") {
+  Function attribute(std::string(kMinimal) + "        sasl: {enable: true, mechanism: gssapi}\n");
+  Function raw(std::string(kMinimal) + "        librdkafka:\n          sasl.mechanisms: GSSAPI\n");
+#ifdef EDGEFN_KAFKA_NO_GSSAPI
+  CHECK_THROWS_WITH(attribute.read(), Contains("function.yaml:12:") && Contains("GSSAPI (Kerberos) is not in this build") &&
+                                          Contains("SCRAM-SHA-512 or OAUTHBEARER"));
+  CHECK_THROWS_WITH(raw.read(), Contains("function.yaml:13:") && Contains("GSSAPI (Kerberos) is not in this build"));
+#else
+  CHECK(property(attribute.read().consumer, "sasl.mechanisms") == "GSSAPI");
+  CHECK(property(raw.read().consumer, "sasl.mechanisms") == "GSSAPI");
+#endif
+}

@@ -39,7 +39,13 @@
 #include <string>
 #include <string_view>
 
-#include <cctz/time_zone.h>
+// cctz as Abseil carries it (the same library under absl::time_internal):
+// Debian ships it as a static archive too, which the static build needs and
+// libcctz-dev does not have.
+#include <absl/time/internal/cctz/include/cctz/civil_time.h>
+#include <absl/time/internal/cctz/include/cctz/time_zone.h>
+
+namespace cctz = absl::time_internal::cctz;
 
 namespace edgefn {
 

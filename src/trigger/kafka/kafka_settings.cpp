@@ -18,6 +18,15 @@ using std::chrono::milliseconds;
 // during the first cooperative rebalance (librdkafka #4312).
 constexpr int kFirstSafeCooperativeVersion = 0x020300ff;
 
+// The static build links a stand-in for Cyrus SASL, through which alone
+// librdkafka speaks GSSAPI (src/trigger/kafka/sasl_shim.c): refused here,
+// where the error can name the line, rather than at every connection.
+#ifdef EDGEFN_KAFKA_NO_GSSAPI
+constexpr bool kHasGssapi = false;
+#else
+constexpr bool kHasGssapi = true;
+#endif
+
 // What edgefn sets itself and a raw property must not undo: offsets are
 // stored after handling and committed by librdkafka from what was stored.
 constexpr std::string_view kManaged[] = {"enable.auto.offset.store", "enable.auto.commit", "group.id",
@@ -180,6 +189,9 @@ class PropertyChecker {
   PropertyChecker() : conf_(rd_kafka_conf_new(), rd_kafka_conf_destroy) {}
 
   void set(Properties& into, const std::string& name, const std::string& value, const ConfigNode& node) {
+    if (!kHasGssapi && (name == "sasl.mechanisms" || name == "sasl.mechanism") && value == "GSSAPI")
+      node.fail("SASL GSSAPI (Kerberos) is not in this build: the static build links no Cyrus SASL; use PLAIN, "
+                "SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER, or a build configured with -DEDGEFN_STATIC=OFF");
     char error[512] = {};
     if (rd_kafka_conf_set(conf_.get(), name.c_str(), value.c_str(), error, sizeof error) != RD_KAFKA_CONF_OK)
       node.fail("librdkafka refuses " + name + "=" + value + ": " + error);

@@ -54,7 +54,7 @@ struct SpawnRequest {
   bool merge_stderr = false;
 };
 
-inline constexpr std::size_t kMaxPassedFds = 4;
+inline constexpr std::size_t kMaxPassedFds = 6;
 
 class ChildProcess {
  public:

@@ -87,12 +87,14 @@ def read_json_lines(path):
 class Processor:
     """A running processor; use as a context manager."""
 
-    def __init__(self, config_path, *extra_args, expect_ready=True, wrapper=(), env=None, io_threads=2):
+    def __init__(self, config_path, *extra_args, expect_ready=True, wrapper=(), env=None, io_threads=2,
+                 program=PROCESSOR):
         """`wrapper`: a command that execs the processor (setpriv, ...);
-        `env`: variables added to the processor's environment."""
+        `env`: variables added to the processor's environment; `program`:
+        the processor binary (a copy of it)."""
         self.config_path = config_path
         self.env = {**os.environ, **env} if env else None
-        self.args = [*wrapper, PROCESSOR, "--config", config_path, "--http-listen", "127.0.0.1:0",
+        self.args = [*wrapper, program, "--config", config_path, "--http-listen", "127.0.0.1:0",
                      "--management-address", "127.0.0.1:0", "--io-threads", str(io_threads), *extra_args]
         self.expect_ready = expect_ready
         self.lines = []

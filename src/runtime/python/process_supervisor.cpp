@@ -87,13 +87,14 @@ void ProcessSupervisor::spawn() {
   try {
     proc->channel = std::make_unique<shm::Channel>();
     const auto& s = *settings_;
-    request.argv = {s.interpreter, s.worker_script.string()};
+    request.argv = {s.interpreter, s.runtime.worker_main};
     request.env = worker_environment(s, identity_.id);
     request.working_directory = s.function_directory;
     request.pass_fds = {{proc->channel->notify_fd(), kWorkerNotifyFd},
                         {proc->channel->segment_fd(), kWorkerSegmentFd},
                         {proc->channel->bell_fd(), kWorkerBellFd}};
     if (s.source_fd) request.pass_fds.push_back({s.source_fd.get(), kWorkerSourceFd});
+    request.pass_fds.insert(request.pass_fds.end(), s.runtime.fds.begin(), s.runtime.fds.end());
     request.ignore_termination_signals = true;
     request.credentials = s.worker_user;
   } catch (const std::exception& e) {

@@ -15,6 +15,7 @@
 #include "process/environment.hpp"
 #include "process/spawner.hpp"
 #include "runtime/handler_environment.hpp"
+#include "runtime/python/embedded_runtime.hpp"
 #include "runtime/python/python_settings.hpp"
 #include "util/memfd.hpp"
 
@@ -25,7 +26,8 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using Level = ConfigNotice::Level;
 
-constexpr int kCheckSourceFd = 3;  // where edgefn_check.py reads the source
+constexpr int kCheckSourceFd = 3;   // where edgefn_check.py reads the source
+constexpr int kCheckArchiveFd = 4;  // the embedded runtime, which holds edgefn_check.py
 constexpr std::size_t kMaxCheckOutput = 16 * 1024;
 
 // Letters, digits and '_', not first a digit; bytes of non-ASCII letters
@@ -101,6 +103,13 @@ CheckRun run_check(SpawnRequest request) {
   child->reap();
   return run;
 }
+
+// `python3 -c` code that runs edgefn_check.py from the directory or archive
+// given as its first argument, the rest of the command line being the
+// check's (runpy sets sys.argv[0] to its file).
+constexpr const char* kCheckBootstrap =
+    "import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "runpy.run_module('edgefn_check', run_name='__main__', alter_sys=True)";
 
 std::string first_line(const std::string& text) {
   auto line = text.substr(0, text.find('\n'));
@@ -198,19 +207,23 @@ std::vector<ConfigNotice> check_python_handler(const FunctionConfig& config, con
   } catch (const StartError& e) {
     return not_checked(e.what());
   }
-  const fs::path script = python_runtime_directory() / "edgefn_check.py";
-  std::error_code ec;
-  if (!fs::is_regular_file(script, ec)) {
-    return not_checked(script.string() + " is missing (reinstall edgefn, or set EDGEFN_PYTHON_RUNTIME_DIR)");
+  PythonRuntimeFiles runtime;
+  try {
+    runtime = python_runtime_files(kCheckArchiveFd, -1);
+  } catch (const StartError& e) {
+    return not_checked(e.what());
   }
 
   SpawnRequest request;
   // -I: no PYTHON* variables, no user site, no script directory on the
   // path; -S: no site module. Nothing of the function's runs.
-  request.argv = {interpreter, "-I", "-S", script.string(), name.function, source_name};
+  // edgefn_check.py is a module of the runtime's archive (or of the
+  // override directory), run as __main__ from there.
+  request.argv = {interpreter, "-I", "-S", "-c", kCheckBootstrap, runtime.import_path, name.function, source_name};
   request.env = {"PATH=" + path};
   request.working_directory = directory;
   request.pass_fds = {{source.get(), kCheckSourceFd}};
+  request.pass_fds.insert(request.pass_fds.end(), runtime.fds.begin(), runtime.fds.end());
   CheckRun run;
   try {
     run = run_check(std::move(request));

@@ -20,14 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The directory of the running executable: bin/ in the build tree and when
-// installed, so the runtime files are found without configuration.
-fs::path executable_directory() {
-  std::error_code ec;
-  auto self = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? fs::path{} : self.parent_path();
-}
-
 ConfigMap make_python_map() {
   const PythonAttributes defaults;
   ConfigMap map{"python", "spec.runtimeAttributes", {}, {}};
@@ -139,16 +131,6 @@ std::string resolve_python_interpreter(const FunctionConfig& config, const Envir
   return choose_python_interpreter(config, environment, path).path;
 }
 
-fs::path python_runtime_directory() {
-  if (const char* dir = std::getenv("EDGEFN_PYTHON_RUNTIME_DIR"); dir && *dir) return dir;
-  return (executable_directory() / ".." / "share" / "edgefn" / "runtimes" / "python").lexically_normal();
-}
-
-fs::path ring_helper_path() {
-  if (const char* helper = std::getenv("EDGEFN_RING_HELPER"); helper && *helper) return helper;
-  return (executable_directory() / ".." / "lib" / "libedgefn_ring.so").lexically_normal();
-}
-
 std::shared_ptr<PythonSettings> make_python_settings(const FunctionConfig& config, const fs::path& directory,
                                                      const FunctionUrls& function_urls) {
   auto settings = std::make_shared<PythonSettings>();
@@ -169,16 +151,7 @@ std::shared_ptr<PythonSettings> make_python_settings(const FunctionConfig& confi
   if (chosen.built) activate_environment(settings->environment, function_environment(config).venv);
   settings->missing_module_hint = missing_module_hint(config, chosen);
 
-  const auto runtime_dir = python_runtime_directory();
-  settings->worker_script = runtime_dir / "edgefn_worker.py";
-  std::error_code ec;
-  if (!fs::is_regular_file(settings->worker_script, ec) || !fs::is_regular_file(runtime_dir / "nuclio_sdk" / "__init__.py", ec))
-    throw StartError("the Python runtime files are missing from " + runtime_dir.string() +
-                     " (reinstall edgefn, or set EDGEFN_PYTHON_RUNTIME_DIR)");
-  settings->ring_helper = ring_helper_path();
-  if (!fs::is_regular_file(settings->ring_helper, ec))
-    throw StartError("the shm ring helper " + settings->ring_helper.string() +
-                     " is missing (reinstall edgefn, or set EDGEFN_RING_HELPER)");
+  settings->runtime = python_runtime_files(kWorkerArchiveFd, kWorkerRingHelperFd);
 
   settings->function_directory = directory;
   if (!config.function_source_code.empty()) {
@@ -213,7 +186,7 @@ std::vector<std::string> worker_environment(const PythonSettings& s, int worker_
       {"EDGEFN_SHM_FD", std::to_string(kWorkerSegmentFd)},
       {"EDGEFN_SHM_NOTIFY_FD", std::to_string(kWorkerNotifyFd)},
       {"EDGEFN_SHM_BELL_FD", std::to_string(kWorkerBellFd)},
-      {"EDGEFN_RING_HELPER", s.ring_helper.string()},
+      {"EDGEFN_RING_HELPER", s.runtime.ring_helper},
       {"EDGEFN_HANDLER", s.handler},
       {"EDGEFN_FUNCTION_DIR", s.function_directory.string()},
       {"EDGEFN_SOURCE_FD", s.source_fd ? std::to_string(kWorkerSourceFd) : std::string{}},

@@ -17,6 +17,7 @@
 #include "metrics/metrics.hpp"
 #include "process/credentials.hpp"
 #include "process/environment.hpp"
+#include "runtime/python/embedded_runtime.hpp"
 #include "util/unique_fd.hpp"
 
 namespace edgefn {
@@ -42,8 +43,10 @@ PythonAttributes read_python_attributes(const FunctionConfig& config);
 // Shared, read-only, by all workers of a pool.
 struct PythonSettings {
   std::string interpreter;                  // absolute path
-  std::filesystem::path worker_script;      // .../runtimes/python/edgefn_worker.py
-  std::filesystem::path ring_helper;        // .../lib/libedgefn_ring.so
+  // The worker's files and the ring helper: the copies embedded in the
+  // processor, passed as memfds, or the developers' overrides on disk
+  // (embedded_runtime.hpp).
+  PythonRuntimeFiles runtime;
   std::filesystem::path function_directory;  // the worker's cwd; on its sys.path
   // spec.build.functionSourceCode, as a sealed memfd every worker inherits
   // and imports the module from: nothing is written to disk.
@@ -103,13 +106,6 @@ PythonInterpreter choose_python_interpreter(const FunctionConfig& config, const 
 std::string resolve_python_interpreter(const FunctionConfig& config, const Environment& environment,
                                        std::string_view path);
 
-// The directory holding edgefn_worker.py and nuclio_sdk/, and the ring
-// helper, both relative to the running executable (bin/processor ->
-// share/edgefn/runtimes/python and lib/), in the build tree and installed.
-// EDGEFN_PYTHON_RUNTIME_DIR and EDGEFN_RING_HELPER override them.
-std::filesystem::path python_runtime_directory();
-std::filesystem::path ring_helper_path();
-
 // Resolves everything. Throws HandlerError (a ConfigError): handler not
 // module:function, or the module's file missing (check_python_handler() in
 // python_handler_check.hpp says so first, at spec.handler); StartError: no
@@ -129,6 +125,8 @@ inline constexpr int kWorkerNotifyFd = 3;
 inline constexpr int kWorkerSegmentFd = 4;
 inline constexpr int kWorkerSourceFd = 5;
 inline constexpr int kWorkerBellFd = 6;
+inline constexpr int kWorkerArchiveFd = 7;     // the embedded runtime (embedded_runtime.hpp)
+inline constexpr int kWorkerRingHelperFd = 8;
 
 // The worker's environment as "NAME=value" strings: settings.environment,
 // then the EDGEFN_* variables edgefn_worker.py reads (which win over any of

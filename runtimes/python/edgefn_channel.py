@@ -97,15 +97,16 @@ def _helper_candidates():
     explicit = os.environ.get("EDGEFN_RING_HELPER")
     if explicit:
         return [explicit]
-    # Installed: <prefix>/share/edgefn/runtimes/python/ beside <prefix>/lib/.
-    return [os.path.join(here, "libedgefn_ring.so"),
-            os.path.normpath(os.path.join(here, "..", "..", "..", "..", "lib", "libedgefn_ring.so"))]
+    # The daemon always says where (its embedded copy, /proc/self/fd/N);
+    # a worker started by hand from a directory of these files looks
+    # beside them.
+    return [os.path.join(here, "libedgefn_ring.so")]
 
 
 @functools.lru_cache(maxsize=None)
 def load_helper(path=None):
     """Loads libedgefn_ring.so: `path`, else $EDGEFN_RING_HELPER, else beside
-    this file or in the installation's lib/ directory."""
+    this file."""
     candidates = [path] if path else _helper_candidates()
     for candidate in candidates:
         if os.path.exists(candidate):

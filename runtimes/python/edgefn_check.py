@@ -6,6 +6,8 @@ is the worker's business, retried with backoff).
 
     python3 -I -S edgefn_check.py FUNCTION FILENAME 3< SOURCE
 
+(the processor runs it as a module of the runtime's archive, with runpy).
+
 The source is read from descriptor 3 (a file, or a memfd holding
 spec.build.functionSourceCode); FILENAME only names it in messages. Exit
 status, with one line on stdout:

@@ -1,11 +1,13 @@
 """edgefn's Python worker: runs one Nuclio-style handler for the daemon.
 
-Started by the daemon (src/runtime/python/python_runtime.hpp) as
-`python3 edgefn_worker.py` in the function's directory, with SIGTERM and
+Started by the daemon (src/runtime/python/python_runtime.hpp) in the
+function's directory as `python3 /proc/self/fd/7`, the runtime's archive
+embedded in the daemon, whose __main__.py calls main() (or as `python3
+edgefn_worker.py` with EDGEFN_PYTHON_RUNTIME_DIR), with SIGTERM and
 SIGINT ignored (the daemon decides when a worker stops) and:
   EDGEFN_SHM_FD, EDGEFN_SHM_NOTIFY_FD,      the channel (edgefn_channel.py)
   EDGEFN_SHM_BELL_FD
-  EDGEFN_RING_HELPER                        libedgefn_ring.so
+  EDGEFN_RING_HELPER                        libedgefn_ring.so (/proc/self/fd/8)
   EDGEFN_HANDLER                            module:entrypoint
   EDGEFN_FUNCTION_DIR                       where the module is found
   EDGEFN_SOURCE_FD                          functionSourceCode, when given:

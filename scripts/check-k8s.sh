@@ -61,7 +61,7 @@ for config in "$functions"/*/function.yaml; do
   [[ -e "$config" ]] || continue
   if ! "$processor" validate "$config" >/dev/null 2>"$functions/validate.err"; then
     echo "check-k8s: ConfigMap $(basename "$(dirname "$config")"): processor validate failed:" >&2
-    sed "s|$functions/||" "$functions/validate.err" >&2
+    sed "s|$functions/||g" "$functions/validate.err" >&2
     status=1
   fi
 done

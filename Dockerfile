@@ -39,7 +39,7 @@ EXPOSE 8080 8082
 # The processor drains on SIGTERM (--drain-timeout, 30s): give `docker stop`
 # more than that (docker stop -t 45, compose stop_grace_period).
 STOPSIGNAL SIGTERM
-HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+HEALTHCHECK --interval=10s --timeout=10s --start-period=30s --retries=3 \
   CMD ["/usr/local/bin/processor", "health", "--management-address", "127.0.0.1:8082"]
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/processor"]
 CMD ["--config", "/function/function.yaml", "--management-address", "0.0.0.0:8082", "--log-format", "json"]

@@ -52,22 +52,34 @@ rootfs=$work/root
 container_pid=  # the running step's unshare (debootstrap, a chroot, the container)
 helper_pids=()  # a broker and a subscriber on the host
 
-# Whatever happened: the running step killed (each runs under
-# `unshare --pid --kill-child`: SIGKILL to unshare takes its child, PID 1 of
-# its namespace, and the kernel everything else in there), any mount left
-# under the work directory taken down, and the directory removed only once
-# nothing is mounted in it.
+# Whatever happened: the running step killed, any mount left under the
+# work directory taken down, and the directory removed only once nothing
+# runs or is mounted in it. Each step runs under `unshare --pid`; its child
+# is PID 1 of the namespace, and SIGKILL to that one makes the kernel kill
+# everything else in there. (--kill-child alone is not enough: the parent
+# death signal it sets is dropped when chroot --userspec changes the
+# credentials.)
 cleanup() {
-  local status=$?
+  local status=$? pid1_of_step='' alive=0
   if [[ -n "$container_pid" ]] && kill -0 "$container_pid" 2>/dev/null; then
+    pid1_of_step=$(pgrep -P "$container_pid" || true)
+    for pid in $pid1_of_step; do kill -KILL "$pid" 2>/dev/null || true; done
     kill -KILL "$container_pid" 2>/dev/null || true
     wait "$container_pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do  # reaped by init now: up to 10 s
+      alive=0
+      for pid in $pid1_of_step; do kill -0 "$pid" 2>/dev/null && alive=1; done
+      ((alive)) || break
+      sleep 0.1
+    done
   fi
   for pid in "${helper_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   local mounts
   mounts=$(awk -v w="$work/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r)
   for m in $mounts; do umount -l "$m" 2>/dev/null || true; done
-  if awk -v w="$work/" 'index($5, w) == 1 { found = 1 } END { exit !found }' /proc/self/mountinfo; then
+  if ((alive)); then
+    echo "container-rootfs: process $pid1_of_step (the step's PID 1) is still alive; not removing $work" >&2
+  elif awk -v w="$work/" 'index($5, w) == 1 { found = 1 } END { exit !found }' /proc/self/mountinfo; then
     echo "container-rootfs: mounts remain under $work; not removing it" >&2
   elif [[ "${EDGEFN_KEEP_ROOTFS:-0}" == 1 ]]; then
     say "kept $rootfs"

@@ -20,11 +20,11 @@ WORKDIR /src
 COPY scripts/install.sh scripts/install.sh
 RUN scripts/install.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
-# The install tree minus what running needs not: the C header (for
-# building native handlers) and kafka-mock (a development tool).
-RUN EDGEFN_JOBS="$(nproc)" scripts/build.sh -DEDGEFN_BUILD_TESTS=OFF \
+# The processor alone, and the install tree minus what running needs not:
+# the C header (for building native handlers).
+RUN EDGEFN_JOBS="$(nproc)" EDGEFN_TARGETS=processor scripts/build.sh -DEDGEFN_BUILD_TESTS=OFF \
  && cmake --install build --prefix /staging/usr/local --strip \
- && rm -rf /staging/usr/local/include /staging/usr/local/bin/kafka-mock
+ && rm -rf /staging/usr/local/include
 
 FROM debian:bookworm-slim
 COPY config/container/runtime-setup.sh /tmp/runtime-setup.sh

@@ -182,7 +182,7 @@ rm "$rootfs/tmp/runtime-setup.sh"
 # --- COPY --from=build /staging/ /
 step "cmake --install into the root"
 cmake --install "$build_dir" --prefix "$rootfs/usr/local" --strip >"$work/install.log"
-rm -rf "$rootfs/usr/local/include" "$rootfs/usr/local/bin/kafka-mock"  # as the Dockerfile does
+rm -rf "$rootfs/usr/local/include"  # as the Dockerfile does
 
 # The image holds no library beyond glibc's: the Release build links the
 # rest statically. A dynamic build (before that change, or configured so)

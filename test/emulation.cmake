@@ -17,8 +17,16 @@
 # Sets EDGEFN_EMULATED_ENV (ENVIRONMENT entries) and
 # EDGEFN_EMULATED_ENV_MODIFICATION (ENVIRONMENT_MODIFICATION entries) for
 # test/CMakeLists.txt; both are empty in a native build.
+#
+# EDGEFN_EMULATION_UNSUPPORTED: integration tests that cannot run so, and
+# are disabled there (CTest lists them as "Not Run (Disabled)"):
+# test_shm_channel loads the ring helper into the test's own (host) python3
+# and execs the arm64 shm_echo_driver itself; test_build makes a venv whose
+# python is the arm64 interpreter itself, which the kernel cannot exec
+# without binfmt_misc (and the sysroot has no pip).
 set(EDGEFN_EMULATED_ENV "")
 set(EDGEFN_EMULATED_ENV_MODIFICATION "")
+set(EDGEFN_EMULATION_UNSUPPORTED "")
 if(NOT CMAKE_CROSSCOMPILING OR NOT CMAKE_CROSSCOMPILING_EMULATOR)
   return()
 endif()
@@ -58,6 +66,7 @@ set(EDGEFN_EMULATED_ENV
   "EDGEFN_PROCESSOR=${edgefn_wrappers}/processor"
   "EDGEFN_KAFKA_MOCK=${edgefn_wrappers}/kafka-mock")
 set(EDGEFN_EMULATED_ENV_MODIFICATION "PATH=path_list_prepend:${edgefn_wrappers}")
+set(EDGEFN_EMULATION_UNSUPPORTED test_shm_channel test_build)
 
 # The unit tests exist once CTest reads catch_discover_tests()'s file, which
 # sets unit_tests_TESTS; this one, included after it, gives them the PATH.

@@ -16,7 +16,7 @@ if [[ "${EDGEFN_SKIP_INSTALL:-0}" != 1 ]]; then
   "$root/scripts/install.sh"
 fi
 if [[ ! -x "$build_dir/bin/processor" ]]; then
-  echo "run.sh: first build of the processor: about 6 minutes on 2 cores, seconds after that"
+  echo "run.sh: the first build of the processor takes about 6 minutes on 2 cores (12 minutes of CPU); later ones, seconds"
 fi
 EDGEFN_TARGETS=processor "$root/scripts/build.sh"
 

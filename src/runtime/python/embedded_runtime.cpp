@@ -70,8 +70,6 @@ std::string_view embedded_python_archive() {
 
 std::string_view embedded_ring_helper() { return bytes_between(edgefn_ring_helper_begin, edgefn_ring_helper_end); }
 
-bool python_runtime_is_embedded() { return override_variable("EDGEFN_PYTHON_RUNTIME_DIR") == nullptr; }
-
 PythonRuntimeFiles python_runtime_files(int archive_as, int helper_as) {
   PythonRuntimeFiles files;
   std::error_code ec;

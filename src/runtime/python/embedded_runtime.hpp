@@ -43,8 +43,4 @@ struct PythonRuntimeFiles {
 // missing.
 PythonRuntimeFiles python_runtime_files(int archive_as, int helper_as);
 
-// Whether the runtime comes from the binary (no EDGEFN_PYTHON_RUNTIME_DIR),
-// for messages.
-bool python_runtime_is_embedded();
-
 }  // namespace edgefn

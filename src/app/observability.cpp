@@ -13,7 +13,7 @@ void register_pool_metrics(MetricsRegistry& registry, const std::string& pool, P
         [](const WorkerPool& p) { return static_cast<double>(p.ready_workers()); });
   gauge("edgefn_pool_busy_workers", "Workers of the pool handling an event now",
         [](const WorkerPool& p) { return static_cast<double>(p.busy()); });
-  gauge("edgefn_pool_waiting_events", "Events waiting for a worker of the pool (or for their ordering key)",
+  gauge("edgefn_pool_waiting_events", "Events of the pool not started yet: waiting for a worker or their ordering key, or queued in a busy worker",
         [](const WorkerPool& p) { return static_cast<double>(p.waiting()); });
 }
 
@@ -45,6 +45,7 @@ void write_worker_status(JsonWriter& out, const WorkerStatus& worker) {
     out.null();
   out.key("events").value(worker.events);
   out.key("timeouts").value(worker.timeouts);
+  out.key("queued").value(static_cast<std::uint64_t>(worker.queued));
   out.key("restarts").value(worker.restarts);
   out.key("lastError");
   if (worker.last_error.empty())

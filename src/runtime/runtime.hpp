@@ -64,8 +64,17 @@ class Runtime {
   // Every runtime: start handling `event`; `done` is called exactly once,
   // from any thread (never inside invoke()), when the handler finished, the
   // worker failed, or it could not take the event (kUnavailable, with the
-  // event given back). Only while ready, one event at a time. Never throws.
+  // event given back). Only while ready, and one event at a time beyond
+  // queue_capacity(). Never throws.
   virtual void invoke(Event event, InvokeCompletion done) noexcept = 0;
+
+  // How many events invoke() may take while one runs: they wait in the
+  // worker (a Python worker's ring, where it finds the next one without
+  // waiting for the daemon) and run in the order invoke() was called, each
+  // once the one before it is answered. If the worker dies or is
+  // abandoned, those that never started come back as kUnavailable with
+  // the event. 0: one event at a time. Constant for the lifetime.
+  virtual std::size_t queue_capacity() const noexcept { return 0; }
 
   // The event in flight exceeded spec.eventTimeout and its client was
   // answered. A process-backed runtime kills its process and starts a new

@@ -3,68 +3,11 @@
 #include <algorithm>
 
 #include "log/log.hpp"
+#include "worker/worker_pool_entries.hpp"
 
 namespace edgefn {
 
-struct WorkerPool::Worker {
-  int id = 0;
-  std::unique_ptr<Runtime> runtime;
-  bool runs_inline = false;
-  // Guarded by the pool's mutex.
-  bool ready = false;
-  bool busy = false;       // holds an event
-  bool abandoned = false;  // timed out; the runtime has not given it back
-  std::chrono::steady_clock::time_point ready_since;
-  std::uint64_t readies = 0;
-  std::string last_error;
-  std::atomic<std::uint64_t> events{0};
-  std::atomic<std::uint64_t> timeouts{0};
-};
-
-struct WorkerPool::Request {
-  enum class Stage { kNew, kKey, kQueue, kRunning, kDone };
-
-  Request(asio::io_context& io, asio::any_io_executor executor, Event e, DispatchOptions o, Done d)
-      : event(std::move(e)),
-        options(std::move(o)),
-        done(std::move(d)),
-        // Tracked: the io_context does not run out of work while an event
-        // waits or runs, so a drain lets it finish.
-        work(asio::prefer(std::move(executor), asio::execution::outstanding_work.tracked)),
-        io_context(io) {}
-
-  Event event;
-  DispatchOptions options;
-  Done done;
-  asio::any_io_executor work;
-  asio::io_context& io_context;
-  std::atomic<bool> claimed{false};
-  // Set only when the pool records allocation waits.
-  std::chrono::steady_clock::time_point dispatched_at;
-  bool wait_observed = false;
-  // Guarded by the pool's mutex, timers included: Asio timers are not
-  // thread-safe objects, and every call on them happens under that lock.
-  Stage stage = Stage::kNew;
-  bool owns_key = false;  // the head of its key: waiting for a worker or running
-  std::optional<asio::steady_timer> wait_timer;  // the start deadline
-  bool wait_armed = false;
-  std::optional<asio::steady_timer> run_timer;  // spec.eventTimeout
-  std::optional<std::uint64_t> cancel_watch;
-  // Orders the timeout's abandon() against the handler finishing: once the
-  // worker is released it may hold another event, which abandon() (a
-  // process kill) must never hit.
-  std::mutex run_mutex;
-  bool finished = false;
-
-  asio::steady_timer& timer(std::optional<asio::steady_timer>& slot) {
-    if (!slot) slot.emplace(io_context);
-    return *slot;
-  }
-};
-
 namespace {
-
-DispatchError dispatch_error(DispatchError::Code code, std::string detail) { return {code, std::move(detail)}; }
 
 DispatchResult with_worker(DispatchResult result, int worker) noexcept {
   if (result)
@@ -94,6 +37,7 @@ WorkerPool::WorkerPool(asio::io_context& io, PoolSettings settings, std::vector<
     auto w = std::make_unique<Worker>();
     w->id = static_cast<int>(i);
     w->runs_inline = runtimes[i]->runs_inline();
+    w->queue_capacity = w->runs_inline ? 0 : runtimes[i]->queue_capacity();
     w->runtime = std::move(runtimes[i]);
     workers_.push_back(std::move(w));
   }
@@ -198,6 +142,7 @@ void WorkerPool::submit(std::shared_ptr<Request> request) noexcept {
   Actions actions;
   {
     std::lock_guard lock(mutex_);
+    request->sequence = next_sequence_++;
     if (stopping_) {
       request->stage = Request::Stage::kDone;
       actions.failures.emplace_back(request, dispatch_error(DispatchError::Code::kStopping, "processor is stopping"));
@@ -225,11 +170,7 @@ void WorkerPool::enqueue_locked(const std::shared_ptr<Request>& request, Actions
     state.active = true;
     request->owns_key = true;
   }
-  if (Worker* w = pop_idle_locked()) {
-    request->stage = Request::Stage::kRunning;
-    actions.starts.emplace_back(w, request);
-    return;
-  }
+  if (assign_locked(request, actions)) return;
   if (request->options.start_deadline <= DispatchOptions::Clock::now()) {
     request->stage = Request::Stage::kDone;
     release_key_locked(request, actions);
@@ -270,22 +211,50 @@ void WorkerPool::arm_waiting(const std::shared_ptr<Request>& request) {
   }
 }
 
-WorkerPool::Worker* WorkerPool::pop_idle_locked() noexcept {
-  if (idle_.empty()) return nullptr;
-  Worker* w = idle_.back();
-  idle_.pop_back();
-  w->busy = true;
-  return w;
+// Under the lock: gives `request` to an idle worker or, when every worker
+// is busy, queues it behind the running event of one whose runtime can
+// hold it (Runtime::queue_capacity). Only events that head their ordering
+// key reach here, so none is queued behind an event of its own key.
+bool WorkerPool::assign_locked(const std::shared_ptr<Request>& request, Actions& actions) {
+  Worker* w = nullptr;
+  bool queued = false;
+  if (!idle_.empty()) {
+    w = idle_.back();
+    idle_.pop_back();
+    w->busy = true;
+    w->running = request;
+  } else {
+    auto can_queue = [this](const auto& worker) {
+      return worker->queue_capacity > 0 && worker->ready && worker->busy && !worker->abandoned &&
+             !worker->handing_over && worker->queued.size() < worker->queue_capacity && !stopping_;
+    };
+    auto it = std::find_if(workers_.begin(), workers_.end(), can_queue);
+    if (it == workers_.end()) return false;
+    w = it->get();
+    w->queued.push_back(request);
+    queued = true;
+  }
+  if (w->queue_capacity > 0) w->handing_over = true;
+  request->stage = Request::Stage::kRunning;
+  actions.starts.push_back({w, request, queued});
+  return true;
 }
 
-// Under the lock: hands idle workers to the oldest waiting requests.
+// Under the lock: hands idle workers, then room in queueing ones, to the
+// oldest waiting requests.
 void WorkerPool::schedule_locked(Actions& actions) {
-  while (!queue_.empty() && !idle_.empty()) {
-    auto request = std::move(queue_.front());
-    queue_.pop_front();
-    request->stage = Request::Stage::kRunning;
-    actions.starts.emplace_back(pop_idle_locked(), std::move(request));
-  }
+  while (!queue_.empty() && assign_locked(queue_.front(), actions)) queue_.pop_front();
+}
+
+// Under the lock: an event that a worker gave back unstarted goes before
+// every event submitted after it, so a worker that dies holding several
+// hands them on in their order.
+void WorkerPool::requeue_locked(const std::shared_ptr<Request>& request) {
+  auto later = std::find_if(queue_.begin(), queue_.end(),
+                            [&](const auto& r) { return r->sequence > request->sequence; });
+  request->stage = Request::Stage::kQueue;
+  queue_.insert(later, request);
+  arm_waiting(request);
 }
 
 void WorkerPool::remove_waiting_locked(const std::shared_ptr<Request>& request) noexcept {
@@ -333,12 +302,12 @@ void WorkerPool::expire(const std::shared_ptr<Request>& request, DispatchError::
 // ---- Running ----------------------------------------------------------------
 
 void WorkerPool::run(Actions actions) noexcept {
-  for (auto& [worker, request] : actions.starts) start_event(worker, std::move(request));
+  for (auto& start : actions.starts) start_event(start.worker, std::move(start.request), start.queued);
   for (auto& [request, error] : actions.failures) complete(request, tl::make_unexpected(std::move(error)));
   for (auto& call : actions.ready_calls) asio::post(io_, std::move(call));
 }
 
-void WorkerPool::start_event(Worker* worker, std::shared_ptr<Request> request) noexcept {
+void WorkerPool::start_event(Worker* worker, std::shared_ptr<Request> request, bool queued) noexcept {
   {
     std::lock_guard run_lock(request->run_mutex);
     request->finished = false;  // again, for an event that was queued again
@@ -353,34 +322,8 @@ void WorkerPool::start_event(Worker* worker, std::shared_ptr<Request> request) n
       request->options.cancel->unwatch(*request->cancel_watch);
       request->cancel_watch.reset();
     }
-    if (settings_.event_timeout && !worker->runs_inline) {
-      auto& timer = request->timer(request->run_timer);
-      timer.expires_after(*settings_.event_timeout);
-      timer.async_wait([this, worker, weak = std::weak_ptr<Request>(request)](error_code ec) {
-        auto r = weak.lock();
-        if (ec || !r || r->claimed.exchange(true)) return;
-        worker->timeouts.fetch_add(1, std::memory_order_relaxed);
-        {
-          // Before the client hears of the timeout: whoever it tells next
-          // (a /status request) sees the worker abandoned.
-          std::lock_guard run_lock(r->run_mutex);
-          if (!r->finished) {
-            {
-              std::lock_guard pool_lock(mutex_);
-              worker->abandoned = true;
-              worker->last_error = "an event ran past spec.eventTimeout";
-            }
-            worker->runtime->abandon();
-          }
-        }
-        asio::post(r->work, [r, id = worker->id] {
-          auto done = std::move(r->done);
-          auto error = dispatch_error(DispatchError::Code::kTimedOut, "event timeout exceeded");
-          error.worker = id;
-          done(tl::make_unexpected(std::move(error)));
-        });
-      });
-    }
+    // A queued event's clock starts when the one before it is answered.
+    if (!queued) arm_run_timer_locked(worker, request);
   }
   worker->events.fetch_add(1, std::memory_order_relaxed);
   // Once per event: one queued again after its worker's process ended
@@ -397,6 +340,48 @@ void WorkerPool::start_event(Worker* worker, std::shared_ptr<Request> request) n
   worker->runtime->invoke(std::move(request->event), [this, worker, request](InvokeResult result) {
     finished(worker, request, std::move(result));
   });
+  if (worker->queue_capacity == 0) return;
+  // The runtime has this event now: the next may be queued behind it.
+  Actions actions;
+  {
+    std::lock_guard lock(mutex_);
+    worker->handing_over = false;
+    schedule_locked(actions);
+  }
+  run(std::move(actions));
+}
+
+// Under the lock: spec.eventTimeout for the event `worker` runs now.
+void WorkerPool::arm_run_timer_locked(Worker* worker, const std::shared_ptr<Request>& request) {
+  if (!settings_.event_timeout || worker->runs_inline) return;
+  auto& timer = request->timer(request->run_timer);
+  timer.expires_after(*settings_.event_timeout);
+  timer.async_wait([this, worker, weak = std::weak_ptr<Request>(request)](error_code ec) {
+    auto r = weak.lock();
+    if (ec || !r || r->claimed.exchange(true)) return;
+    worker->timeouts.fetch_add(1, std::memory_order_relaxed);
+    {
+      // Before the client hears of the timeout: whoever it tells next
+      // (a /status request) sees the worker abandoned.
+      std::lock_guard run_lock(r->run_mutex);
+      if (!r->finished) {
+        {
+          std::lock_guard pool_lock(mutex_);
+          worker->abandoned = true;
+          worker->last_error = "an event ran past spec.eventTimeout";
+        }
+        // Events queued behind this one come back unstarted and run
+        // elsewhere.
+        worker->runtime->abandon();
+      }
+    }
+    asio::post(r->work, [r, id = worker->id] {
+      auto done = std::move(r->done);
+      auto error = dispatch_error(DispatchError::Code::kTimedOut, "event timeout exceeded");
+      error.worker = id;
+      done(tl::make_unexpected(std::move(error)));
+    });
+  });
 }
 
 void WorkerPool::finished(Worker* worker, const std::shared_ptr<Request>& request, InvokeResult result) noexcept {
@@ -408,30 +393,45 @@ void WorkerPool::finished(Worker* worker, const std::shared_ptr<Request>& reques
   const bool unstarted = !result && result.error().code == RuntimeError::Code::kUnavailable &&
                          result.error().unstarted.has_value();
   bool requeued = false;
+  bool stopping = false;
   {
     std::lock_guard lock(mutex_);
-    worker->busy = false;
-    worker->abandoned = false;
-    if (worker->ready) idle_.push_back(worker);
+    stopping = stopping_;
+    if (worker->running == request) {
+      worker->running.reset();
+      worker->abandoned = false;
+      if (!worker->queued.empty()) {
+        // The runtime starts the next queued event as it answers this one.
+        worker->running = std::move(worker->queued.front());
+        worker->queued.pop_front();
+        arm_run_timer_locked(worker, worker->running);
+      } else {
+        worker->busy = false;
+        if (worker->ready) idle_.push_back(worker);
+      }
+    } else {
+      std::erase(worker->queued, request);
+    }
     if (request->run_timer) request->run_timer->cancel();
     if (!result && result.error().code == RuntimeError::Code::kCrashed) worker->last_error = result.error().detail;
-    if (unstarted && !request->claimed.load() && !stopping_) {
+    if (unstarted && !request->claimed.load() && !stopping) {
       // The worker's process ended before it took the event (it reported
-      // itself not ready first): the event goes to the front of the queue,
-      // where the next ready worker takes it.
+      // itself not ready first): the event goes back to the queue in its
+      // place, where the next ready worker takes it.
       request->event = std::move(*result.error().unstarted);
       requeued = true;
-      request->stage = Request::Stage::kQueue;
-      queue_.push_front(request);
-      arm_waiting(request);
-      schedule_locked(actions);
+      requeue_locked(request);
       logger_->debug("worker {} could not take event {}: {}; queued again", worker->id, request->event.id,
                      result.error().detail);
     } else {
       request->stage = Request::Stage::kDone;
       release_key_locked(request, actions);
-      schedule_locked(actions);
     }
+    schedule_locked(actions);
+  }
+  if (unstarted && !requeued) {
+    result = tl::make_unexpected(RuntimeError{
+        stopping ? RuntimeError::Code::kStopping : RuntimeError::Code::kCrashed, result.error().detail, {}});
   }
   if (!requeued) complete(request, with_worker(checked(std::move(result), nullptr), worker->id));
   run(std::move(actions));
@@ -462,157 +462,6 @@ DispatchResult WorkerPool::checked(InvokeResult result, const Event* event) noex
   r.status = 500;
   r.body = "handler answered an invalid status " + std::to_string(status) + "\n";
   return r;
-}
-
-// ---- Readiness and lifecycle ------------------------------------------------
-
-void WorkerPool::on_readiness(Worker* worker, bool ready) noexcept {
-  Actions actions;
-  {
-    std::lock_guard lock(mutex_);
-    if (worker->ready == ready) return;
-    worker->ready = ready;
-    if (ready) {
-      worker->ready_since = std::chrono::steady_clock::now();
-      ++worker->readies;
-      if (++ready_count_ == 1) {
-        for (auto& fn : ready_waiters_) actions.ready_calls.push_back(std::move(fn));
-        ready_waiters_.clear();
-      }
-      if (!worker->busy && !stopping_) {
-        idle_.push_back(worker);
-        schedule_locked(actions);
-      }
-    } else {
-      --ready_count_;
-      std::erase(idle_, worker);
-    }
-  }
-  run(std::move(actions));
-}
-
-void WorkerPool::when_ready(UniqueFunction<void()> fn) {
-  {
-    std::lock_guard lock(mutex_);
-    if (ready_count_ == 0) {
-      ready_waiters_.push_back(std::move(fn));
-      return;
-    }
-  }
-  asio::post(io_, std::move(fn));
-}
-
-void WorkerPool::drain() noexcept {
-  for (auto& w : workers_) w->runtime->drain();
-}
-
-void WorkerPool::run_drain_callbacks() noexcept {
-  for (auto& w : workers_) w->runtime->run_drain_callbacks();
-}
-
-void WorkerPool::stop(std::chrono::milliseconds per_worker_timeout, UniqueFunction<void()> done) noexcept {
-  Actions actions;
-  bool started;
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-    started = started_;
-    idle_.clear();
-    auto fail = [&](const std::shared_ptr<Request>& r) {
-      r->stage = Request::Stage::kDone;
-      if (r->wait_timer) r->wait_timer->cancel();
-      actions.failures.emplace_back(r, dispatch_error(DispatchError::Code::kStopping, "processor is stopping"));
-    };
-    for (auto& r : queue_) fail(r);
-    queue_.clear();
-    for (auto& [key, state] : keys_) {
-      for (auto& r : state.waiting) fail(r);
-      state.waiting.clear();
-    }
-    key_waiting_ = 0;
-    ready_waiters_.clear();
-  }
-  run(std::move(actions));
-
-  struct Countdown {
-    std::mutex mutex;
-    std::size_t left;
-    UniqueFunction<void()> done;
-  };
-  auto countdown = std::make_shared<Countdown>();
-  countdown->left = started ? workers_.size() : 0;
-  countdown->done = std::move(done);
-  if (countdown->left == 0) {
-    asio::post(io_, [countdown] { countdown->done(); });
-    return;
-  }
-  auto work = asio::prefer(io_.get_executor(), asio::execution::outstanding_work.tracked);
-  for (auto& w : workers_) {
-    w->runtime->stop(per_worker_timeout, [countdown, work] {
-      std::lock_guard lock(countdown->mutex);
-      if (--countdown->left == 0) asio::post(work, [countdown] { countdown->done(); });
-    });
-  }
-}
-
-// ---- Status -------------------------------------------------------------------
-
-int WorkerPool::ready_workers() const noexcept {
-  std::lock_guard lock(mutex_);
-  return ready_count_;
-}
-
-int WorkerPool::busy() const noexcept {
-  std::lock_guard lock(mutex_);
-  return static_cast<int>(std::count_if(workers_.begin(), workers_.end(), [](const auto& w) { return w->busy; }));
-}
-
-int WorkerPool::left_running() const noexcept {
-  return static_cast<int>(
-      std::count_if(workers_.begin(), workers_.end(), [](const auto& w) { return w->runtime->left_running(); }));
-}
-
-std::size_t WorkerPool::waiting() const noexcept {
-  std::lock_guard lock(mutex_);
-  return queue_.size() + key_waiting_;
-}
-
-PoolStatus WorkerPool::status() const {
-  PoolStatus s{settings_.name, size(), 0, 0, 0, {}};
-  struct Seen {
-    bool ready, busy, abandoned;
-    std::chrono::steady_clock::time_point ready_since;
-    std::uint64_t readies;
-    std::string last_error;
-  };
-  std::vector<Seen> seen;
-  seen.reserve(workers_.size());
-  {
-    std::lock_guard lock(mutex_);
-    s.ready = ready_count_;
-    s.waiting = queue_.size() + key_waiting_;
-    for (const auto& w : workers_)
-      seen.push_back({w->ready, w->busy, w->abandoned, w->ready_since, w->readies, w->last_error});
-  }
-  const auto now = std::chrono::steady_clock::now();
-  for (std::size_t i = 0; i < workers_.size(); ++i) {
-    const auto& w = workers_[i];
-    const Seen& v = seen[i];
-    if (v.busy) ++s.busy;
-    std::string state = v.abandoned ? "abandoned" : v.busy ? "busy" : v.ready ? "idle" : "starting";
-    WorkerStatus ws{w->id,
-                    std::move(state),
-                    w->runtime->describe(),
-                    w->events.load(std::memory_order_relaxed),
-                    w->timeouts.load(std::memory_order_relaxed),
-                    w->runtime->process_id(),
-                    std::nullopt,
-                    v.readies > 1 ? v.readies - 1 : 0,
-                    v.last_error};
-    if (v.ready) ws.uptime = now - v.ready_since;
-    s.workers.push_back(std::move(ws));
-  }
-  return s;
 }
 
 }  // namespace edgefn

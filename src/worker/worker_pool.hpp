@@ -8,6 +8,18 @@
 // they run. Every Response leaves the pool with a valid final HTTP status
 // (200-599): anything else a handler answers becomes a 500.
 //
+// Queueing in a worker: when every worker is busy, a worker whose runtime
+// can hold events behind the running one (Runtime::queue_capacity, a
+// Python worker's ring) is given the next waiting event, so that it finds
+// it the moment it answers instead of waiting for the daemon's hand-off.
+// Only the head of an ordering key is queued, so never behind an event of
+// its own key. Its eventTimeout starts when the event before it is
+// answered; from then on it is "running". A worker that times out or dies
+// gives the events queued in it back to the pool, which runs them
+// elsewhere in their order; their clients hear nothing of it. Once queued,
+// an event can no longer be cancelled (its ring holds it) and no longer
+// moves to a worker that frees up meanwhile: the capacity is kept at one.
+//
 // Threads: dispatch(), cancellation and the runtimes' callbacks may come
 // from any thread; one mutex guards the pool's state and is never held
 // while a runtime or a completion runs. Completions resume their waiter on
@@ -48,6 +60,7 @@ struct WorkerStatus {
   std::string detail;  // the runtime's own account (Runtime::describe)
   std::uint64_t events;
   std::uint64_t timeouts;
+  std::size_t queued;  // events queued behind the running one (Runtime::queue_capacity)
   std::optional<int> pid;  // the worker's process now; none for in-process runtimes
   // Since the worker last became ready; none while it is not ready.
   std::optional<std::chrono::steady_clock::duration> uptime;
@@ -60,7 +73,7 @@ struct PoolStatus {
   int size;
   int ready;  // workers that can take an event (idle or busy)
   int busy;
-  std::size_t waiting;  // events waiting for a worker or for their key
+  std::size_t waiting;  // events waiting for a worker, for their key, or queued in a busy worker
   std::vector<WorkerStatus> workers;
 };
 
@@ -106,7 +119,7 @@ class WorkerPool final : public Dispatcher {
   int size() const noexcept override { return static_cast<int>(workers_.size()); }
   int ready_workers() const noexcept override;
   int busy() const noexcept;
-  std::size_t waiting() const noexcept;  // events waiting for a worker or for their key
+  std::size_t waiting() const noexcept;  // events not started yet: PoolStatus::waiting
   PoolStatus status() const;
   // After stop(): handlers left running on threads that could not be
   // stopped (Runtime::left_running).
@@ -119,9 +132,14 @@ class WorkerPool final : public Dispatcher {
     bool active = false;  // a request of this key is waiting for a worker or running
     std::deque<std::shared_ptr<Request>> waiting;
   };
+  struct Start {
+    Worker* worker;
+    std::shared_ptr<Request> request;
+    bool queued;  // behind the worker's running event
+  };
   // Work decided under the lock, done after it.
   struct Actions {
-    std::vector<std::pair<Worker*, std::shared_ptr<Request>>> starts;
+    std::vector<Start> starts;
     std::vector<std::pair<std::shared_ptr<Request>, DispatchError>> failures;
     std::vector<UniqueFunction<void()>> ready_calls;
   };
@@ -129,16 +147,19 @@ class WorkerPool final : public Dispatcher {
   void submit(std::shared_ptr<Request> request) noexcept;
   void enqueue_locked(const std::shared_ptr<Request>& request, Actions& actions);
   void schedule_locked(Actions& actions);
-  Worker* pop_idle_locked() noexcept;
+  bool assign_locked(const std::shared_ptr<Request>& request, Actions& actions);
+  void requeue_locked(const std::shared_ptr<Request>& request);
+  void arm_run_timer_locked(Worker* worker, const std::shared_ptr<Request>& request);
   void remove_waiting_locked(const std::shared_ptr<Request>& request) noexcept;
   void release_key_locked(const std::shared_ptr<Request>& request, Actions& actions);
   void arm_waiting(const std::shared_ptr<Request>& request);
   void expire(const std::shared_ptr<Request>& request, DispatchError::Code code, const char* detail) noexcept;
   void run(Actions actions) noexcept;
-  void start_event(Worker* worker, std::shared_ptr<Request> request) noexcept;
+  void start_event(Worker* worker, std::shared_ptr<Request> request, bool queued) noexcept;
   void finished(Worker* worker, const std::shared_ptr<Request>& request, InvokeResult result) noexcept;
   void on_readiness(Worker* worker, bool ready) noexcept;
   void complete(const std::shared_ptr<Request>& request, DispatchResult result) noexcept;
+  std::size_t waiting_locked() const noexcept;
   DispatchResult checked(InvokeResult result, const Event* event) noexcept;
   std::optional<DispatchResult> try_inline(Event& event, const DispatchOptions& options) noexcept;
 
@@ -153,6 +174,7 @@ class WorkerPool final : public Dispatcher {
   std::unordered_map<std::string, KeyState> keys_;
   std::vector<UniqueFunction<void()>> ready_waiters_;
   std::size_t key_waiting_ = 0;  // requests in some KeyState::waiting
+  std::uint64_t next_sequence_ = 0;
   int ready_count_ = 0;
   bool stopping_ = false;
   bool started_ = false;

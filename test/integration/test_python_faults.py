@@ -167,5 +167,72 @@ class KillUnderLoadTest(unittest.TestCase):
                 print(f"\n{len(results)} requests: {ok} ok, {len(failed)} failed; {kills} kills", flush=True)
 
 
+GATED = textwrap.dedent('''
+    import os
+    import time
+
+
+    def gated(context, event):
+        """/hold: says it started, then waits for the test's release file
+        and ends as it says (exit: the process dies; hang: it never
+        returns). Anything else answers the worker's pid."""
+        directory = event.headers.get("X-Dir", "")
+        if event.path == "/hold":
+            open(os.path.join(directory, "started"), "w").close()
+            release = os.path.join(directory, "release")
+            while not os.path.exists(release):
+                time.sleep(0.01)
+            if event.fields.get("then") == "exit":
+                os._exit(3)
+            while True:
+                time.sleep(1)
+        return str(os.getpid())
+''')
+
+
+class QueuedEventTest(unittest.TestCase):
+    """With every worker busy, the next event waits in the worker's ring
+    (queued behind the running one); if that worker dies or times out, the
+    queued event runs on the next process instead of failing."""
+
+    def run_queued_behind(self, then, extra_spec=""):
+        with TempDir() as d:
+            config = make_function(d, "handlers:gated", source=GATED, extra_spec=extra_spec)
+            with Processor(config) as proc:
+                first_pid = worker_pids(proc.proc.pid)[0]
+                answers = {}
+
+                def ask(name, path):
+                    answers[name] = proc.request("GET", path, headers={"X-Dir": d}, timeout=60)
+
+                held = threading.Thread(target=ask, args=("held", f"/hold?then={then}"))
+                held.start()
+                wait_for(lambda: os.path.exists(os.path.join(d, "started")), 30, what="the held event to start")
+                queued = threading.Thread(target=ask, args=("queued", "/"))
+                queued.start()
+                wait_for(lambda: proc.status()["pools"][0]["workers"][0]["queued"] == 1, 30,
+                         what="the second event queued in the busy worker")
+                self.assertEqual(proc.status()["pools"][0]["waiting"], 1)
+                open(os.path.join(d, "release"), "w").close()
+                held.join(60)
+                queued.join(60)
+                self.assertIn("held", answers)
+                self.assertIn("queued", answers)
+                status, _, body = answers["queued"]
+                self.assertEqual(status, 200, body)
+                # Served by the next process: the first never ran it.
+                self.assertNotEqual(int(body), first_pid)
+                self.assertIsNone(proc.proc.poll())
+                return answers["held"]
+
+    def test_a_worker_that_dies_hands_its_queued_event_to_the_next_process(self):
+        status, _, _ = self.run_queued_behind("exit")
+        self.assertEqual(status, 500)
+
+    def test_an_event_timeout_hands_the_queued_event_to_the_next_process(self):
+        status, _, _ = self.run_queued_behind("hang", extra_spec="  eventTimeout: 1s\n")
+        self.assertEqual(status, 408)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -21,7 +21,8 @@ class ScriptedRuntime final : public Runtime {
     InvokeCompletion done;
   };
 
-  explicit ScriptedRuntime(bool ready_at_start = true) : ready_at_start_(ready_at_start) {}
+  explicit ScriptedRuntime(bool ready_at_start = true, std::size_t queue_capacity = 0)
+      : ready_at_start_(ready_at_start), queue_capacity_(queue_capacity) {}
 
   void start(ReadinessCallback on_readiness) override {
     std::lock_guard lock(mutex_);
@@ -29,6 +30,7 @@ class ScriptedRuntime final : public Runtime {
     if (ready_at_start_) on_readiness_(true);
   }
   bool runs_inline() const noexcept override { return false; }
+  std::size_t queue_capacity() const noexcept override { return queue_capacity_; }
   void invoke(Event event, InvokeCompletion done) noexcept override {
     std::lock_guard lock(mutex_);
     calls_.push_back({std::move(event), std::move(done)});
@@ -140,6 +142,7 @@ class ScriptedRuntime final : public Runtime {
 
   mutable std::mutex mutex_;
   bool ready_at_start_;
+  std::size_t queue_capacity_;
   ReadinessCallback on_readiness_;
   std::deque<Call> calls_;
   int invoked_ = 0;

@@ -71,10 +71,11 @@ bool run_until(asio::io_context& io, Done done, std::chrono::milliseconds limit 
 
 // A pool of scripted workers, and what its dispatches answered.
 struct Scripted {
-  explicit Scripted(int workers, bool ready = true, std::optional<std::chrono::nanoseconds> timeout = {}) {
+  explicit Scripted(int workers, bool ready = true, std::optional<std::chrono::nanoseconds> timeout = {},
+                    std::size_t queue_capacity = 0) {
     std::vector<std::unique_ptr<Runtime>> runtimes;
     for (int i = 0; i < workers; ++i) {
-      auto rt = std::make_unique<ScriptedRuntime>(ready);
+      auto rt = std::make_unique<ScriptedRuntime>(ready, queue_capacity);
       rts.push_back(rt.get());
       runtimes.push_back(std::move(rt));
     }
@@ -510,4 +511,129 @@ TEST_CASE("pool status tells a worker's restarts, uptime and last crash") {
   CHECK(after.restarts == 1);
   CHECK(after.uptime.has_value());
   CHECK(after.last_error == "process ended with signal 9");
+}
+
+// ---- Queueing in a worker (Runtime::queue_capacity) --------------------------
+
+TEST_CASE("a queueing worker is given the next event behind its running one only when every worker is busy") {
+  Scripted s(2, true, {}, 1);
+  auto a = s.dispatch("a", DispatchOptions::within(10s));
+  auto b = s.dispatch("b", DispatchOptions::within(10s));
+  s.settle();
+  // An idle worker always comes first: one event each.
+  CHECK(s.rts[0]->pending() == 1);
+  CHECK(s.rts[1]->pending() == 1);
+  auto c = s.dispatch("c", DispatchOptions::within(10s));
+  auto d = s.dispatch("d", DispatchOptions::within(10s));
+  auto e = s.dispatch("e", DispatchOptions::within(10s));
+  s.settle();
+  // Both busy: one event queued in each, the third waits in the pool.
+  CHECK(s.rts[0]->pending() == 2);
+  CHECK(s.rts[1]->pending() == 2);
+  auto status = s.pool->status();
+  CHECK(status.waiting == 3);
+  CHECK(status.workers[0].queued == 1);
+  CHECK(status.workers[1].queued == 1);
+  auto* first = s.rts[0]->pending_body() == "a" ? s.rts[0] : s.rts[1];
+  REQUIRE(first->answer(ok("A")));
+  s.settle();
+  // Its queued event runs now, and the waiting one is queued behind it.
+  CHECK(first->pending() == 2);
+  CHECK(first->pending_body(1) == "e");
+  CHECK(s.pool->status().waiting == 2);
+  while (s.rts[0]->answer(ok("x")) || s.rts[1]->answer(ok("y"))) s.settle();
+  s.settle();
+  for (auto i : {a, b, c, d, e}) REQUIRE(s.answered(i));
+  CHECK(s.result(a)->body == "A");
+  CHECK(s.pool->status().waiting == 0);
+}
+
+TEST_CASE("a queueing worker never queues an event behind one of its own ordering key") {
+  Scripted s(1, true, {}, 1);
+  DispatchOptions keyed;
+  keyed.ordering_key = "partition-0";
+  auto k1 = s.dispatch("k1", keyed);
+  auto k2 = s.dispatch("k2", keyed);
+  auto other = s.dispatch("other", DispatchOptions::within(10s));
+  s.settle();
+  // k2 waits for its key; the keyless event is queued in the worker.
+  CHECK(s.rts[0]->pending() == 2);
+  CHECK(s.rts[0]->pending_body(1) == "other");
+  REQUIRE(s.rts[0]->answer(ok("k1")));
+  s.settle();
+  // k1 is done: k2 may now be queued behind "other".
+  CHECK(s.rts[0]->pending_body(1) == "k2");
+  REQUIRE(s.rts[0]->answer(ok("other")));
+  REQUIRE(s.rts[0]->answer(ok("k2")));
+  s.settle();
+  for (auto i : {k1, k2, other}) REQUIRE(s.answered(i));
+  CHECK(s.result(k2)->body == "k2");
+}
+
+TEST_CASE("a worker that dies gives its queued events back, and they run in their order before later ones") {
+  Scripted s(1, true, {}, 1);
+  auto a = s.dispatch("a", DispatchOptions::within(10s));
+  auto b = s.dispatch("b", DispatchOptions::within(10s));
+  auto c = s.dispatch("c", DispatchOptions::within(10s));
+  s.settle();
+  REQUIRE(s.rts[0]->pending() == 2);  // a runs, b is queued, c waits in the pool
+  // As the Python runtime reports a death: not ready, a crashed, b back.
+  s.rts[0]->set_ready(false);
+  REQUIRE(s.rts[0]->fail({RuntimeError::Code::kCrashed, "killed", std::nullopt}));
+  REQUIRE(s.rts[0]->give_back());
+  s.settle();
+  CHECK(s.answered(a));
+  CHECK_FALSE(s.answered(b));
+  CHECK(s.pool->status().waiting == 2);
+  s.rts[0]->set_ready(true);
+  s.settle();
+  // The new process takes b first, then c behind it.
+  CHECK(s.rts[0]->pending_body(0) == "b");
+  CHECK(s.rts[0]->pending_body(1) == "c");
+  REQUIRE(s.rts[0]->answer(ok("b")));
+  REQUIRE(s.rts[0]->answer(ok("c")));
+  s.settle();
+  CHECK(s.result(b)->body == "b");
+  CHECK(s.result(c)->body == "c");
+}
+
+TEST_CASE("a queued event's eventTimeout starts when it runs, and a timeout hands it back unharmed") {
+  Scripted s(1, true, std::chrono::nanoseconds(50ms), 1);
+  auto a = s.dispatch("a", DispatchOptions::within(10s));
+  auto b = s.dispatch("b", DispatchOptions::within(10s));
+  s.settle();
+  REQUIRE(s.rts[0]->pending() == 2);
+  REQUIRE(run_until(s.io, [&] { return s.answered(a); }));
+  CHECK(s.result(a).error().code == DispatchError::Code::kTimedOut);
+  CHECK(s.rts[0]->abandoned() == 1);
+  // b had not started: its clock had not either, so it is not timed out
+  // with a (the next 150 ms, three timeouts, bound the wait).
+  CHECK_FALSE(run_until(s.io, [&] { return s.answered(b); }, 150ms));
+  // The abandoned process dies: a's answer is dropped, b comes back and
+  // runs on the next process.
+  s.rts[0]->set_ready(false);
+  REQUIRE(s.rts[0]->fail({RuntimeError::Code::kCrashed, "killed", std::nullopt}));
+  REQUIRE(s.rts[0]->give_back());
+  s.settle();
+  CHECK_FALSE(s.answered(b));
+  s.rts[0]->set_ready(true);
+  s.settle();
+  REQUIRE(s.rts[0]->answer(ok("b")));
+  REQUIRE(run_until(s.io, [&] { return s.answered(b); }));
+  CHECK(s.result(b)->body == "b");
+}
+
+TEST_CASE("stopping a pool fails the events queued in its workers with stopping") {
+  Scripted s(1, true, {}, 1);
+  auto a = s.dispatch("a", DispatchOptions::within(10s));
+  auto b = s.dispatch("b", DispatchOptions::within(10s));
+  s.settle();
+  REQUIRE(s.rts[0]->pending() == 2);
+  s.pool->stop(0ms, [] {});
+  REQUIRE(s.rts[0]->answer(ok("a")));
+  REQUIRE(s.rts[0]->give_back());
+  s.settle();
+  CHECK(s.result(a)->body == "a");
+  REQUIRE(s.answered(b));
+  CHECK(s.result(b).error().code == DispatchError::Code::kStopping);
 }

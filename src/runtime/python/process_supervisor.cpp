@@ -232,8 +232,8 @@ void ProcessSupervisor::cleanup(const std::shared_ptr<WorkerProcess>& proc) {
   // What follows the exit, for the log: nothing while stopping; no new
   // process during the drain.
   const char* then = draining_ ? "; not restarted during the drain" : "; starting a new one";
-  if (proc->in_flight) {
-    const std::string id = proc->in_flight->event.id;
+  if (!proc->sent.empty()) {
+    const std::string id = proc->sent.front().event.id;
     std::string detail = "the Python worker (process " + std::to_string(proc->pid) + ") ended with " + how +
                          " while handling event " + id;
     if (!stopping_ && !proc->abandoned) logger_->error("{}{}", detail, then);
@@ -242,14 +242,11 @@ void ProcessSupervisor::cleanup(const std::shared_ptr<WorkerProcess>& proc) {
   } else if (proc->ready && !stopping_ && !proc->abandoned && !proc->stop_sent) {
     logger_->error("the Python worker (process {}) ended with {}{}", proc->pid, how, then);
   }
-  if (proc->next) {
-    auto pending = std::move(*proc->next);
-    proc->next.reset();
-    auto done = std::move(pending.done);
-    RuntimeError error = runtime_error(RuntimeError::Code::kUnavailable, "the worker process ended");
-    error.unstarted.emplace(std::move(pending.event));
-    done(tl::make_unexpected(std::move(error)));
-  }
+  // Queued behind the one that ran: never started.
+  auto queued = std::move(proc->sent);
+  proc->sent.clear();
+  for (auto& pending : queued) give_back(pending, "the worker process ended");
+  give_back_unsent(*proc, "the worker process ended");
   if (stopping_) return finish_stop_if_idle();
   if (draining_) {
     set_state("ended during the drain; not restarted");

@@ -84,8 +84,8 @@ struct WorkerProcess : std::enable_shared_from_this<WorkerProcess> {
   bool not_ready_in_time = false;
   std::optional<int> status;
   std::string init_error;
-  std::optional<Pending> next;       // queued, not sent yet
-  std::optional<Pending> in_flight;  // sent, not answered yet
+  std::deque<Pending> unsent;  // accepted, not in the ring yet
+  std::deque<Pending> sent;    // in the ring: the front runs, the rest wait behind it
   std::deque<Outgoing> outbox;       // control messages for the worker
   std::array<char, 4096> out_buffer{};
   std::array<char, 4096> err_buffer{};
@@ -95,6 +95,11 @@ struct WorkerProcess : std::enable_shared_from_this<WorkerProcess> {
 
 class ProcessSupervisor : public std::enable_shared_from_this<ProcessSupervisor> {
  public:
+  // Events a worker holds behind the one it runs (Runtime::queue_capacity):
+  // one is enough for the worker to find its next event the moment it
+  // answers, and more would only hold events a freed worker could run.
+  static constexpr std::size_t kQueueCapacity = 1;
+
   ProcessSupervisor(asio::io_context& io, std::shared_ptr<const PythonSettings> settings, WorkerIdentity identity,
                     HostServices* host)
       : strand_(asio::make_strand(io)),
@@ -128,7 +133,17 @@ class ProcessSupervisor : public std::enable_shared_from_this<ProcessSupervisor>
 
   void accept(Pending pending);
   static void fail(Pending& pending, RuntimeError::Code code, std::string detail);
+  // Answers the event the worker runs; the next one in the ring runs now.
   static void complete(WorkerProcess& proc, InvokeResult result);
+  // An event that never started goes back to the pool, which runs it
+  // elsewhere.
+  static void give_back(Pending& pending, const char* why);
+  void give_back_unsent(WorkerProcess& proc, const char* why);
+  // Whether the next unsent event goes into the ring now: always when the
+  // worker is idle; behind a running one only while the ring surely has
+  // room for it, so that writing it can never wait on a worker that is
+  // itself waiting for the daemon to read its answer.
+  bool may_send_next(const WorkerProcess& proc, std::size_t size) const;
   void send_control(WorkerProcess& proc, shm::MessageType type, std::uint64_t request_id = 0, std::string head = {});
   awaitable<void> run(std::shared_ptr<WorkerProcess> proc);
 

@@ -24,6 +24,7 @@ class PythonRuntime final : public Runtime {
 
   void start(ReadinessCallback on_readiness) override { supervisor_->start(std::move(on_readiness)); }
   bool runs_inline() const noexcept override { return false; }
+  std::size_t queue_capacity() const noexcept override { return ProcessSupervisor::kQueueCapacity; }
   void invoke(Event event, InvokeCompletion done) noexcept override {
     try {
       supervisor_->invoke(std::move(event), done);

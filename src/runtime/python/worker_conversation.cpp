@@ -18,15 +18,13 @@ void ProcessSupervisor::accept(Pending pending) {
   pending.request_id = next_request_id_++;
   if (stopping_) return fail(pending, RuntimeError::Code::kStopping, "processor is stopping");
   auto& proc = current_;
-  if (!proc || !proc->ready || proc->recycling || proc->exited || proc->finished || proc->next || proc->in_flight) {
+  if (!proc || !proc->ready || proc->recycling || proc->stop_sent || proc->exited || proc->finished ||
+      proc->unsent.size() + proc->sent.size() > kQueueCapacity) {
     // The pool hands events only to ready workers; this one stopped being
     // ready (and said so) before the event arrived.
-    auto done = std::move(pending.done);
-    RuntimeError error = runtime_error(RuntimeError::Code::kUnavailable, "the worker process is not ready");
-    error.unstarted.emplace(std::move(pending.event));
-    return done(tl::make_unexpected(std::move(error)));
+    return give_back(pending, "the worker process is not ready");
   }
-  proc->next = std::move(pending);
+  proc->unsent.push_back(std::move(pending));
   proc->async->interrupt();
 }
 
@@ -36,9 +34,30 @@ void ProcessSupervisor::fail(Pending& pending, RuntimeError::Code code, std::str
 }
 
 void ProcessSupervisor::complete(WorkerProcess& proc, InvokeResult result) {
-  auto pending = std::move(*proc.in_flight);
-  proc.in_flight.reset();
+  auto pending = std::move(proc.sent.front());
+  proc.sent.pop_front();
   pending.done(std::move(result));
+}
+
+void ProcessSupervisor::give_back(Pending& pending, const char* why) {
+  auto done = std::move(pending.done);
+  RuntimeError error = runtime_error(RuntimeError::Code::kUnavailable, why);
+  error.unstarted.emplace(std::move(pending.event));
+  done(tl::make_unexpected(std::move(error)));
+}
+
+void ProcessSupervisor::give_back_unsent(WorkerProcess& proc, const char* why) {
+  auto unsent = std::move(proc.unsent);
+  proc.unsent.clear();
+  for (auto& pending : unsent) give_back(pending, why);
+}
+
+bool ProcessSupervisor::may_send_next(const WorkerProcess& proc, std::size_t size) const {
+  if (proc.sent.empty()) return true;
+  // One frame (a quarter of the ring) per queued event, and at most
+  // kQueueCapacity of them beside small control messages: the ring has
+  // room, whatever the worker does.
+  return proc.sent.size() <= kQueueCapacity && size <= proc.channel->settings().ring_capacity / 4;
 }
 
 void ProcessSupervisor::send_control(WorkerProcess& proc, shm::MessageType type, std::uint64_t request_id, std::string head) {
@@ -59,26 +78,34 @@ awaitable<void> ProcessSupervisor::run(std::shared_ptr<WorkerProcess> proc) {
       if (status != shm::ChannelStatus::kOk) break;
     }
     if (status != shm::ChannelStatus::kOk) break;
-    if (proc->next && !proc->in_flight) {
-      proc->in_flight = std::move(proc->next);
-      proc->next.reset();
-      auto& p = *proc->in_flight;
-      status = co_await async.send(kEventMessage, p.request_id, encode_event_head(p.event),
-                                   p.event.body);
+    // After STOP the worker reads nothing more.
+    if (proc->stop_sent) give_back_unsent(*proc, "the worker process is stopping");
+    while (!proc->unsent.empty()) {
+      auto head = encode_event_head(proc->unsent.front().event);
+      if (!may_send_next(*proc, head.size() + proc->unsent.front().event.body.size())) break;
+      proc->sent.push_back(std::move(proc->unsent.front()));
+      proc->unsent.pop_front();
+      auto& p = proc->sent.back();
+      status = co_await async.send(kEventMessage, p.request_id, std::move(head), p.event.body);
       if (status == shm::ChannelStatus::kTooLarge) {
-        complete(*proc, Response{413, "text/plain", {}, "event too large for the worker's channel\n"});
+        // Refused whole, so it never reached the ring.
+        auto refused = std::move(proc->sent.back());
+        proc->sent.pop_back();
+        refused.done(Response{413, "text/plain", {}, "event too large for the worker's channel\n"});
+        status = shm::ChannelStatus::kOk;
         continue;
       }
       if (status != shm::ChannelStatus::kOk) break;
     }
+    if (status != shm::ChannelStatus::kOk) break;
     shm::Message m;
     // Spin only while an answer is due: an idle worker costs nothing.
-    status = co_await async.receive(m, proc->in_flight.has_value());
+    status = co_await async.receive(m, !proc->sent.empty());
     if (status == shm::ChannelStatus::kWouldBlock) continue;
     if (status == shm::ChannelStatus::kTooLarge) {
-      if (m.type == kResponseMessage && proc->in_flight && m.request_id == proc->in_flight->request_id) {
+      if (m.type == kResponseMessage && !proc->sent.empty() && m.request_id == proc->sent.front().request_id) {
         logger_->error("event {}: the handler's response is over the channel's limit of {} bytes",
-                       proc->in_flight->event.id, proc->channel->settings().max_message_size);
+                       proc->sent.front().event.id, proc->channel->settings().max_message_size);
         complete(*proc, Response{500, "text/plain", {}, "response too large\n"});
       }
       continue;
@@ -114,7 +141,7 @@ bool ProcessSupervisor::handle(WorkerProcess& proc, shm::Message m) {
       return true;
     }
     case kResponseMessage: {
-      if (!proc.in_flight || proc.in_flight->request_id != m.request_id) {
+      if (proc.sent.empty() || proc.sent.front().request_id != m.request_id) {
         logger_->warn("worker process {} answered request {}, which it does not hold", proc.pid, m.request_id);
         return true;
       }
@@ -123,7 +150,7 @@ bool ProcessSupervisor::handle(WorkerProcess& proc, shm::Message m) {
         proc.channel->fail("malformed response: " + response.error());
         return false;
       }
-      proc.in_flight->logs->attach(*response);
+      proc.sent.front().logs->attach(*response);
       // Before the answer goes: the pool then puts this worker back to
       // work only if it stays.
       recycle_if_due(proc);
@@ -237,21 +264,22 @@ void ProcessSupervisor::log_record(WorkerProcess& proc, std::uint64_t request_id
   std::string_view message = record.message, all_fields = record.fields_json;
   if (message.size() > OutputLines::kMaxLine) message = cut_message = bounded_line(message);
   if (all_fields.size() > OutputLines::kMaxLine) all_fields = cut_fields = bounded_line(all_fields);
-  const bool in_event = request_id != 0 && proc.in_flight && proc.in_flight->request_id == request_id;
+  Pending* running = proc.sent.empty() ? nullptr : &proc.sent.front();
+  const bool in_event = request_id != 0 && running && running->request_id == request_id;
   if (logger_->should_log(level)) {
     // info_with's fields, then what the daemon knows: JSON lines carry them
     // all as members, text lines after the message.
     LogFields fields;
     fields.add_members(all_fields);
     if (in_event) {
-      fields.add("event_id", proc.in_flight->event.id);
-      if (proc.in_flight->event.trigger) fields.add("trigger", proc.in_flight->event.trigger->name);
+      fields.add("event_id", running->event.id);
+      if (running->event.trigger) fields.add("trigger", running->event.trigger->name);
     }
     fields.add("worker", identity_.id);
     log_with(*logger_, level, message, fields);
   }
   // As in Nuclio, X-Nuclio-Logs carries the logger's records, not print().
-  if (in_event && !record.output) proc.in_flight->logs->add(level, message, all_fields);
+  if (in_event && !record.output) running->logs->add(level, message, all_fields);
 }
 
 void ProcessSupervisor::read_pipe(const std::shared_ptr<WorkerProcess>& proc, bool is_stderr) {

@@ -25,9 +25,14 @@ AsyncChannel::AsyncChannel(asio::any_io_executor executor, Channel& channel, std
 
 void AsyncChannel::interrupt() {
   interrupted_ = true;
-  std::uint64_t one = 1;
-  // EAGAIN: the counter is saturated, and a read wakes anyway.
-  [[maybe_unused]] auto n = ::write(channel_.notify_fd(), &one, sizeof one);
+  // Asleep on the doorbell: cancelling the read completes it on the
+  // executor with no system call (writing the eventfd cost a write, an
+  // epoll_wait and a read per event). Otherwise the flag is seen at the
+  // next poll of the spin or before the next sleep.
+  if (sleeping_) {
+    error_code ignored;
+    fd_.cancel(ignored);
+  }
 }
 
 awaitable<bool> AsyncChannel::wait(WaitFor what, bool spin_first) {
@@ -52,9 +57,12 @@ awaitable<bool> AsyncChannel::wait(WaitFor what, bool spin_first) {
   // epoll) would be lost. A read tries the fd before it sleeps.
   error_code ec;
   std::uint64_t count = 0;
+  sleeping_ = true;
   co_await fd_.async_read_some(asio::buffer(&count, sizeof count), asio::redirect_error(asio::use_awaitable, ec));
-  channel_.after_wakeup();
-  if (ec && ec != asio::error::would_block && ec != asio::error::try_again && ec != asio::error::interrupted) {
+  sleeping_ = false;
+  channel_.after_wakeup(!ec);
+  if (ec && ec != asio::error::would_block && ec != asio::error::try_again && ec != asio::error::interrupted &&
+      ec != asio::error::operation_aborted) {
     channel_.fail("waiting on the shm doorbell failed: " + ec.message());
     co_return false;
   }

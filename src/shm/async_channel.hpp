@@ -5,7 +5,7 @@
 // while recent spins were in vain); then it arms the doorbell and waits on
 // the channel's eventfd with epoll, costing nothing until the worker
 // writes it. interrupt() wakes a waiting receive() for the owner's own
-// reasons (an event to send, a message to answer).
+// reasons (an event to send, a message to answer), without a system call.
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -51,6 +51,7 @@ class AsyncChannel {
   std::chrono::nanoseconds spin_;
   edgefn_spin spin_state_{};
   bool interrupted_ = false;
+  bool sleeping_ = false;  // in the doorbell read: interrupt() cancels it
 };
 
 }  // namespace edgefn::shm

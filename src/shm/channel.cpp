@@ -196,8 +196,8 @@ bool Channel::prepare_to_sleep(WaitFor what) noexcept {
   return edgefn_ring_arm_writable(&ep_.tx, edgefn_ring_msg_next_payload(&ep_.tx, &out_)) == 0;
 }
 
-void Channel::after_wakeup() noexcept {
-  if (notify_fd_ >= 0) {
+void Channel::after_wakeup(bool counter_read) noexcept {
+  if (notify_fd_ >= 0 && !counter_read) {
     std::uint64_t count;
     // Non-blocking: a spurious wakeup finds the counter already read.
     [[maybe_unused]] auto n = ::read(notify_fd_, &count, sizeof count);

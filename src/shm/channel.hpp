@@ -127,7 +127,9 @@ class Channel {
   // `what` is possible. false: it already is, do not sleep. true: sleep
   // until notify_fd() is readable, then call after_wakeup() and retry.
   bool prepare_to_sleep(WaitFor what) noexcept;
-  void after_wakeup() noexcept;
+  // `counter_read`: the caller's wakeup was a read of notify_fd() that
+  // returned its counter, so there is nothing left to clear there.
+  void after_wakeup(bool counter_read = false) noexcept;
 
   // ---- Blocking: spin for settings().spin, then sleep ----
   ChannelStatus send(MessageType type, std::uint64_t request_id, std::string head, std::string_view body,

@@ -169,7 +169,14 @@ typedef struct edgefn_spin {
   uint8_t started;
 } edgefn_spin;
 
+/* The learned budget alone, whatever the machine's load. */
+uint64_t edgefn_spin_budget(edgefn_spin *s, uint64_t cap);
+/* The budget, or 0 while more tasks are runnable than there are CPUs (the
+ * peer may then be waiting for this very CPU). */
 uint64_t edgefn_spin_next(edgefn_spin *s, uint64_t cap);
+/* 1 when more tasks are runnable than the machine has CPUs; refreshed at
+ * most every 10 ms. */
+int edgefn_cpus_contended(void);
 /* `spun` is what edgefn_spin_next returned; `caught` whether the peer
  * answered during the spin. */
 void edgefn_spin_done(edgefn_spin *s, uint64_t cap, uint64_t spun, int caught);

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -161,17 +162,17 @@ TEST_CASE("ring stress: two threads pass 1-8 MiB messages in chunks", "[ring][st
 TEST_CASE("the spin budget backs off when spins fail and comes back through probes", "[ring][spin]") {
   edgefn_spin spin{};
   const std::uint64_t cap = 64'000;
-  CHECK(edgefn_spin_next(&spin, 0) == 0);  // spinning disabled
-  std::uint64_t budget = edgefn_spin_next(&spin, cap);
+  CHECK(edgefn_spin_budget(&spin, 0) == 0);  // spinning disabled
+  std::uint64_t budget = edgefn_spin_budget(&spin, cap);
   CHECK(budget == cap);
   for (int i = 0; i < 5; ++i) {  // 64 -> 32 -> 16 -> 8 -> 4 us, then below cap / 16: none
     edgefn_spin_done(&spin, cap, budget, 0);
-    budget = edgefn_spin_next(&spin, cap);
+    budget = edgefn_spin_budget(&spin, cap);
   }
   CHECK(budget == 0);
   int probes = 0;
   for (int i = 0; i < 32; ++i) {
-    std::uint64_t b = edgefn_spin_next(&spin, cap);
+    std::uint64_t b = edgefn_spin_budget(&spin, cap);
     if (b > 0) {
       ++probes;
       CHECK(b == cap);  // a probe spins the whole cap
@@ -180,14 +181,39 @@ TEST_CASE("the spin budget backs off when spins fail and comes back through prob
   }
   CHECK(probes == 2);
   std::uint64_t probe = 0;
-  while ((probe = edgefn_spin_next(&spin, cap)) == 0) {
+  while ((probe = edgefn_spin_budget(&spin, cap)) == 0) {
   }
   edgefn_spin_done(&spin, cap, probe, 1);  // the peer answered: back to full spins
-  CHECK(edgefn_spin_next(&spin, cap) == cap);
+  CHECK(edgefn_spin_budget(&spin, cap) == cap);
   edgefn_spin_done(&spin, cap, cap, 0);
-  CHECK(edgefn_spin_next(&spin, cap) == cap / 2);
+  CHECK(edgefn_spin_budget(&spin, cap) == cap / 2);
   edgefn_spin_done(&spin, cap, cap / 2, 1);
-  CHECK(edgefn_spin_next(&spin, cap) == cap);
+  CHECK(edgefn_spin_budget(&spin, cap) == cap);
+}
+
+TEST_CASE("no spin while more tasks are runnable than there are CPUs", "[ring][spin]") {
+  // More busy threads than CPUs make the machine contended whatever else
+  // runs; the figure is refreshed every 10 ms, so this waits for it.
+  const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> hogs;
+  for (unsigned i = 0; i <= cpus; ++i)
+    hogs.emplace_back([&] {
+      while (!stop.load(std::memory_order_relaxed)) {
+      }
+    });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  bool contended = false;
+  while (!contended && std::chrono::steady_clock::now() < deadline) {
+    contended = edgefn_cpus_contended() == 1;
+    if (!contended) std::this_thread::sleep_for(std::chrono::milliseconds(11));
+  }
+  edgefn_spin spin{};
+  const std::uint64_t next = edgefn_spin_next(&spin, 64'000);
+  stop = true;
+  for (auto& t : hogs) t.join();
+  CHECK(contended);
+  CHECK(next == 0);  // the budget would have been the whole cap
 }
 
 TEST_CASE("ring init rejects bad memory and attach checks the header", "[ring]") {

@@ -123,6 +123,9 @@ def to_response(output):
     return 200, "text/plain", [], str(output).encode()
 
 
+_PLAIN_OUTPUTS = frozenset((str, bytes, dict, list, tuple, type(None), nuclio_sdk.Response))
+
+
 def decode_event_strings(environ=os.environ):
     """NUCLIO_PYTHON_DECODE_EVENT_STRINGS, read as Nuclio's Python runtime
     reads it: strings are decoded to str unless it says no, false, disable
@@ -134,6 +137,9 @@ DECODE_EVENT_STRINGS = decode_event_strings()
 
 
 @functools.lru_cache(maxsize=1024)  # clients send the same few names over and over
+# Header names repeat from one request to the next (Host, User-Agent, ...):
+# the cache saves a walk over each name's characters per event.
+@functools.lru_cache(maxsize=1024)
 def canonical_header_name(name):
     """The name as Go's net/http (and so Nuclio's HTTP trigger) hands it on:
     the first letter and each letter after a hyphen upper-case, the rest
@@ -251,6 +257,16 @@ def _binary_cloud_event(headers):
     return None
 
 
+_EPOCH = datetime.datetime(1970, 1, 1)
+
+
+# Events of one second share their timestamp (whole seconds, as Nuclio's):
+# building a datetime per event cost more than the rest of the fields.
+@functools.lru_cache(maxsize=4)
+def _timestamp(seconds):
+    return _EPOCH + datetime.timedelta(seconds=seconds)
+
+
 def make_event(fields, trigger, decode_strings=None):
     """Builds nuclio_sdk.Event from the decoded wire fields (a dict), with
     the values Nuclio's Python wrapper gives: the body decoded from JSON
@@ -270,7 +286,7 @@ def make_event(fields, trigger, decode_strings=None):
                "version": fields.get("version") or "", "topic": fields.get("topic") or "",
                "key": fields.get("key") or ""}
     headers = fields.get("headers", ())
-    timestamp = datetime.datetime(1970, 1, 1) + datetime.timedelta(seconds=fields.get("timestamp_ns", 0) // 10**9)
+    timestamp = _timestamp(fields.get("timestamp_ns", 0) // 10**9)
     # A CloudEvent, as Nuclio's triggers unwrap it: structured (the body is
     # the event) or binary (CE-* headers). Its attributes replace the
     # event's id, type, versions, time and trigger kind (the source).
@@ -350,6 +366,10 @@ class HandlerHost:
         return _is_async(self._entrypoint) or _is_async(getattr(self._module, "init_context", None))
 
     def _run(self, value):
+        # What plain handlers return is checked for awaitability without
+        # inspect's isinstance against an ABC (a noticeable share per event).
+        if type(value) in _PLAIN_OUTPUTS:
+            return value
         if inspect.isawaitable(value):
             if self._loop is None:
                 self._loop = asyncio.new_event_loop()

@@ -29,7 +29,11 @@ class Mailbox:
     def __init__(self, channel, ec):
         self._channel = channel
         self._ec = ec
-        self._cond = threading.Condition()
+        # The lock is taken directly (a C-level `with`): Condition's own
+        # __enter__ and notify_all are Python calls, several per event.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._sleepers = 0
         self._receiving = False
         self._replies = {}
         self._inbox = collections.deque()
@@ -43,7 +47,7 @@ class Mailbox:
         message for it if one is queued or in the ring, else None with the
         bell armed (or another thread receiving: that one rings the bell
         when done)."""
-        with self._cond:
+        with self._lock:
             if self._inbox:
                 return self._inbox.popleft()
             if self._receiving:
@@ -54,13 +58,17 @@ class Mailbox:
             if self._channel.arm_bell():
                 message = self._channel.recv()
         finally:
-            with self._cond:
+            with self._lock:
                 self._receiving = False
                 if message is not None and message[0] == self._ec.PUBLISH_RESULT:
                     self._replies[message[1]] = message
                     message = None
-                self._cond.notify_all()
+                self._wake_locked()
         return message
+
+    def _wake_locked(self):
+        if self._sleepers:
+            self._cond.notify_all()
 
     def next_message(self):
         """The next message for the main loop: (type, request_id, head, body)."""
@@ -68,7 +76,7 @@ class Mailbox:
 
     def request(self, kind, head, body, reply_kind):
         """Sends `kind` with a fresh request id and waits for its `reply_kind`."""
-        with self._cond:
+        with self._lock:
             request_id = self._next_id
             self._next_id += 1
         self._channel.send(kind, request_id, head, body)
@@ -83,27 +91,31 @@ class Mailbox:
 
     def _wait(self, take):
         while True:
-            with self._cond:
+            with self._lock:
                 while True:
                     found = take()
                     if found is not None:
                         return found
                     if not self._receiving:
                         break
-                    self._cond.wait()
+                    self._sleepers += 1
+                    try:
+                        self._cond.wait()
+                    finally:
+                        self._sleepers -= 1
                 self._receiving = True
             message = None
             try:
                 message = self._channel.recv()
             finally:
-                with self._cond:
+                with self._lock:
                     self._receiving = False
                     if message is not None:
                         if message[0] == self._ec.PUBLISH_RESULT:
                             self._replies[message[1]] = message
                         else:
                             self._inbox.append(message)
-                    self._cond.notify_all()
+                    self._wake_locked()
                 if self.after_receive is not None:
                     self.after_receive()
 

@@ -18,9 +18,10 @@ std::optional<std::uint64_t> Core::admit(int fd) {
     counters.evictions->inc();
   }
   const auto id = next_connection_id_++;
-  auto& connection = connections_.emplace(id, Connection{fd, false, false, idle_.end()}).first->second;
+  auto& connection = connections_.emplace(id, Connection{fd, false, false, idle_.end(), {}}).first->second;
   connection.idle = idle_.insert(idle_.end(), id);
   counters.connections->add(1);
+  open_.store(connections_.size(), std::memory_order_relaxed);
   // A connection accepted as the drain began: nothing of it was taken yet.
   if (draining()) ::shutdown(fd, SHUT_RD);
   return id;
@@ -37,6 +38,7 @@ void Core::remove_connection(std::uint64_t id) {
     unlist_idle_locked(it->second);
     connections_.erase(it);
     counters.connections->add(-1);
+    open_.store(connections_.size(), std::memory_order_relaxed);
     maybe_drained_locked(drained);
     // The last connection is gone: nothing is left to cut.
     if (connections_.empty() && grace_timer_) grace_timer_->cancel();
@@ -46,7 +48,7 @@ void Core::remove_connection(std::uint64_t id) {
 
 void Core::unlist_idle_locked(Connection& connection) {
   if (connection.idle == idle_.end()) return;
-  idle_.erase(connection.idle);
+  connection.parked.splice(connection.parked.end(), idle_, connection.idle);
   connection.idle = idle_.end();
 }
 
@@ -61,8 +63,11 @@ bool Core::mark_busy(std::uint64_t id) {
 void Core::mark_idle(std::uint64_t id) {
   std::lock_guard lock(mutex_);
   auto it = connections_.find(id);
-  if (it == connections_.end() || it->second.evicted || it->second.idle != idle_.end()) return;
-  it->second.idle = idle_.insert(idle_.end(), id);
+  if (it == connections_.end()) return;
+  auto& connection = it->second;
+  if (connection.evicted || connection.idle != idle_.end()) return;
+  connection.idle = connection.parked.begin();
+  idle_.splice(idle_.end(), connection.parked, connection.idle);
 }
 
 void Core::set_dispatched(std::uint64_t id, bool dispatched) {

@@ -139,6 +139,9 @@ struct Core {
     bool dispatched = false;
     bool evicted = false;
     std::list<std::uint64_t>::iterator idle;  // idle_.end() while a request is in progress
+    // Holds the connection's own list node while it is not idle, so that
+    // marking it idle and busy on every request splices, never allocates.
+    std::list<std::uint64_t> parked;
   };
 
   // Registers a new connection, idle until its first byte, when there is
@@ -175,6 +178,11 @@ struct Core {
   std::size_t dispatched() const;
   std::size_t connection_count() const;
   std::size_t idle_count() const;
+  // Up to this many open connections, a connection keeps its read buffer
+  // between requests; beyond, an idle one gives it back (a flood of idle
+  // connections then costs a few hundred bytes each).
+  static constexpr std::size_t kKeepBuffersUpTo = 64;
+  bool keeps_buffers() const noexcept { return open_.load(std::memory_order_relaxed) <= kKeepBuffersUpTo; }
   std::uint64_t body_bytes() const noexcept { return body_bytes_.load(std::memory_order_relaxed); }
 
  private:
@@ -182,6 +190,7 @@ struct Core {
   void unlist_idle_locked(Connection& connection);
 
   mutable std::mutex mutex_;
+  std::atomic<std::size_t> open_{0};  // connections_.size(), read without the lock
   std::optional<asio::steady_timer> grace_timer_;  // under mutex_, as every call on it
   std::unordered_map<std::uint64_t, Connection> connections_;
   std::list<std::uint64_t> idle_;  // idle connections, the longest idle first

@@ -161,12 +161,23 @@ class Session {
         if (core_->draining()) break;
         // Idle from here, and so evictable, until a request begins.
         registration_->mark_idle();
-        release_idle_memory();
+        parser_.reset();
         stream_.expires_after(first ? core_->settings.header_timeout : core_->settings.keep_alive_timeout);
-        auto n = co_await stream_.async_read_some(asio::buffer(idle_read_),
-                                                  asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) break;
-        buffer_.commit(asio::buffer_copy(buffer_.prepare(kReadChunk), asio::buffer(idle_read_, n)));
+        if (core_->keeps_buffers() && buffer_.capacity() > 0 && buffer_.capacity() <= kKeptBuffer) {
+          // Few connections: the buffer stays for the next request
+          // (freeing and growing it again cost two allocations and a copy
+          // per request).
+          auto n = co_await stream_.async_read_some(buffer_.prepare(kReadChunk),
+                                                    asio::redirect_error(asio::use_awaitable, ec));
+          if (ec) break;
+          buffer_.commit(n);
+        } else {
+          buffer_.shrink_to_fit();
+          auto n = co_await stream_.async_read_some(asio::buffer(idle_read_),
+                                                    asio::redirect_error(asio::use_awaitable, ec));
+          if (ec) break;
+          buffer_.commit(asio::buffer_copy(buffer_.prepare(kReadChunk), asio::buffer(idle_read_, n)));
+        }
       }
       first = false;
       // Evicted while idle, just as this request began: the client sees the
@@ -184,15 +195,14 @@ class Session {
 
  private:
   static constexpr std::size_t kReadChunk = 16 * 1024;
+  static constexpr std::size_t kHeadReserve = 256;
   // An idle connection waits with this much room and no other buffer, so
   // that thousands of them cost little memory; the next request's bytes
   // move into buffer_ once they come.
   static constexpr std::size_t kIdleRead = 512;
-
-  void release_idle_memory() {
-    parser_.reset();
-    buffer_.shrink_to_fit();
-  }
+  // A buffer grown past this (a large header, a chunk line) is given back
+  // when the connection goes idle, whatever the connection count.
+  static constexpr std::size_t kKeptBuffer = 2 * kReadChunk;
 
   // Reads, dispatches and answers one request. False: close the connection.
   awaitable<bool> serve_one() {
@@ -391,6 +401,8 @@ class Session {
 
   awaitable<bool> write(const Response& response, const Headers& extra, bool keep_alive, bool http10, bool head) {
     std::string head_bytes;
+    // One allocation instead of one per few headers appended.
+    head_bytes.reserve(kHeadReserve);
     int dropped = http_wire::write_head(head_bytes, response, {keep_alive, http10}, extra);
     if (dropped) core_->logger->warn("dropped {} response header(s) with an invalid name or value", dropped);
     const Response* sent = &response;

@@ -103,6 +103,16 @@ awaitable<DispatchResult> PoolForwarder::dispatch(Event event, DispatchOptions o
   co_return co_await route->pool->dispatch(std::move(event), std::move(options));
 }
 
+std::optional<DispatchResult> PoolForwarder::try_run_inline(Event& event, const DispatchOptions& options) noexcept {
+  static const std::string kNoKey;
+  if (!options.ordering_key.empty()) return std::nullopt;
+  auto route = state_->acquire(kNoKey);
+  std::optional<DispatchResult> result;
+  if (route->pool) result = route->pool->try_run_inline(event, options);
+  state_->release(route, kNoKey);
+  return result;
+}
+
 void PoolForwarder::when_ready(UniqueFunction<void()> fn) {
   if (auto* pool = target()) pool->when_ready(std::move(fn));
 }

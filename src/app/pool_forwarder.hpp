@@ -36,6 +36,7 @@ class PoolForwarder final : public Dispatcher {
 
   void dispatch(Event event, DispatchOptions options, Done done) noexcept override;
   awaitable<DispatchResult> dispatch(Event event, DispatchOptions options) override;
+  std::optional<DispatchResult> try_run_inline(Event& event, const DispatchOptions& options) noexcept override;
   void when_ready(UniqueFunction<void()> fn) override;
   void run_drain_callbacks() noexcept override;
 

@@ -107,6 +107,14 @@ class Dispatcher {
   virtual void dispatch(Event event, DispatchOptions options, Done done) noexcept = 0;
   // The same for a coroutine, resumed on its own executor.
   virtual awaitable<DispatchResult> dispatch(Event event, DispatchOptions options) = 0;
+  // When an inline worker (a native handler that does not block) is idle,
+  // runs `event` on it now, on this thread, and returns the result; else
+  // none, with `event` untouched, and the caller dispatches as usual. The
+  // HTTP path's shortcut: no completion hop, no coroutine frames. Events
+  // with an ordering key or a cancel scope never take it.
+  virtual std::optional<DispatchResult> try_run_inline(Event& /*event*/, const DispatchOptions& /*options*/) noexcept {
+    return std::nullopt;
+  }
   // Calls `fn` on the io_context once at least one worker is ready.
   virtual void when_ready(UniqueFunction<void()> fn) = 0;
   // Runs the handlers' drain callbacks (Nuclio's set_drain_callback) on

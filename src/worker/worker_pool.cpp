@@ -85,7 +85,7 @@ void WorkerPool::dispatch(Event event, DispatchOptions options, Done done) noexc
 }
 
 awaitable<DispatchResult> WorkerPool::dispatch(Event event, DispatchOptions options) {
-  if (auto result = try_inline(event, options)) co_return std::move(*result);
+  if (auto result = try_run_inline(event, options)) co_return std::move(*result);
   auto initiate = [this, &event, &options](auto handler) {
     auto executor = asio::get_associated_executor(handler, io_.get_executor());
     Done done = [h = std::move(handler)](DispatchResult result) mutable { std::move(h)(std::move(result)); };
@@ -97,7 +97,7 @@ awaitable<DispatchResult> WorkerPool::dispatch(Event event, DispatchOptions opti
 
 // The common case of an HTTP request to a native handler, without a
 // completion hop: an idle inline worker runs the handler on this thread.
-std::optional<DispatchResult> WorkerPool::try_inline(Event& event, const DispatchOptions& options) noexcept {
+std::optional<DispatchResult> WorkerPool::try_run_inline(Event& event, const DispatchOptions& options) noexcept {
   if (!options.ordering_key.empty() || options.cancel) return std::nullopt;
   Worker* w;
   {

@@ -96,6 +96,7 @@ class WorkerPool final : public Dispatcher {
   // The same for a coroutine. An inline native handler runs on the calling
   // thread and its result returns without a hop.
   awaitable<DispatchResult> dispatch(Event event, DispatchOptions options) override;
+  std::optional<DispatchResult> try_run_inline(Event& event, const DispatchOptions& options) noexcept override;
 
   // Calls `fn` on the io_context once at least one worker is ready (soon,
   // if one is now). Stream triggers consume only from then on. Any thread.
@@ -161,7 +162,6 @@ class WorkerPool final : public Dispatcher {
   void complete(const std::shared_ptr<Request>& request, DispatchResult result) noexcept;
   std::size_t waiting_locked() const noexcept;
   DispatchResult checked(InvokeResult result, const Event* event) noexcept;
-  std::optional<DispatchResult> try_inline(Event& event, const DispatchOptions& options) noexcept;
 
   asio::io_context& io_;
   PoolSettings settings_;

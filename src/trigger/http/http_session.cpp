@@ -367,8 +367,15 @@ class Session {
     std::optional<AccessLog::Entry> access;
     if (core_->access.wanted()) access = AccessLog::entry(event);
     const auto started = std::chrono::steady_clock::now();
-    auto result =
-        co_await core_->pool.dispatch(std::move(event), DispatchOptions::within(core_->availability_timeout));
+    auto options = DispatchOptions::within(core_->availability_timeout);
+    auto ran = core_->pool.try_run_inline(event, options);
+    if (!ran) {
+      // A statement of its own: GCC 12 miscompiles co_await inside a
+      // conditional expression.
+      auto dispatched = co_await core_->pool.dispatch(std::move(event), std::move(options));
+      ran.emplace(std::move(dispatched));
+    }
+    auto& result = *ran;
     const auto took = std::chrono::steady_clock::now() - started;
     core_->counters.events.record(result, took);
     if (access) {

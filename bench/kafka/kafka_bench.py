@@ -138,7 +138,7 @@ def watch(args):
                 break
         time.sleep(kPollSeconds)
     result = dict(received=total, count=args.count, first_ns=first_ns, last_ns=last_ns,
-                  msgs=rate(total, first_ns, last_ns), not_ok=sum(v for k, v in counts.items() if k != "ok"))
+                  msgs=rate(total, first_ns, last_ns), not_ok=sum(v for k, v in counts.items() if k != "success"))
     if stopped:
         result["stopped"] = stopped
     print(json.dumps(result))

@@ -415,7 +415,7 @@ def measure(args):
         watcher.join(args.timeout + 30)
         counts = watched.get("counts", {})
         result.update(received=watched.get("handled"), end=watched.get("last"),
-                      not_ok=sum(v for k, v in counts.items() if k != "ok"))
+                      not_ok=sum(v for k, v in counts.items() if k != "success"))
     end = result.get("end")
     result["msgs"] = round(result["received"] / ((end - pub["t_first"]) / 1e9)) if end and result["received"] else 0
     result.pop("end", None)

@@ -120,7 +120,7 @@ wait "$wrk_pid" || die "wrk failed"
 wrk_parse "$work/soak.txt"
 sample end
 
-events_ok=$(metric_sum edgefn_events_total 'result="ok"')
+events_ok=$(metric_sum edgefn_events_total 'result="success"')
 events_bad=$(metric_sum edgefn_events_total 'result="[^o]')
 cron_ticks=$(metric_sum edgefn_cron_ticks_total '')
 cron_missed=$(metric_sum edgefn_cron_missed_ticks_total '')

@@ -137,9 +137,6 @@ DECODE_EVENT_STRINGS = decode_event_strings()
 
 
 @functools.lru_cache(maxsize=1024)  # clients send the same few names over and over
-# Header names repeat from one request to the next (Host, User-Agent, ...):
-# the cache saves a walk over each name's characters per event.
-@functools.lru_cache(maxsize=1024)
 def canonical_header_name(name):
     """The name as Go's net/http (and so Nuclio's HTTP trigger) hands it on:
     the first letter and each letter after a hyphen upper-case, the rest

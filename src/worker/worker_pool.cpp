@@ -429,10 +429,9 @@ void WorkerPool::finished(Worker* worker, const std::shared_ptr<Request>& reques
     }
     schedule_locked(actions);
   }
-  if (unstarted && !requeued) {
-    result = tl::make_unexpected(RuntimeError{
-        stopping ? RuntimeError::Code::kStopping : RuntimeError::Code::kCrashed, result.error().detail, {}});
-  }
+  // Not run, and not to be: stopping says why (anything else unstarted is
+  // answered as a crash by checked()).
+  if (unstarted && !requeued && stopping) result.error().code = RuntimeError::Code::kStopping;
   if (!requeued) complete(request, with_worker(checked(std::move(result), nullptr), worker->id));
   run(std::move(actions));
 }

@@ -95,8 +95,8 @@ class SelfContainedTest(unittest.TestCase):
             wrapper = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *wrapper]
         return Processor(config, *extra, wrapper=wrapper, env={}, program=self.processor)
 
-    def python_function(self, name="fn-python"):
-        return self.function(name, """
+    def python_function(self, name="fn-python", workers=1):
+        return self.function(name, f"""
             metadata:
               name: alone-python
             spec:
@@ -105,6 +105,7 @@ class SelfContainedTest(unittest.TestCase):
               triggers:
                 web:
                   kind: http
+                  numWorkers: {workers}
         """, {"main.py": PYTHON_HANDLER})
 
     def test_the_copy_stands_alone(self):
@@ -201,15 +202,7 @@ class SelfContainedTest(unittest.TestCase):
         shm = os.path.join(self.root, "private-shm")
         os.mkdir(tmp)
         os.mkdir(shm)
-        config = self.function("fn-python-killed", """
-            spec:
-              runtime: python
-              handler: main:handler
-              triggers:
-                web:
-                  kind: http
-                  numWorkers: 2
-        """, {"main.py": PYTHON_HANDLER})
+        config = self.python_function("fn-python-killed", workers=2)
         with self.clean(config, mounts=[(tmp, "/tmp"), (shm, "/dev/shm")]) as proc:
             wait_for(lambda: proc.status()["pools"][0]["ready"] == 2, 30, what="two ready workers")
             # The control: what a worker writes to /tmp lands here.
